@@ -1,0 +1,150 @@
+#include "tensor.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+
+namespace reclin {
+
+namespace {
+std::atomic<int64_t> g_host_bytes{0};
+std::atomic<int64_t> g_device_bytes{0};
+std::atomic<int64_t> g_peak_host{0};
+std::atomic<int64_t> g_storages{0};
+std::atomic<int64_t> g_handles{0};
+}  // namespace
+
+#if RECLIN_WITH_CUDA
+void* cuda_alloc(size_t bytes, int device);  // cuda/alloc.cu
+void cuda_free(void* p, int device);
+#endif
+
+std::string Device::name() const {
+  return kind == DeviceKind::CPU ? std::string("cpu") : "cuda:" + std::to_string(index);
+}
+
+size_t dtype_size(DType d) {
+  switch (d) {
+    case DType::F32: return 4;
+    case DType::I32: return 4;
+    case DType::BF16: return 2;
+  }
+  return 0;
+}
+
+const char* dtype_name(DType d) {
+  switch (d) {
+    case DType::F32: return "f32";
+    case DType::I32: return "i32";
+    case DType::BF16: return "bf16";
+  }
+  return "?";
+}
+
+Storage::Storage(size_t n, Device dev) : bytes(n), device(dev) {
+  if (dev.kind == DeviceKind::CPU) {
+    size_t rounded = ((n + 63) / 64) * 64;
+    data = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+    if (!data) throw std::bad_alloc();
+    int64_t now = g_host_bytes.fetch_add(static_cast<int64_t>(n)) + static_cast<int64_t>(n);
+    int64_t peak = g_peak_host.load();
+    while (now > peak && !g_peak_host.compare_exchange_weak(peak, now)) {
+    }
+  } else {
+#if RECLIN_WITH_CUDA
+    data = cuda_alloc(n, dev.index);
+    g_device_bytes.fetch_add(static_cast<int64_t>(n));
+#else
+    throw ArgError("this reclin binary was built without CUDA; device '" + dev.name() + "' is unavailable");
+#endif
+  }
+  g_storages.fetch_add(1);
+}
+
+Storage::~Storage() {
+  if (device.kind == DeviceKind::CPU) {
+    std::free(data);
+    g_host_bytes.fetch_sub(static_cast<int64_t>(bytes));
+  } else {
+#if RECLIN_WITH_CUDA
+    cuda_free(data, device.index);
+    g_device_bytes.fetch_sub(static_cast<int64_t>(bytes));
+#endif
+  }
+  g_storages.fetch_sub(1);
+}
+
+int64_t Tensor::numel() const {
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  return n;
+}
+
+float* Tensor::f32() const {
+  if (dtype != DType::F32 || device.kind != DeviceKind::CPU)
+    throw ArgError(std::string("expected an f32 cpu tensor, got ") + dtype_name(dtype) + " on " + device.name());
+  return static_cast<float*>(storage->data);
+}
+
+int32_t* Tensor::i32() const {
+  if (dtype != DType::I32 || device.kind != DeviceKind::CPU)
+    throw ArgError(std::string("expected an i32 cpu tensor, got ") + dtype_name(dtype) + " on " + device.name());
+  return static_cast<int32_t*>(storage->data);
+}
+
+std::string Tensor::shape_str() const {
+  std::ostringstream s;
+  s << "[";
+  for (size_t i = 0; i < shape.size(); ++i) s << (i ? "," : "") << shape[i];
+  s << "]";
+  return s.str();
+}
+
+Tensor Tensor::reshaped(const std::vector<int64_t>& new_shape) const {
+  Tensor t = *this;
+  t.shape = new_shape;
+  if (t.numel() != numel())
+    throw ArgError("cannot reshape " + shape_str() + " to " + t.shape_str() + ": element counts differ");
+  return t;
+}
+
+Tensor empty(const std::vector<int64_t>& shape, DType dtype, Device device) {
+  Tensor t;
+  t.dtype = dtype;
+  t.device = device;
+  t.shape = shape;
+  for (int64_t s : shape)
+    if (s < 0) throw ArgError("negative dimension in shape " + t.shape_str());
+  t.storage = std::make_shared<Storage>(t.nbytes(), device);
+  return t;
+}
+
+Tensor zeros(const std::vector<int64_t>& shape, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  if (device.kind == DeviceKind::CPU) std::memset(t.raw(), 0, t.nbytes());
+#if RECLIN_WITH_CUDA
+  else {
+    extern void cuda_memset_zero(void* p, size_t n, int device);
+    cuda_memset_zero(t.raw(), t.nbytes(), device.index);
+  }
+#endif
+  return t;
+}
+
+Tensor empty_like(const Tensor& t) { return empty(t.shape, t.dtype, t.device); }
+Tensor zeros_like(const Tensor& t) { return zeros(t.shape, t.dtype, t.device); }
+
+MemoryStats memory_stats() {
+  MemoryStats m;
+  m.host_bytes = g_host_bytes.load();
+  m.device_bytes = g_device_bytes.load();
+  m.peak_host_bytes = g_peak_host.load();
+  m.live_storages = g_storages.load();
+  m.live_handles = g_handles.load();
+  return m;
+}
+
+void count_handle(int delta) { g_handles.fetch_add(delta); }
+
+}  // namespace reclin

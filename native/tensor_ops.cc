@@ -1,0 +1,122 @@
+// Creation, copy-out helpers, memory statistics and build information.
+#include <cstring>
+
+#include "binding.h"
+#include "threads.h"
+
+namespace reclin {
+
+static DType parse_dtype(const std::string& s, const char* name) {
+  if (s == "f32" || s == "float32") return DType::F32;
+  if (s == "i32" || s == "int32") return DType::I32;
+  if (s == "bf16" || s == "bfloat16") return DType::BF16;
+  throw ArgError(std::string(name) + ": unknown dtype '" + s + "' (allowed: f32, i32, bf16)");
+}
+
+static Device parse_device(const std::string& s) {
+  if (s == "cpu") return Device{};
+  if (s == "cuda") return Device{DeviceKind::CUDA, 0};
+  if (s.rfind("cuda:", 0) == 0) return Device{DeviceKind::CUDA, std::stoi(s.substr(5))};
+  throw ArgError("device: unknown device '" + s + "' (allowed: cpu, cuda, cuda:N)");
+}
+
+#if RECLIN_WITH_CUDA
+void cuda_copy_to_device(void* dst, const void* src, size_t n, int device);
+#endif
+
+// fromArray(typedArray, shape, dtype, device): copies a Float32Array (f32/bf16) or Int32Array (i32).
+static Napi::Value FromArray(const Napi::CallbackInfo& info) {
+  std::vector<int64_t> shape = arg_shape(info, 1, "shape");
+  DType dtype = parse_dtype(info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "f32", "dtype");
+  Device device = parse_device(info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "cpu");
+  if (!info[0].IsTypedArray()) throw ArgError("data: expected a Float32Array or Int32Array");
+  Napi::TypedArray arr = info[0].As<Napi::TypedArray>();
+  bool is_i32 = arr.TypedArrayType() == napi_int32_array;
+  bool is_f32 = arr.TypedArrayType() == napi_float32_array;
+  if (dtype == DType::I32 && !is_i32) throw ArgError("data: dtype i32 needs an Int32Array");
+  if (dtype != DType::I32 && !is_f32) throw ArgError(std::string("data: dtype ") + dtype_name(dtype) + " needs a Float32Array");
+  Tensor probe;
+  probe.shape = shape;
+  if (static_cast<int64_t>(arr.ElementLength()) != probe.numel())
+    throw ArgError("data: has " + std::to_string(arr.ElementLength()) + " elements but shape " + probe.shape_str() +
+                   " needs " + std::to_string(probe.numel()));
+  const uint8_t* src = static_cast<const uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
+  std::vector<uint16_t> bf;
+  size_t n = arr.ElementLength();
+  if (dtype == DType::BF16) {  // round to nearest even
+    bf.resize(n);
+    const float* f = reinterpret_cast<const float*>(src);
+    for (size_t i = 0; i < n; ++i) {
+      uint32_t b;
+      std::memcpy(&b, &f[i], 4);
+      if ((b & 0x7f800000u) == 0x7f800000u && (b & 0x7fffffu)) bf[i] = static_cast<uint16_t>((b >> 16) | 0x40);
+      else bf[i] = static_cast<uint16_t>((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+    }
+    src = reinterpret_cast<const uint8_t*>(bf.data());
+  }
+  Tensor t = empty(shape, dtype, device);
+  if (t.nbytes()) {
+    if (device.kind == DeviceKind::CPU) std::memcpy(t.raw(), src, t.nbytes());
+#if RECLIN_WITH_CUDA
+    else cuda_copy_to_device(t.raw(), src, t.nbytes(), device.index);
+#endif
+  }
+  return wrap(info.Env(), t);
+}
+RECLIN_EXPORT("fromArray", FromArray)
+
+// zeros(shape, dtype, device)
+static Napi::Value Zeros(const Napi::CallbackInfo& info) {
+  std::vector<int64_t> shape = arg_shape(info, 0, "shape");
+  DType dtype = parse_dtype(info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "f32", "dtype");
+  Device device = parse_device(info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "cpu");
+  return wrap(info.Env(), zeros(shape, dtype, device));
+}
+RECLIN_EXPORT("zeros", Zeros)
+
+// reshape(t, shape): a new handle sharing storage.
+static Napi::Value Reshape(const Napi::CallbackInfo& info) {
+  Tensor t = arg_tensor(info, 0, "tensor");
+  return wrap(info.Env(), t.reshaped(arg_shape(info, 1, "shape")));
+}
+RECLIN_EXPORT("reshape", Reshape)
+
+static Napi::Value Memory(const Napi::CallbackInfo& info) {
+  MemoryStats m = memory_stats();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("hostBytes", static_cast<double>(m.host_bytes));
+  o.Set("deviceBytes", static_cast<double>(m.device_bytes));
+  o.Set("peakHostBytes", static_cast<double>(m.peak_host_bytes));
+  o.Set("liveStorages", static_cast<double>(m.live_storages));
+  o.Set("liveTensors", static_cast<double>(m.live_handles));
+  return o;
+}
+RECLIN_EXPORT("memory", Memory)
+
+static Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  int64_t n = arg_int(info, 0, "threads");
+  if (n < 1) throw ArgError("threads: expected an integer >= 1, got " + std::to_string(n));
+  set_num_threads(static_cast<int>(n));
+  return info.Env().Undefined();
+}
+RECLIN_EXPORT("setNumThreads", SetNumThreads)
+
+static Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), num_threads());
+}
+RECLIN_EXPORT("getNumThreads", GetNumThreads)
+
+static Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("cuda", Napi::Boolean::New(info.Env(), RECLIN_WITH_CUDA != 0));
+#ifdef _OPENMP
+  o.Set("openmp", Napi::Boolean::New(info.Env(), true));
+#else
+  o.Set("openmp", Napi::Boolean::New(info.Env(), false));
+#endif
+  o.Set("compiler", Napi::String::New(info.Env(), __VERSION__));
+  return o;
+}
+RECLIN_EXPORT("buildInfo", BuildInfo)
+
+}  // namespace reclin

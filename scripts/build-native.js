@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// Builds the native addon. Run by `npm install` (and `npm run build:native` / `build:cuda`).
+//   default: skip when a CPU binary already exists for this platform (prebuilds/ or build/), else build it
+//   --force: always rebuild        --cuda: build the CUDA variant into build-cuda/
+// cmake-js is the full build; node-gyp (binding.gyp, CPU only) is the fallback when cmake is missing or fails.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const args = process.argv.slice(2);
+const force = args.includes('--force') || process.env.npm_config_build_from_source === 'true';
+const cuda = args.includes('--cuda');
+const archArg = args.find((a) => a.startsWith('--arch='));
+const outDir = cuda ? 'build-cuda' : 'build';
+const target = path.join(root, outDir, 'Release', 'reclin.node');
+const prebuilt = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'reclin-cpu.node');
+
+function run(cmd, argv) {
+  console.log(`[reclin] ${cmd} ${argv.join(' ')}`);
+  const r = spawnSync(cmd, argv, { cwd: root, stdio: 'inherit', env: { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: process.env.CMAKE_BUILD_PARALLEL_LEVEL || String(Math.max(1, require('node:os').availableParallelism())) } });
+  return r.status === 0;
+}
+
+if (!force && !cuda && (fs.existsSync(target) || fs.existsSync(prebuilt))) {
+  console.log(`[reclin] native addon present (${fs.existsSync(target) ? target : prebuilt}); npm run build:native rebuilds it`);
+  process.exit(0);
+}
+
+const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
+const cmakeArgs = [cmakeJs, 'compile', '--out', outDir, `--CDRECLIN_CUDA=${cuda ? 'ON' : 'OFF'}`];
+if (archArg) cmakeArgs.push(`--CDCMAKE_CUDA_ARCHITECTURES=${archArg.slice('--arch='.length)}`);
+if (run(process.execPath, cmakeArgs)) process.exit(0);
+if (cuda) {
+  console.error('[reclin] the CUDA build failed (see above); the CPU addon is unaffected');
+  process.exit(1);
+}
+console.error('[reclin] cmake-js failed; trying the CPU-only node-gyp build (binding.gyp)');
+const gyp = [path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')]
+  .find((p) => fs.existsSync(p));
+if (gyp && run(process.execPath, [gyp, 'rebuild'])) process.exit(0);
+console.error('[reclin] could not build the native addon. Needs a C++17 compiler and cmake >= 3.24 (or python3 for node-gyp).');
+process.exit(1);

@@ -1,0 +1,2 @@
+export { Tensor, DisposedError, memory, setNumThreads, getNumThreads } from './tensor';
+export type { Device, TensorOptions } from './tensor';
