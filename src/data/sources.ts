@@ -1,0 +1,118 @@
+// Example sources: synthetic tasks, plain-text files and JSONL files. A source maps an index to one example;
+// the Batcher decides the order, so every source is deterministic given (seed, index).
+import * as fs from 'node:fs';
+import { Rng } from './rng';
+import { ByteTokenizer } from './tokenizer';
+import type { SyntheticTask } from './tasks';
+
+export interface Example {
+  /** Token ids, starting with BOS for prompted examples. */
+  ids: number[];
+  /**
+   * How many leading ids are the prompt (prefix); the rest is what the model writes. Absent for plain
+   * text: the collator then takes the last chunk_width ids as the chunk.
+   */
+  promptLength?: number;
+  /** The exact answer text, for exact-match evaluation (tasks and prompt/completion JSONL). */
+  answer?: string;
+}
+
+export interface ExampleSource {
+  readonly name: string;
+  /** Number of examples; Infinity for a generated task. */
+  readonly size: number;
+  get(index: number): Example;
+}
+
+const tok = new ByteTokenizer();
+
+function checkIndex(index: number, size: number, name: string): void {
+  if (!Number.isInteger(index) || index < 0 || index >= size) throw new RangeError(`${name}: index must be an integer in [0, ${size}), got ${index}`);
+}
+
+/** Example i of a task is drawn from Rng.seeded(seed, i): order-free and reproducible. */
+export class TaskSource implements ExampleSource {
+  readonly name: string;
+  constructor(
+    readonly task: SyntheticTask,
+    readonly seed: number,
+    readonly size = Infinity,
+  ) {
+    if (!Number.isInteger(seed)) throw new RangeError(`seed: expected an integer, got ${seed}`);
+    if (size !== Infinity && (!Number.isInteger(size) || size < 1)) throw new RangeError(`size: expected a positive integer or Infinity, got ${size}`);
+    this.name = `task:${task.name}`;
+  }
+  get(index: number): Example {
+    checkIndex(index, this.size, this.name);
+    const { prompt, answer } = this.task.sample(Rng.seeded(this.seed, index));
+    const p = tok.encode(prompt, { bos: true });
+    return { ids: [...p, ...tok.encode(answer), tok.eosId], promptLength: p.length, answer };
+  }
+}
+
+/** A UTF-8 text file cut into consecutive non-overlapping windows of seqLen byte tokens. */
+export class TextFileSource implements ExampleSource {
+  readonly name: string;
+  readonly size: number;
+  private readonly stream: Uint8Array;
+  constructor(
+    readonly path: string,
+    readonly seqLen: number,
+  ) {
+    if (!Number.isInteger(seqLen) || seqLen < 2) throw new RangeError(`seq_len: expected an integer >= 2, got ${seqLen}`);
+    if (!fs.existsSync(path)) throw new Error(`data path: file not found: ${path}`);
+    this.stream = new Uint8Array(fs.readFileSync(path));
+    this.size = Math.floor(this.stream.length / seqLen);
+    if (this.size < 1) throw new RangeError(`data path: ${path} has ${this.stream.length} bytes, fewer than seq_len = ${seqLen}`);
+    this.name = `text:${path}`;
+  }
+  get(index: number): Example {
+    checkIndex(index, this.size, this.name);
+    return { ids: Array.from(this.stream.subarray(index * this.seqLen, (index + 1) * this.seqLen)) };
+  }
+}
+
+/**
+ * JSONL: each non-empty line is {"text": "..."} (BOS + text + EOS) or {"prompt": "...", "completion": "..."}
+ * (BOS + prompt is the prefix, completion + EOS the answer). Lines longer than maxLen tokens are truncated.
+ */
+export class JsonlSource implements ExampleSource {
+  readonly name: string;
+  private readonly examples: Example[] = [];
+  constructor(
+    readonly path: string,
+    readonly maxLen = Infinity,
+  ) {
+    if (!fs.existsSync(path)) throw new Error(`data path: file not found: ${path}`);
+    const lines = fs.readFileSync(path, 'utf8').split('\n');
+    lines.forEach((line, i) => {
+      if (line.trim() === '') return;
+      let obj: unknown;
+      try {
+        obj = JSON.parse(line);
+      } catch (e) {
+        throw new SyntaxError(`${path}:${i + 1}: not valid JSON (${(e as Error).message})`);
+      }
+      const o = obj as Record<string, unknown>;
+      if (o && typeof o.prompt === 'string' && typeof o.completion === 'string') {
+        const p = tok.encode(o.prompt, { bos: true });
+        const ids = [...p, ...tok.encode(o.completion), tok.eosId].slice(0, maxLen);
+        this.examples.push({ ids, promptLength: Math.min(p.length, ids.length), answer: o.completion });
+      } else if (o && typeof o.text === 'string') {
+        this.examples.push({ ids: tok.encode(o.text, { bos: true, eos: true }).slice(0, maxLen) });
+      } else {
+        throw new TypeError(`${path}:${i + 1}: expected an object with a string "text" field or string "prompt" and "completion" fields`);
+      }
+    });
+    if (this.examples.length === 0) throw new RangeError(`data path: ${path} has no examples`);
+    this.name = `jsonl:${path}`;
+  }
+  get size(): number {
+    return this.examples.length;
+  }
+  get(index: number): Example {
+    checkIndex(index, this.size, this.name);
+    const e = this.examples[index];
+    return { ...e, ids: [...e.ids] };
+  }
+}
