@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -202,6 +202,46 @@ test('buffered events are flushed at process exit', () => {
   assert.deepEqual(readScalars(dir).loss.map((s) => s.step), [0, 1, 2, 3, 4]);
 });
 
+test('event files of a directory are read in creation order (writer counter 10 after 9)', () => {
+  const dir = tmpDir();
+  for (const [uid, step] of [[10, 2], [9, 1], [100, 3]]) {
+    const w = new TensorBoardWriter(dir);
+    w.addScalar('s', step, step);
+    w.close();
+    fs.renameSync(w.path, path.join(dir, `events.out.tfevents.1700000000.host.123.${uid}`));
+  }
+  assert.deepEqual(readScalars(dir).s.map((x) => x.step), [1, 2, 3]);
+});
+
+test('a writer killed (SIGKILL) while writing leaves every earlier record readable', async () => {
+  const dir = tmpDir();
+  const mod = path.resolve(__dirname, '../src/tensorboard');
+  const script = `const { TensorBoardWriter } = require(${JSON.stringify(mod)});
+    const w = new TensorBoardWriter(${JSON.stringify(dir)}, { flushIntervalMs: 0 });
+    const vals = Float32Array.from({ length: 20000 }, (_, i) => Math.sin(i));
+    for (let step = 0; ; step++) {
+      w.addScalar('s', step, step);
+      w.addHistogram('h', vals, step);
+      if (step === 20) process.stdout.write('ready\\n');
+    }`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d) => String(d).includes('ready') && resolve());
+    child.on('exit', (code) => reject(new Error(`writer exited early (${code}): ${stderr}`)));
+  });
+  const exited = new Promise((r) => child.on('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+  const evs = readEvents(dir); // no CorruptRecordError: at worst a truncated tail
+  const steps = readScalars(dir).s.map((x) => x.step);
+  assert.ok(steps.length >= 21, `only ${steps.length} scalars survived`);
+  assert.deepEqual(steps, steps.map((_, i) => i));
+  assert.ok(evs.filter((e) => e.histograms).length >= 21);
+  assert.ok(evs.truncated.length <= 1);
+});
+
 test('corruption is detected and named by file and offset', () => {
   const dir = tmpDir();
   const w = new TensorBoardWriter(dir);
@@ -291,6 +331,16 @@ out['plugins'] = {p: sorted(pacc.PluginTagToContent(p).keys()) for p in sorted(p
 print(json.dumps(out))
 `;
   const got = JSON.parse(runPython(py.python, script, [dir]));
+
+  // A crash's truncated tail: TensorBoard (like our reader) keeps every complete record before it.
+  const cut = tmpDir();
+  const bytes = fs.readFileSync(w.path);
+  fs.writeFileSync(path.join(cut, path.basename(w.path)), bytes.subarray(0, bytes.length - 7));
+  const cutGot = JSON.parse(runPython(py.python, script, [cut]));
+  const cutOurs = readEvents(cut);
+  assert.equal(cutOurs.truncated.length, 1);
+  assert.deepEqual(cutGot.scalars['train/loss'].map((x: number[]) => x[0]), readScalars(cut)['train/loss'].map((x) => x.step));
+  assert.equal(cutGot.scalars['eval/acc'].length, 19, 'the last event (step 19 eval/acc, train/lr) is the cut one');
 
   const want = { scalars: {} as Record<string, [number, number, number][]>, histograms: {} as Record<string, unknown[]>, texts: {} as Record<string, unknown[]> };
   for (const ev of expected) {

@@ -7,13 +7,36 @@ import { scanRecords } from './record';
 /** Events in file order; `truncated` lists files whose last record was cut short (a writer crashed mid-append). */
 export type TBEvents = TBEvent[] & { truncated: { file: string; offset: number }[] };
 
-/** The event files of a directory (basename contains "tfevents", as TensorBoard requires), sorted by name. */
+/**
+ * The event files of a directory (basename contains "tfevents", as TensorBoard requires), in name order
+ * with digit runs compared as numbers, so writer counter 10 comes after 9 (plain sorting would not).
+ */
 export function eventFiles(dir: string): string[] {
   return fs
     .readdirSync(dir, { withFileTypes: true })
     .filter((d) => d.isFile() && d.name.includes('tfevents'))
-    .map((d) => path.join(dir, d.name))
-    .sort();
+    .map((d) => d.name)
+    .sort(naturalCompare)
+    .map((name) => path.join(dir, name));
+}
+
+function naturalCompare(a: string, b: string): number {
+  const xs = a.match(/\d+|\D+/g) ?? [];
+  const ys = b.match(/\d+|\D+/g) ?? [];
+  for (let i = 0; i < Math.min(xs.length, ys.length); i++) {
+    const x = xs[i];
+    const y = ys[i];
+    if (x === y) continue;
+    if (/^\d/.test(x) && /^\d/.test(y)) {
+      const u = x.replace(/^0+/, '');
+      const v = y.replace(/^0+/, '');
+      if (u.length !== v.length) return u.length - v.length;
+      if (u !== v) return u < v ? -1 : 1;
+      return x.length - y.length;
+    }
+    return x < y ? -1 : 1;
+  }
+  return xs.length - ys.length;
 }
 
 /**
