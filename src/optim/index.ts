@@ -1,1 +1,3 @@
 export {};
+export { lrFactor, buildParamGroups, isNoDecay } from './schedule';
+export type { LrSchedule, LrDecay, ParamRole, GroupConfig, ParamGroup } from './schedule';
