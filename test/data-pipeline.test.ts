@@ -161,7 +161,7 @@ test('corruption: schedule values, mask counts, draft differs exactly on corrupt
   assert.ok(Math.abs(corruptionRateAt(200, 100, cfg) - 0.1) < 1e-15);
   assert.ok(Math.abs(corruptionRateAt(50, 100, { ...cfg, schedule: 'cosine' }) - 0.25) < 1e-15);
   assert.ok(Math.abs(corruptionRateAt(25, 100, { ...cfg, schedule: 'cosine' }) - (0.4 - 0.3 * 0.5 * (1 - Math.SQRT1_2))) < 1e-15);
-  assert.equal(corruptionRateAt(70, 100, { ...cfg, schedule: 'constant' }), 0.4);
+  assert.equal(corruptionRateAt(70, 100, { ...cfg, schedule: 'none' }), 0.4);
   assert.throws(() => corruptionRateAt(0, 10, { ...cfg, schedule: 'bogus' as never }), /corruption_schedule/);
   const r = Rng.seeded(4);
   assert.equal(corruptionMask(r, 10, 0.3).reduce((a, x) => a + x, 0), 3);

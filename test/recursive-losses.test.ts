@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { recursiveLoss, DEFAULT_LOSS_WEIGHTS, parseRecursiveConfig, lossWeightsFromConfig, refinedLayers } from '../src/recursive';
+import { recursiveLoss, DEFAULT_LOSS_WEIGHTS, lossWeightsFromConfig, refinedLayers } from '../src/recursive';
 import type { RecursiveLossInputs, LossWeights } from '../src/recursive';
 import { IGNORE_INDEX } from '../src/data';
 import { randn } from './helpers';
@@ -132,16 +132,9 @@ test('gradients of the total match central finite differences (float64)', () => 
   assert.ok(p.grads.haltLogits[2].every((g) => g === 0));
 });
 
-test('recursive config: defaults, every field validated with the value named', () => {
-  const c = parseRecursiveConfig({});
-  assert.equal(c.chunk_width, 128);
-  assert.equal(c.cache_reset_policy, 'keep_kda_recurrent_reset_mla');
-  assert.deepEqual(lossWeightsFromConfig(c), DEFAULT_LOSS_WEIGHTS);
-  assert.throws(() => parseRecursiveConfig({ commit_threshold: 0.2, min_commit_threshold: 0.3 }), /commit_threshold: commit_threshold must be >= min_commit_threshold \(got 0.2\)/);
-  assert.throws(() => parseRecursiveConfig({ corruption_schedule: 'exp' }), /corruption_schedule: .*\(got "exp"\)/);
-  assert.throws(() => parseRecursiveConfig({ chunk_widht: 3 }), /chunk_widht/);
-  assert.throws(() => parseRecursiveConfig({ max_inner_steps: 0 }), /max_inner_steps.*\(got 0\)/);
-  assert.deepEqual(refinedLayers(c, 3), [0, 1, 2]);
-  assert.deepEqual(refinedLayers(parseRecursiveConfig({ layers_to_refine: [2, 0, 2] }), 3), [0, 2]);
-  assert.throws(() => refinedLayers(parseRecursiveConfig({ layers_to_refine: [5] }), 3), /layers_to_refine: indices 5 out of range/);
+test('refinedLayers: all, explicit indices deduplicated and sorted, out of range named', () => {
+  assert.deepEqual(refinedLayers('all', 3), [0, 1, 2]);
+  assert.deepEqual(refinedLayers([2, 0, 2], 3), [0, 2]);
+  assert.throws(() => refinedLayers([5], 3), /layers_to_refine: indices 5 out of range/);
+  assert.deepEqual(lossWeightsFromConfig({ lambda_final: 1.0, lambda_masked: 0.5, lambda_halt: 0.5, lambda_len: 0.05, lambda_ponder: 0.01, lambda_stability: 0.01 }), DEFAULT_LOSS_WEIGHTS);
 });

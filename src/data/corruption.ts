@@ -4,7 +4,8 @@ import type { Rng } from './rng';
 import type { ChunkBatch } from './collate';
 import { SPECIAL_TOKENS } from './tokenizer';
 
-export type CorruptionSchedule = 'constant' | 'linear' | 'cosine';
+/** As the recursive config's corruption_schedule: 'none' keeps corruption_rate throughout. */
+export type CorruptionSchedule = 'none' | 'linear' | 'cosine';
 export type CorruptionStrategy = 'random' | 'span';
 export type CorruptionMode = 'mask' | 'random' | 'mixed';
 
@@ -17,14 +18,14 @@ export function corruptionRateAt(step: number, totalSteps: number, cfg: { rate: 
   if (!Number.isInteger(totalSteps) || totalSteps < 1) throw new RangeError(`total_steps: expected a positive integer, got ${totalSteps}`);
   const p = Math.min(1, step / totalSteps);
   switch (cfg.schedule) {
-    case 'constant':
+    case 'none':
       return cfg.rate;
     case 'linear':
       return cfg.rate + (cfg.rateFinal - cfg.rate) * p;
     case 'cosine':
       return cfg.rate + (cfg.rateFinal - cfg.rate) * 0.5 * (1 - Math.cos(Math.PI * p));
     default:
-      throw new RangeError(`corruption_schedule: expected 'constant', 'linear' or 'cosine', got ${JSON.stringify(cfg.schedule)}`);
+      throw new RangeError(`corruption_schedule: expected 'none', 'linear' or 'cosine', got ${JSON.stringify(cfg.schedule)}`);
   }
 }
 

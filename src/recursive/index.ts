@@ -1,4 +1,3 @@
-export { RecursiveConfigSchema, parseRecursiveConfig, refinedLayers } from './config';
-export type { RecursiveConfig, RecursiveConfigInput } from './config';
+export { refinedLayers } from './layers';
 export { recursiveLoss, lossWeightsFromConfig, DEFAULT_LOSS_WEIGHTS } from './losses';
 export type { LossWeights, LossTerms, RecursiveLossInputs, RecursiveLossResult } from './losses';
