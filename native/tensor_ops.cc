@@ -16,12 +16,15 @@ static DType parse_dtype(const std::string& s, const char* name) {
 static Device parse_device(const std::string& s) {
   if (s == "cpu") return Device{};
   if (s == "cuda") return Device{DeviceKind::CUDA, 0};
-  if (s.rfind("cuda:", 0) == 0) return Device{DeviceKind::CUDA, std::stoi(s.substr(5))};
+  if (s.rfind("cuda:", 0) == 0 && s.size() > 5 && s.find_first_not_of("0123456789", 5) == std::string::npos)
+    return Device{DeviceKind::CUDA, std::stoi(s.substr(5))};
   throw ArgError("device: unknown device '" + s + "' (allowed: cpu, cuda, cuda:N)");
 }
 
 #if RECLIN_WITH_CUDA
-void cuda_copy_to_device(void* dst, const void* src, size_t n, int device);
+void cuda_copy_to_device(void* dst, const void* src, size_t n, int device);  // cuda/runtime.cu
+void cuda_copy_to_host(void* dst, const void* src, size_t n, int device);
+void cuda_copy_device_to_device(void* dst, int dst_device, const void* src, int src_device, size_t n);
 #endif
 
 // fromArray(typedArray, shape, dtype, device): copies a Float32Array (f32/bf16) or Int32Array (i32).
@@ -73,6 +76,24 @@ static Napi::Value Zeros(const Napi::CallbackInfo& info) {
   return wrap(info.Env(), zeros(shape, dtype, device));
 }
 RECLIN_EXPORT("zeros", Zeros)
+
+// toDevice(t, device): a copy of t on "cpu" or "cuda:N" (a CPU-only binary refuses cuda with a clear error).
+static Napi::Value ToDevice(const Napi::CallbackInfo& info) {
+  Tensor t = arg_tensor(info, 0, "tensor");
+  Device dst = parse_device(info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "");
+  Tensor out = empty(t.shape, t.dtype, dst);
+  size_t n = t.nbytes();
+  if (n == 0) return wrap(info.Env(), out);
+  bool src_cpu = t.device.kind == DeviceKind::CPU, dst_cpu = dst.kind == DeviceKind::CPU;
+  if (src_cpu && dst_cpu) std::memcpy(out.raw(), t.raw(), n);
+#if RECLIN_WITH_CUDA
+  else if (src_cpu) cuda_copy_to_device(out.raw(), t.raw(), n, dst.index);
+  else if (dst_cpu) cuda_copy_to_host(out.raw(), t.raw(), n, t.device.index);
+  else cuda_copy_device_to_device(out.raw(), dst.index, t.raw(), t.device.index, n);
+#endif
+  return wrap(info.Env(), out);
+}
+RECLIN_EXPORT("toDevice", ToDevice)
 
 // reshape(t, shape): a new handle sharing storage.
 static Napi::Value Reshape(const Napi::CallbackInfo& info) {

@@ -2,6 +2,7 @@
 // Builds the native addon. Run by `npm install` (and `npm run build:native` / `build:cuda`).
 //   default: skip when a CPU binary already exists for this platform (prebuilds/ or build/), else build it
 //   --force: always rebuild        --cuda: build the CUDA variant into build-cuda/
+//   --arch=80,90: CUDA architectures (each gets SASS + PTX); default 90   --out=DIR: build folder
 // cmake-js is the full build; node-gyp (binding.gyp, CPU only) is the fallback when cmake is missing or fails.
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -13,7 +14,11 @@ const args = process.argv.slice(2);
 const force = args.includes('--force') || process.env.npm_config_build_from_source === 'true';
 const cuda = args.includes('--cuda');
 const archArg = args.find((a) => a.startsWith('--arch='));
-const outDir = cuda ? 'build-cuda' : 'build';
+const outArg = args.find((a) => a.startsWith('--out='));
+const outDir = outArg ? outArg.slice('--out='.length) : cuda ? 'build-cuda' : 'build';
+// "80,90" -> ["80-real","80-virtual","90-real","90-virtual"]: SASS for each, plus PTX so newer GPUs can JIT.
+const archs = (archArg ? archArg.slice('--arch='.length) : '90').split(',').filter(Boolean)
+  .flatMap((a) => (/^\d+$/.test(a) ? [`${a}-real`, `${a}-virtual`] : [a]));
 const target = path.join(root, outDir, 'Release', 'reclin.node');
 const prebuilt = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'reclin-cpu.node');
 
@@ -30,8 +35,13 @@ if (!force && !cuda && (fs.existsSync(target) || fs.existsSync(prebuilt))) {
 
 const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
 const cmakeArgs = [cmakeJs, 'compile', '--out', outDir, `--CDRECLIN_CUDA=${cuda ? 'ON' : 'OFF'}`];
-if (archArg) cmakeArgs.push(`--CDCMAKE_CUDA_ARCHITECTURES=${archArg.slice('--arch='.length)}`);
-if (run(process.execPath, cmakeArgs)) process.exit(0);
+if (cuda) cmakeArgs.push(`--CDCMAKE_CUDA_ARCHITECTURES=${archs.join(';')}`);
+if (run(process.execPath, cmakeArgs)) {
+  // The loader reads which architectures a CUDA binary carries from here (src/native/loader.ts).
+  const info = { cuda, cudaArchitectures: cuda ? archs : [], builtAt: new Date().toISOString(), node: process.version };
+  fs.writeFileSync(path.join(root, outDir, 'Release', 'build-info.json'), JSON.stringify(info, null, 2) + '\n');
+  process.exit(0);
+}
 if (cuda) {
   console.error('[reclin] the CUDA build failed (see above); the CPU addon is unaffected');
   process.exit(1);

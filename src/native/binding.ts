@@ -25,6 +25,7 @@ export interface RawBinding {
   fromArray(data: Float32Array | Int32Array, shape: number[], dtype: DTypeName, device: string): NativeTensor;
   zeros(shape: number[], dtype: DTypeName, device: string): NativeTensor;
   reshape(t: NativeTensor, shape: number[]): NativeTensor;
+  toDevice(t: NativeTensor, device: string): NativeTensor;
   memory(): MemoryStats;
   setNumThreads(n: number): void;
   getNumThreads(): number;

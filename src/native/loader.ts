@@ -1,13 +1,19 @@
 // Finds and loads the native addon, once, on first use (so config/tracking code never needs it).
-// Order: RECLIN_ADDON (an explicit path), a local build (build/Release), then prebuilds/<platform>-<arch>/.
+// Candidates: RECLIN_ADDON (explicit paths, ':'-separated), else local builds (build/, build-cuda/), then
+// prebuilds/<platform>-<arch>/ (reclin-cpu.node, reclin-cuda-sm80.node, ...). If a CUDA binary is present,
+// it is loaded first to probe the driver (static cudart: loading never needs a GPU), and select.ts picks
+// the binary to use. RECLIN_BACKEND=cpu|cuda forces the choice.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RawBinding } from './binding';
+import { chooseBinary, type Backend, type BinaryCandidate, type CudaProbe } from './select';
 
 export interface LoadedAddon {
   binding: RawBinding;
   path: string;
   reason: string;
+  probe?: CudaProbe;
+  candidates: BinaryCandidate[];
 }
 
 let loaded: LoadedAddon | undefined;
@@ -17,35 +23,75 @@ export function packageRoot(): string {
   return path.resolve(__dirname, '..', '..');
 }
 
-export function candidateAddonPaths(): { path: string; reason: string }[] {
+function readArchs(dir: string): string[] {
+  try {
+    const info = JSON.parse(fs.readFileSync(path.join(dir, 'build-info.json'), 'utf8'));
+    return Array.isArray(info.cudaArchitectures) ? info.cudaArchitectures : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Every binary that exists, in order of preference within its kind. */
+export function findBinaries(): BinaryCandidate[] {
   const root = packageRoot();
-  const out: { path: string; reason: string }[] = [];
-  if (process.env.RECLIN_ADDON) out.push({ path: path.resolve(process.env.RECLIN_ADDON), reason: 'RECLIN_ADDON' });
-  out.push({ path: path.join(root, 'build', 'Release', 'reclin.node'), reason: 'local build' });
-  out.push({ path: path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'reclin-cpu.node'), reason: 'prebuilt CPU binary' });
+  const out: BinaryCandidate[] = [];
+  const add = (p: string, kind: 'cpu' | 'cuda', archs: string[], origin: string) => {
+    if (fs.existsSync(p)) out.push({ path: p, kind, archs, origin });
+  };
+  if (process.env.RECLIN_ADDON) {
+    for (const entry of process.env.RECLIN_ADDON.split(path.delimiter).filter(Boolean)) {
+      const p = path.resolve(entry);
+      if (!fs.existsSync(p)) throw new Error(`reclin: RECLIN_ADDON names ${p}, which does not exist`);
+      const archs = readArchs(path.dirname(p)); // a CUDA build writes its architectures beside the binary
+      add(p, archs.length ? 'cuda' : 'cpu', archs, 'RECLIN_ADDON');
+    }
+    return out;
+  }
+  add(path.join(root, 'build', 'Release', 'reclin.node'), 'cpu', [], 'local build');
+  const cudaDir = path.join(root, 'build-cuda', 'Release');
+  add(path.join(cudaDir, 'reclin.node'), 'cuda', readArchs(cudaDir), 'local build');
+  const pre = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+  add(path.join(pre, 'reclin-cpu.node'), 'cpu', [], 'prebuilt');
+  if (fs.existsSync(pre)) {
+    for (const f of fs.readdirSync(pre).sort()) {
+      const m = /^reclin-cuda-sm(\d+)\.node$/.exec(f);
+      if (m) add(path.join(pre, f), 'cuda', [`${m[1]}-real`, `${m[1]}-virtual`], 'prebuilt');
+    }
+  }
   return out;
+}
+
+function backendFromEnv(): Backend {
+  const b = (process.env.RECLIN_BACKEND ?? 'auto').toLowerCase();
+  if (b !== 'auto' && b !== 'cpu' && b !== 'cuda') throw new Error(`reclin: RECLIN_BACKEND=${b} is not allowed (allowed: auto, cpu, cuda)`);
+  return b;
 }
 
 export function loadAddon(): LoadedAddon {
   if (loaded) return loaded;
-  const tried: string[] = [];
-  for (const c of candidateAddonPaths()) {
-    if (!fs.existsSync(c.path)) {
-      tried.push(`${c.path} (missing)`);
-      continue;
-    }
+  const candidates = findBinaries();
+  if (candidates.length === 0) {
+    throw new Error(
+      'reclin: no native addon is built. Run `npm run build:native` (needs a C++17 compiler and cmake >= 3.24), ' +
+        'or install a package with prebuilt binaries.',
+    );
+  }
+  const backend = backendFromEnv();
+  let probe: CudaProbe | undefined;
+  const firstCuda = candidates.find((c) => c.kind === 'cuda');
+  if (firstCuda && backend !== 'cpu') {
     try {
-      const binding = require(c.path) as RawBinding;
-      loaded = { binding, path: c.path, reason: c.reason };
-      return loaded;
+      probe = (require(firstCuda.path) as { cudaProbe(): CudaProbe }).cudaProbe();
     } catch (e) {
-      tried.push(`${c.path} (${(e as Error).message})`);
+      probe = { ok: false, error: `could not load ${firstCuda.path}: ${(e as Error).message}`, devices: [] };
     }
   }
-  throw new Error(
-    `reclin: no native addon could be loaded. Tried:\n  ${tried.join('\n  ')}\n` +
-      'Build it with `npm run build:native` (needs a C++17 compiler and cmake >= 3.24).',
-  );
+  const choice = chooseBinary(candidates, probe, backend);
+  if (choice.warning && process.env.RECLIN_QUIET !== '1') process.stderr.write(choice.warning + '\n');
+  const binding = require(choice.candidate.path) as RawBinding;
+  loaded = { binding, path: choice.candidate.path, reason: `${choice.reason}; ${choice.candidate.origin}`, probe, candidates };
+  return loaded;
 }
 
 export function native(): RawBinding {

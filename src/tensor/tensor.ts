@@ -89,6 +89,12 @@ export class Tensor {
     return a instanceof Int32Array ? a : Int32Array.from(a);
   }
 
+  /** A copy on another device ('cpu', 'cuda', 'cuda:N'). */
+  to(device: Device): Tensor {
+    if (this.disposed) throw new DisposedError('to');
+    return new Tensor(native().toDevice(this.handle, device));
+  }
+
   /** A view with a new shape over the same storage. */
   reshape(shape: readonly number[]): Tensor {
     if (this.disposed) throw new DisposedError('reshape');
