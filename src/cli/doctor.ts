@@ -1,0 +1,126 @@
+// reclin doctor: what this machine offers and what reclin chose — the native addon (path, why, build info),
+// the CPU's SIMD features (and so which kernel variant the runtime dispatch picks), and the GPUs nvidia-smi sees.
+import type { Command } from 'commander';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { candidateAddonPaths, loadAddon } from '../native';
+
+const SIMD_FLAGS = ['sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512bw', 'avx512dq', 'avx512vl'];
+
+export interface DoctorReport {
+  reclin: string;
+  node: string;
+  platform: string;
+  addon: {
+    loaded: boolean;
+    path?: string;
+    reason?: string;
+    error?: string;
+    build?: unknown;
+    threads?: number;
+    candidates: { path: string; reason: string; exists: boolean }[];
+  };
+  cpu: { model: string; logicalCores: number; flags: string[]; kernelVariant: string };
+  gpus: { available: boolean; detail: string; devices: { name: string; computeCapability: string; driver: string; memory: string }[] };
+}
+
+function cpuInfo(): DoctorReport['cpu'] {
+  let text = '';
+  try {
+    text = fs.readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    /* not Linux: fall back to os.cpus() below */
+  }
+  const flagsLine = /^flags\s*:\s*(.*)$/m.exec(text)?.[1] ?? '';
+  const all = new Set(flagsLine.split(/\s+/));
+  const flags = SIMD_FLAGS.filter((f) => all.has(f));
+  const has = (...f: string[]) => f.every((x) => all.has(x));
+  // The same rule as the native dispatch (HELPERS.md: avx512f+bw+dq+vl+fma, else avx2+fma, else scalar).
+  const kernelVariant = has('avx512f', 'avx512bw', 'avx512dq', 'avx512vl', 'fma') ? 'avx512' : has('avx2', 'fma') ? 'avx2' : 'scalar';
+  return {
+    model: /^model name\s*:\s*(.*)$/m.exec(text)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
+    logicalCores: os.cpus().length,
+    flags,
+    kernelVariant: text ? kernelVariant : 'unknown (no /proc/cpuinfo)',
+  };
+}
+
+function findOnPath(exe: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const p = path.join(dir, exe);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
+}
+
+function gpuInfo(): DoctorReport['gpus'] {
+  const smi = findOnPath('nvidia-smi');
+  if (!smi) return { available: false, detail: 'nvidia-smi not found on PATH', devices: [] };
+  const r = spawnSync(smi, ['--query-gpu=name,compute_cap,driver_version,memory.total', '--format=csv,noheader'], { encoding: 'utf8', timeout: 15_000 });
+  if (r.status !== 0) return { available: false, detail: `nvidia-smi failed: ${(r.stderr || r.error?.message || '').trim()}`, devices: [] };
+  const devices = r.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [name, computeCapability, driver, memory] = l.split(',').map((s) => s.trim());
+      return { name, computeCapability, driver, memory };
+    });
+  return { available: devices.length > 0, detail: `${smi}`, devices };
+}
+
+export function doctorReport(): DoctorReport {
+  const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8'));
+  const addon: DoctorReport['addon'] = {
+    loaded: false,
+    candidates: candidateAddonPaths().map((c) => ({ ...c, exists: fs.existsSync(c.path) })),
+  };
+  try {
+    const a = loadAddon();
+    Object.assign(addon, { loaded: true, path: a.path, reason: a.reason, build: a.binding.buildInfo(), threads: a.binding.getNumThreads() });
+  } catch (e) {
+    addon.error = (e as Error).message;
+  }
+  return { reclin: pkg.version, node: process.version, platform: `${process.platform}-${process.arch}`, addon, cpu: cpuInfo(), gpus: gpuInfo() };
+}
+
+function print(r: DoctorReport): void {
+  const out: string[] = [];
+  out.push(`reclin ${r.reclin}, Node ${r.node}, ${r.platform}`);
+  out.push('addon:');
+  if (r.addon.loaded) {
+    out.push(`  chosen   ${r.addon.path} (${r.addon.reason})`);
+    out.push(`  build    ${JSON.stringify(r.addon.build)}`);
+    out.push(`  threads  ${r.addon.threads}`);
+  } else out.push(`  NOT LOADED: ${r.addon.error}`);
+  out.push('  candidates, in order:');
+  for (const c of r.addon.candidates) out.push(`    ${c.exists ? 'present' : 'missing'}  ${c.path} (${c.reason})`);
+  out.push('cpu:');
+  out.push(`  ${r.cpu.model}, ${r.cpu.logicalCores} logical cores`);
+  out.push(`  SIMD     ${r.cpu.flags.join(' ') || 'none detected'}`);
+  out.push(`  kernels  ${r.cpu.kernelVariant}`);
+  out.push('gpus:');
+  if (r.gpus.devices.length === 0) out.push(`  none (${r.gpus.detail})`);
+  for (const g of r.gpus.devices) out.push(`  ${g.name}, sm_${g.computeCapability.replace('.', '')}, driver ${g.driver}, ${g.memory}`);
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+export function register(program: Command): void {
+  program
+    .command('doctor')
+    .description('report the native addon (which binary and why), CPU features and GPUs')
+    .option('--json', 'print the report as JSON', false)
+    .action((o: { json: boolean }) => {
+      const r = doctorReport();
+      if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+      else print(r);
+      if (!r.addon.loaded) process.exitCode = 1;
+    });
+}

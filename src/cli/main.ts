@@ -1,0 +1,46 @@
+// The reclin command line: builds the commander program from one file per command and runs it.
+// Errors end as one line on stderr and a non-zero exit code (the stack only with RECLIN_DEBUG=1).
+import { Command, CommanderError } from 'commander';
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+import { register as registerUpload } from './upload';
+import { register as registerDoctor } from './doctor';
+
+function packageVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8'));
+  return pkg.version;
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('reclin')
+    .description('Recursive-refinement experiments on Kimi-Linear-style (KDA) language models')
+    .version(packageVersion(), '-V, --version')
+    .showSuggestionAfterError(true)
+    .exitOverride();
+  for (const register of [registerDoctor, registerUpload]) register(program);
+  return program;
+}
+
+/** Runs the CLI on `argv` (as process.argv) and returns the exit code. */
+export async function main(argv: string[] = process.argv): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    // Commander has already printed its own message (usage errors) or the help/version text.
+    if (e instanceof CommanderError) return e.exitCode;
+    const err = e as Error;
+    process.stderr.write(`reclin: ${err?.message ?? String(e)}\n`);
+    if (process.env.RECLIN_DEBUG && err?.stack) process.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main().then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,48 @@
+// `reclin doctor`, `--version` and `--help`, through the TypeScript source and through the built bin/reclin.js.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { runCli, repoRoot } from './cli-helpers';
+
+test('reclin doctor reports the loaded addon, CPU features and GPUs', async () => {
+  const r = await runCli(['doctor', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const rep = JSON.parse(r.stdout);
+  assert.equal(rep.addon.loaded, true);
+  assert.ok(fs.existsSync(rep.addon.path));
+  assert.equal(typeof rep.addon.build.openmp, 'boolean');
+  assert.ok(rep.addon.candidates.some((c: { path: string; exists: boolean }) => c.path === rep.addon.path && c.exists));
+  assert.ok(['avx512', 'avx2', 'scalar'].includes(rep.cpu.kernelVariant) || rep.cpu.kernelVariant.startsWith('unknown'));
+  assert.ok(rep.cpu.logicalCores >= 1);
+  assert.equal(typeof rep.gpus.available, 'boolean');
+  const text = await runCli(['doctor']);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /chosen {3}.*reclin.*\.node \(/);
+  assert.match(text.stdout, /kernels {2}(avx512|avx2|scalar|unknown)/);
+});
+
+test('reclin doctor lists RECLIN_ADDON first among the candidates and says when it is missing', async () => {
+  const r = await runCli(['doctor'], { env: { RECLIN_ADDON: path.join(repoRoot, 'no-such-addon.node') } });
+  // RECLIN_ADDON is only the first candidate; the local build still loads, and the missing one is listed.
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /missing {2}.*no-such-addon\.node \(RECLIN_ADDON\)/);
+});
+
+test('bad commands and options are rejected with a suggestion; --version prints the package version', async () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
+  const v = await runCli(['--version']);
+  assert.equal(v.code, 0);
+  assert.equal(v.stdout.trim(), pkg.version);
+  const bad = await runCli(['doctr']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /unknown command 'doctr'\n\(Did you mean doctor\?\)/);
+});
+
+test('bin/reclin.js runs the built CLI', { skip: !fs.existsSync(path.join(repoRoot, 'dist', 'cli', 'main.js')) && 'dist/ not built' }, () => {
+  const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'reclin.js'), '--help'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /Usage: reclin/);
+  assert.match(r.stdout, /upload/);
+});
