@@ -13,7 +13,7 @@ test('reclin doctor reports the loaded addon, CPU features and GPUs', async () =
   assert.equal(rep.addon.loaded, true);
   assert.ok(fs.existsSync(rep.addon.path));
   assert.equal(typeof rep.addon.build.openmp, 'boolean');
-  assert.ok(rep.addon.candidates.some((c: { path: string; exists: boolean }) => c.path === rep.addon.path && c.exists));
+  assert.ok(rep.addon.candidates.some((c: { path: string }) => c.path === rep.addon.path));
   assert.ok(['avx512', 'avx2', 'scalar'].includes(rep.cpu.kernelVariant) || rep.cpu.kernelVariant.startsWith('unknown'));
   assert.ok(rep.cpu.logicalCores >= 1);
   assert.equal(typeof rep.gpus.available, 'boolean');
@@ -23,11 +23,10 @@ test('reclin doctor reports the loaded addon, CPU features and GPUs', async () =
   assert.match(text.stdout, /kernels {2}(avx512|avx2|scalar|unknown)/);
 });
 
-test('reclin doctor lists RECLIN_ADDON first among the candidates and says when it is missing', async () => {
+test('reclin doctor exits non-zero and says why when no addon loads', async () => {
   const r = await runCli(['doctor'], { env: { RECLIN_ADDON: path.join(repoRoot, 'no-such-addon.node') } });
-  // RECLIN_ADDON is only the first candidate; the local build still loads, and the missing one is listed.
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /missing {2}.*no-such-addon\.node \(RECLIN_ADDON\)/);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /NOT LOADED: reclin: RECLIN_ADDON names .*no-such-addon\.node, which does not exist/);
 });
 
 test('bad commands and options are rejected with a suggestion; --version prints the package version', async () => {

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { candidateAddonPaths, loadAddon } from '../native';
+import { findBinaries, loadAddon, type CudaProbe } from '../native';
 
 const SIMD_FLAGS = ['sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512bw', 'avx512dq', 'avx512vl'];
 
@@ -20,7 +20,10 @@ export interface DoctorReport {
     error?: string;
     build?: unknown;
     threads?: number;
-    candidates: { path: string; reason: string; exists: boolean }[];
+    /** What the CUDA binary's probe saw (only when a CUDA binary is installed). */
+    cudaProbe?: CudaProbe;
+    /** Installed binaries, in order of preference within their kind. */
+    candidates: { path: string; kind: string; archs: string[]; origin: string }[];
   };
   cpu: { model: string; logicalCores: number; flags: string[]; kernelVariant: string };
   gpus: { available: boolean; detail: string; devices: { name: string; computeCapability: string; driver: string; memory: string }[] };
@@ -78,13 +81,11 @@ function gpuInfo(): DoctorReport['gpus'] {
 
 export function doctorReport(): DoctorReport {
   const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8'));
-  const addon: DoctorReport['addon'] = {
-    loaded: false,
-    candidates: candidateAddonPaths().map((c) => ({ ...c, exists: fs.existsSync(c.path) })),
-  };
+  const addon: DoctorReport['addon'] = { loaded: false, candidates: [] };
   try {
+    addon.candidates = findBinaries();
     const a = loadAddon();
-    Object.assign(addon, { loaded: true, path: a.path, reason: a.reason, build: a.binding.buildInfo(), threads: a.binding.getNumThreads() });
+    Object.assign(addon, { loaded: true, path: a.path, reason: a.reason, build: a.binding.buildInfo(), threads: a.binding.getNumThreads(), cudaProbe: a.probe });
   } catch (e) {
     addon.error = (e as Error).message;
   }
@@ -100,8 +101,13 @@ function print(r: DoctorReport): void {
     out.push(`  build    ${JSON.stringify(r.addon.build)}`);
     out.push(`  threads  ${r.addon.threads}`);
   } else out.push(`  NOT LOADED: ${r.addon.error}`);
-  out.push('  candidates, in order:');
-  for (const c of r.addon.candidates) out.push(`    ${c.exists ? 'present' : 'missing'}  ${c.path} (${c.reason})`);
+  if (r.addon.cudaProbe) {
+    const p = r.addon.cudaProbe;
+    out.push(`  cuda     ${p.ok ? `driver ${p.driverVersion}, ${p.devices.map((d) => `${d.name} sm_${d.major}${d.minor}`).join(', ')}` : `unusable: ${p.error}`}`);
+  }
+  out.push('  installed binaries:');
+  if (r.addon.candidates.length === 0) out.push('    none');
+  for (const c of r.addon.candidates) out.push(`    ${c.kind.padEnd(4)}  ${c.path} (${c.origin}${c.archs.length ? `; ${c.archs.join(', ')}` : ''})`);
   out.push('cpu:');
   out.push(`  ${r.cpu.model}, ${r.cpu.logicalCores} logical cores`);
   out.push(`  SIMD     ${r.cpu.flags.join(' ') || 'none detected'}`);

@@ -28,7 +28,8 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
-    return 0;
+    // A command that completed but found a problem (doctor without an addon) sets process.exitCode.
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     // Commander has already printed its own message (usage errors) or the help/version text.
     if (e instanceof CommanderError) return e.exitCode;
