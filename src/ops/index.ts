@@ -1,1 +1,2 @@
 export {};
+export { kda } from './kda';
