@@ -1,6 +1,6 @@
 // A line chart as a self-contained SVG string (no dependencies, no scripts), for the HTML report of
 // `reclin compare`: one polyline per run, linear axes with round tick values, a legend. Non-finite points are
-// skipped (a NaN loss leaves a gap rather than breaking the chart).
+// skipped (a NaN loss does not break the chart).
 
 export interface ChartSeries {
   name: string;
