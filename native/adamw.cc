@@ -1,0 +1,231 @@
+// Fused AdamW: one call updates many f32 tensors in place (params, m, v), with PyTorch's torch.optim.AdamW
+// semantics (non-amsgrad, non-maximize), in the order of torch's single-tensor path and its CPU fused kernel:
+//   p  = p * (1 - lr*wd)                                (decoupled weight decay, before the Adam update)
+//   m  = beta1*m + (1-beta1)*g
+//   v  = beta2*v + (1-beta2)*g*g
+//   denom = sqrt(v) / sqrt(1 - beta2^step) + eps
+//   p  = p - (lr / (1 - beta1^step)) * m / denom
+// Scalar coefficients are computed in double (as torch does) and rounded to f32 once; the per-element math is f32
+// with no FMA contraction, so the AVX-512, AVX2 and scalar paths give bit-identical results (tails use masked
+// loads/stores, so every element goes through the same instructions).
+//
+// The work is memory-bandwidth bound (7 f32 streams per element), so it is one pass over fixed-size blocks,
+// spread over threads with a static schedule. Elementwise with no reduction: results do not depend on the thread
+// count at all.
+#include <immintrin.h>
+
+#include <cmath>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "binding.h"
+#include "threads.h"
+
+// GCC contracts a*b + c into an FMA even across intrinsics (it is allowed to by default, and AVX-512F implies
+// FMA). Turn that off for this file so all paths round identically.
+#pragma GCC optimize("fp-contract=off")
+
+namespace reclin {
+namespace {
+
+struct AdamWCoeffs {
+  float decay;       // 1 - lr*wd
+  float beta1, one_minus_beta1;
+  float beta2, one_minus_beta2;
+  float bc2_sqrt;    // sqrt(1 - beta2^step)
+  float eps;
+  float step_size;   // lr / (1 - beta1^step)
+};
+
+// One contiguous run of elements of one tensor.
+struct Block {
+  float* p;
+  const float* g;
+  float* m;
+  float* v;
+  int64_t n;
+};
+
+void adamw_scalar(const Block& b, const AdamWCoeffs& c) {
+  for (int64_t i = 0; i < b.n; ++i) {
+    // Compiled for baseline x86-64 (no FMA), so nothing is contracted: same rounding as the SIMD paths.
+    float p = b.p[i] * c.decay;
+    float g = b.g[i];
+    float m = c.beta1 * b.m[i] + c.one_minus_beta1 * g;
+    float v = c.beta2 * b.v[i] + c.one_minus_beta2 * (g * g);
+    float denom = std::sqrt(v) / c.bc2_sqrt + c.eps;
+    b.m[i] = m;
+    b.v[i] = v;
+    b.p[i] = p - (c.step_size * m) / denom;
+  }
+}
+
+// AVX2 has no masked arithmetic, only masked loads/stores; masked-off lanes load as 0 (v = 0 gives denom = eps,
+// harmless, and they are never stored).
+__attribute__((target("avx2,fma"))) static inline void adamw_avx2_at(const Block& b, const AdamWCoeffs& c, int64_t i,
+                                                                     __m256i k) {
+  __m256 p = _mm256_maskload_ps(b.p + i, k), g = _mm256_maskload_ps(b.g + i, k);
+  __m256 m = _mm256_maskload_ps(b.m + i, k), v = _mm256_maskload_ps(b.v + i, k);
+  p = _mm256_mul_ps(p, _mm256_set1_ps(c.decay));
+  m = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(c.beta1), m), _mm256_mul_ps(_mm256_set1_ps(c.one_minus_beta1), g));
+  v = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(c.beta2), v),
+                    _mm256_mul_ps(_mm256_set1_ps(c.one_minus_beta2), _mm256_mul_ps(g, g)));
+  __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(v), _mm256_set1_ps(c.bc2_sqrt)), _mm256_set1_ps(c.eps));
+  p = _mm256_sub_ps(p, _mm256_div_ps(_mm256_mul_ps(_mm256_set1_ps(c.step_size), m), denom));
+  _mm256_maskstore_ps(b.p + i, k, p);
+  _mm256_maskstore_ps(b.m + i, k, m);
+  _mm256_maskstore_ps(b.v + i, k, v);
+}
+
+__attribute__((target("avx2,fma"))) void adamw_avx2(const Block& b, const AdamWCoeffs& c) {
+  int64_t i = 0;
+  for (; i + 8 <= b.n; i += 8) adamw_avx2_at(b, c, i, _mm256_set1_epi32(-1));
+  if (i < b.n) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    adamw_avx2_at(b, c, i, _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(b.n - i)), lane));
+  }
+}
+
+#define RECLIN_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+
+RECLIN_AVX512 static inline void adamw_avx512_at(const Block& b, const AdamWCoeffs& c, int64_t i, __mmask16 k) {
+  __m512 p = _mm512_maskz_loadu_ps(k, b.p + i), g = _mm512_maskz_loadu_ps(k, b.g + i);
+  __m512 m = _mm512_maskz_loadu_ps(k, b.m + i), v = _mm512_maskz_loadu_ps(k, b.v + i);
+  p = _mm512_mul_ps(p, _mm512_set1_ps(c.decay));
+  m = _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(c.beta1), m), _mm512_mul_ps(_mm512_set1_ps(c.one_minus_beta1), g));
+  v = _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(c.beta2), v),
+                    _mm512_mul_ps(_mm512_set1_ps(c.one_minus_beta2), _mm512_mul_ps(g, g)));
+  __m512 denom = _mm512_add_ps(_mm512_div_ps(_mm512_maskz_sqrt_ps(k, v), _mm512_set1_ps(c.bc2_sqrt)), _mm512_set1_ps(c.eps));
+  p = _mm512_sub_ps(p, _mm512_div_ps(_mm512_mul_ps(_mm512_set1_ps(c.step_size), m), denom));
+  _mm512_mask_storeu_ps(b.p + i, k, p);
+  _mm512_mask_storeu_ps(b.m + i, k, m);
+  _mm512_mask_storeu_ps(b.v + i, k, v);
+}
+
+RECLIN_AVX512 void adamw_avx512(const Block& b, const AdamWCoeffs& c) {
+  int64_t i = 0;
+  for (; i + 16 <= b.n; i += 16) adamw_avx512_at(b, c, i, static_cast<__mmask16>(0xffff));
+  if (i < b.n) adamw_avx512_at(b, c, i, static_cast<__mmask16>((1u << (b.n - i)) - 1u));
+}
+
+using Kernel = void (*)(const Block&, const AdamWCoeffs&);
+
+Kernel best_kernel() {
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma"))
+    return adamw_avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return adamw_avx2;
+  return adamw_scalar;
+}
+
+// Tests pin a path with adamwUseKernel(name) to check that all paths agree bit for bit.
+Kernel forced_kernel = nullptr;
+Kernel active_kernel() {
+  static const Kernel best = best_kernel();
+  return forced_kernel ? forced_kernel : best;
+}
+
+const char* kernel_name(Kernel k) { return k == adamw_avx512 ? "avx512" : k == adamw_avx2 ? "avx2" : "scalar"; }
+
+// Elements per block: big enough to amortise scheduling, small enough to balance threads across tensors.
+constexpr int64_t kBlock = 1 << 15;
+
+double hyper(const Napi::Object& opts, const char* key) {
+  Napi::Value v = opts.Get(key);
+  if (!v.IsNumber()) throw ArgError(std::string(key) + ": expected a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d)) throw ArgError(std::string(key) + ": expected a finite number, got " + std::to_string(d));
+  return d;
+}
+
+// adamwStep(params[], grads[], m[], v[], { lr, beta1, beta2, eps, weightDecay, step })
+// The TS wrapper (src/optim/adamw.ts) validates the hyper-parameters with friendlier messages; this re-checks
+// everything that could touch memory wrongly (lengths, shapes, dtypes, devices, aliasing).
+Napi::Value AdamWStep(const Napi::CallbackInfo& info) {
+  std::vector<Tensor> ps = arg_tensor_list(info, 0, "params");
+  std::vector<Tensor> gs = arg_tensor_list(info, 1, "grads");
+  std::vector<Tensor> ms = arg_tensor_list(info, 2, "m");
+  std::vector<Tensor> vs = arg_tensor_list(info, 3, "v");
+  Napi::Object opts = arg_object(info, 4, "options");
+  auto len_check = [&](const std::vector<Tensor>& l, const char* name) {
+    if (l.size() != ps.size())
+      throw ArgError(std::string(name) + ": expected " + std::to_string(ps.size()) + " tensors (one per param), got " +
+                     std::to_string(l.size()));
+  };
+  len_check(gs, "grads");
+  len_check(ms, "m");
+  len_check(vs, "v");
+
+  const double lr = hyper(opts, "lr"), beta1 = hyper(opts, "beta1"), beta2 = hyper(opts, "beta2");
+  const double eps = hyper(opts, "eps"), wd = hyper(opts, "weightDecay"), step = hyper(opts, "step");
+  if (step < 1 || step != std::floor(step)) throw ArgError("step: expected an integer >= 1, got " + std::to_string(step));
+  if (!(beta1 >= 0 && beta1 < 1)) throw ArgError("beta1: expected 0 <= beta1 < 1, got " + std::to_string(beta1));
+  if (!(beta2 >= 0 && beta2 < 1)) throw ArgError("beta2: expected 0 <= beta2 < 1, got " + std::to_string(beta2));
+
+  std::set<const void*> written;  // a storage updated twice in one call would be a silent bug
+  std::vector<Block> blocks;
+  for (size_t i = 0; i < ps.size(); ++i) {
+    const std::string idx = "[" + std::to_string(i) + "]";
+    const Tensor* ts[4] = {&ps[i], &gs[i], &ms[i], &vs[i]};
+    const char* tn[4] = {"params", "grads", "m", "v"};
+    for (int j = 0; j < 4; ++j) {
+      const std::string nm = tn[j] + idx;
+      expect_dtype(*ts[j], DType::F32, nm.c_str());
+      if (ts[j]->device.kind != DeviceKind::CPU)
+        throw ArgError(nm + ": expected a cpu tensor, got " + ts[j]->device.name());
+      if (j > 0 && ts[j]->shape != ps[i].shape)
+        throw ArgError(nm + ": expected shape " + ps[i].shape_str() + " (the shape of params" + idx + "), got " +
+                       ts[j]->shape_str());
+    }
+    if (ps[i].numel() == 0) continue;
+    for (int j : {0, 2, 3}) {
+      if (!written.insert(ts[j]->raw()).second)
+        throw ArgError(std::string(tn[j]) + idx + ": shares memory with another params/m/v tensor of this call");
+    }
+    const int64_t n = ps[i].numel();
+    for (int64_t s = 0; s < n; s += kBlock)
+      blocks.push_back(Block{ps[i].f32() + s, gs[i].f32() + s, ms[i].f32() + s, vs[i].f32() + s, std::min(kBlock, n - s)});
+  }
+
+  for (size_t i = 0; i < gs.size(); ++i)
+    if (gs[i].numel() > 0 && written.count(gs[i].raw()))
+      throw ArgError("grads[" + std::to_string(i) + "]: shares memory with a params/m/v tensor of this call");
+
+  AdamWCoeffs c;
+  c.decay = static_cast<float>(1.0 - lr * wd);
+  c.beta1 = static_cast<float>(beta1);
+  c.one_minus_beta1 = static_cast<float>(1.0 - beta1);
+  c.beta2 = static_cast<float>(beta2);
+  c.one_minus_beta2 = static_cast<float>(1.0 - beta2);
+  c.bc2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(beta2, step)));
+  c.eps = static_cast<float>(eps);
+  c.step_size = static_cast<float>(lr / (1.0 - std::pow(beta1, step)));
+
+  const Kernel kernel = active_kernel();
+  const int64_t nb = static_cast<int64_t>(blocks.size());
+#pragma omp parallel for schedule(static) if (nb > 1)
+  for (int64_t b = 0; b < nb; ++b) kernel(blocks[b], c);
+  return info.Env().Undefined();
+}
+RECLIN_EXPORT("adamwStep", AdamWStep)
+
+// adamwUseKernel(name?): "auto" (the best this CPU supports), "avx512", "avx2" or "scalar"; returns the name of
+// the kernel now in use. Asking for a path this CPU lacks is an error, not a crash.
+Napi::Value AdamWUseKernel(const Napi::CallbackInfo& info) {
+  if (!arg_is_undefined(info, 0)) {
+    if (!info[0].IsString()) throw ArgError("kernel: expected a string (auto, avx512, avx2, scalar)");
+    const std::string name = info[0].As<Napi::String>().Utf8Value();
+    Kernel best = best_kernel();
+    if (name == "auto") forced_kernel = nullptr;
+    else if (name == "scalar") forced_kernel = adamw_scalar;
+    else if (name == "avx2" && best != adamw_scalar) forced_kernel = adamw_avx2;
+    else if (name == "avx512" && best == adamw_avx512) forced_kernel = adamw_avx512;
+    else throw ArgError("kernel: '" + name + "' is unknown or not supported by this CPU (best: " + kernel_name(best) + ")");
+  }
+  return Napi::String::New(info.Env(), kernel_name(active_kernel()));
+}
+RECLIN_EXPORT("adamwUseKernel", AdamWUseKernel)
+
+}  // namespace
+}  // namespace reclin
