@@ -55,7 +55,7 @@ function checkOptions(opts: unknown): AdamWOptions {
 export const adamw = {
   /**
    * One AdamW update of every params[i] (in place), with grads[i] and the state m[i], v[i] (updated in place).
-   * All tensors f32 on the cpu; grads[i], m[i] and v[i] shaped like params[i]. Hyper-parameters may change from
+   * All tensors f32 on one device (cpu, or cuda with a CUDA build); grads[i], m[i] and v[i] shaped like params[i]. Hyper-parameters may change from
    * call to call (LR schedules); `step` is the caller's 1-based update count.
    */
   step(params: Tensor[], grads: Tensor[], m: Tensor[], v: Tensor[], opts: AdamWOptions): void {
@@ -66,6 +66,8 @@ export const adamw = {
     for (const [list, name] of [[g, 'grads'], [mh, 'm'], [vh, 'v']] as const) {
       if (list.length !== p.length) throw new RangeError(`${name}: expected ${p.length} tensors (one per param), got ${list.length}`);
     }
-    op<RawStep>('adamwStep')(p, g, mh, vh, checkOptions(opts));
+    // One device per call: the native side checks every tensor against it.
+    const onCuda = params.length > 0 && params[0].device.startsWith('cuda');
+    op<RawStep>(onCuda ? 'adamwStepCuda' : 'adamwStep')(p, g, mh, vh, checkOptions(opts));
   },
 };
