@@ -1,0 +1,148 @@
+// Causal softmax attention without positional encoding (the full-attention layers), forward and backward.
+// Work is split into (batch, head, query block) tasks; each block computes S = scale * Q K^T against the
+// keys it may see, a masked softmax (saving lse = log sum exp per query), and O = P V with the packed GEMM.
+// The backward recomputes P from lse, per (batch, head), walking query blocks in order so dK and dV
+// accumulate in a fixed order.
+#include <algorithm>
+#include <cmath>
+
+#include "gemm.h"
+#include "op_util.h"
+
+namespace reclin {
+namespace {
+
+constexpr int64_t kBlockQ = 128;
+
+struct Dims {
+  int64_t B, T, H, D, Dv;
+};
+
+Dims check_qkv(const Tensor& q, const Tensor& k, const Tensor& v) {
+  expect_ndim(q, 4, "q", "[B,T,H,D]");
+  Dims d{q.dim(0), q.dim(1), q.dim(2), q.dim(3), 0};
+  expect_shape(k, q.shape, "k", "[B,T,H,D] (q's shape)");
+  expect_ndim(v, 4, "v", "[B,T,H,Dv]");
+  if (v.dim(0) != d.B || v.dim(1) != d.T || v.dim(2) != d.H)
+    throw ArgError("v: expected shape [B,T,H,Dv] with B,T,H = " + std::to_string(d.B) + "," + std::to_string(d.T) +
+                   "," + std::to_string(d.H) + ", got " + v.shape_str());
+  d.Dv = v.dim(3);
+  return d;
+}
+
+float scale_of(const Napi::Object& opts, int64_t D) {
+  return static_cast<float>(opt_number(opts, "scale", 1.0 / std::sqrt(static_cast<double>(std::max<int64_t>(D, 1)))));
+}
+
+// P[r, j] = exp(S[r, j] - lse_r) for keys j <= i0 + r, 0 after (the causal mask).
+inline void masked_probs(float* S, int64_t nq, int64_t nk, int64_t i0, const float* lse) {
+  for (int64_t r = 0; r < nq; ++r) {
+    float* s = S + r * nk;
+    const int64_t last = i0 + r;
+    const float l = lse[r];
+    for (int64_t j = 0; j <= last; ++j) s[j] = std::exp(s[j] - l);
+    for (int64_t j = last + 1; j < nk; ++j) s[j] = 0.f;
+  }
+}
+
+std::vector<float>& scratch(int which) {
+  static thread_local std::vector<float> buf[2];
+  return buf[which];
+}
+
+// causalAttention(q, k, v, { scale }) -> { o [B,T,H,Dv], lse [B,H,T] }
+Napi::Value CausalAttention(const Napi::CallbackInfo& info) {
+  Tensor q = arg_f32(info, 0, "q"), k = arg_f32(info, 1, "k"), v = arg_f32(info, 2, "v");
+  Dims d = check_qkv(q, k, v);
+  const float scale = scale_of(arg_object(info, 3, "options"), d.D);
+  Tensor o = empty({d.B, d.T, d.H, d.Dv}), lse = empty({d.B, d.H, d.T});
+  const float *pq = q.f32(), *pk = k.f32(), *pv = v.f32();
+  float *po = o.f32(), *pl = lse.f32();
+  const int64_t n_blocks = (d.T + kBlockQ - 1) / kBlockQ, n_tasks = d.B * d.H * n_blocks;
+  const int64_t ldq = d.H * d.D, ldv = d.H * d.Dv;
+  // Later blocks cost more; dynamic scheduling balances them without affecting the result.
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t task = 0; task < n_tasks; ++task) {
+    const int64_t blk = n_blocks - 1 - task % n_blocks, bh = task / n_blocks, b = bh / d.H, h = bh % d.H;
+    const int64_t i0 = blk * kBlockQ, nq = std::min(kBlockQ, d.T - i0), nk = i0 + nq;
+    std::vector<float>& S = scratch(0);
+    S.resize(static_cast<size_t>(nq * nk));
+    const float* qb = pq + (b * d.T + i0) * ldq + h * d.D;
+    const float* kb = pk + b * d.T * ldq + h * d.D;
+    const float* vb = pv + b * d.T * ldv + h * d.Dv;
+    gemm_serial(false, true, nq, nk, d.D, scale, qb, ldq, kb, ldq, 0.f, S.data(), nk);
+    float* lrow = pl + bh * d.T + i0;
+    for (int64_t r = 0; r < nq; ++r) {
+      float* s = S.data() + r * nk;
+      const int64_t last = i0 + r;
+      float m = -INFINITY;
+      for (int64_t j = 0; j <= last; ++j) m = std::max(m, s[j]);
+      double sum = 0;
+      for (int64_t j = 0; j <= last; ++j) sum += std::exp(s[j] - m);
+      lrow[r] = m + static_cast<float>(std::log(sum));
+    }
+    masked_probs(S.data(), nq, nk, i0, lrow);
+    gemm_serial(false, false, nq, d.Dv, nk, 1.f, S.data(), nk, vb, ldv, 0.f, po + (b * d.T + i0) * ldv + h * d.Dv, ldv);
+  }
+  Napi::Object res = result_object(info.Env());
+  res.Set("o", wrap(info.Env(), o));
+  res.Set("lse", wrap(info.Env(), lse));
+  return res;
+}
+RECLIN_EXPORT("causalAttention", CausalAttention)
+
+// causalAttentionBackward(dO, q, k, v, o, lse, { scale }) -> { dq, dk, dv }
+//   dV = P^T dO,  dP = dO V^T,  dS = P * (dP - rowsum(dO * O)),  dQ = scale dS K,  dK = scale dS^T Q
+Napi::Value CausalAttentionBackward(const Napi::CallbackInfo& info) {
+  Tensor dO = arg_f32(info, 0, "dO"), q = arg_f32(info, 1, "q"), k = arg_f32(info, 2, "k"), v = arg_f32(info, 3, "v");
+  Tensor o = arg_f32(info, 4, "o"), lse = arg_f32(info, 5, "lse");
+  Dims d = check_qkv(q, k, v);
+  expect_shape(o, {d.B, d.T, d.H, d.Dv}, "o", "[B,T,H,Dv]");
+  expect_shape(dO, {d.B, d.T, d.H, d.Dv}, "dO", "[B,T,H,Dv]");
+  expect_shape(lse, {d.B, d.H, d.T}, "lse", "[B,H,T]");
+  const float scale = scale_of(arg_object(info, 6, "options"), d.D);
+  Tensor dq = empty(q.shape), dk = zeros(k.shape), dv = zeros(v.shape);
+  const float *pq = q.f32(), *pk = k.f32(), *pv = v.f32(), *po = o.f32(), *pdo = dO.f32(), *pl = lse.f32();
+  float *pdq = dq.f32(), *pdk = dk.f32(), *pdv = dv.f32();
+  const int64_t ldq = d.H * d.D, ldv = d.H * d.Dv, n_blocks = (d.T + kBlockQ - 1) / kBlockQ;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t bh = 0; bh < d.B * d.H; ++bh) {
+    const int64_t b = bh / d.H, h = bh % d.H;
+    const float* kb = pk + b * d.T * ldq + h * d.D;
+    const float* vb = pv + b * d.T * ldv + h * d.Dv;
+    float* dkb = pdk + b * d.T * ldq + h * d.D;
+    float* dvb = pdv + b * d.T * ldv + h * d.Dv;
+    std::vector<float>& P = scratch(0);
+    std::vector<float>& dS = scratch(1);
+    for (int64_t blk = 0; blk < n_blocks; ++blk) {
+      const int64_t i0 = blk * kBlockQ, nq = std::min(kBlockQ, d.T - i0), nk = i0 + nq;
+      P.resize(static_cast<size_t>(nq * nk));
+      dS.resize(static_cast<size_t>(nq * nk));
+      const float* qb = pq + (b * d.T + i0) * ldq + h * d.D;
+      const float* dob = pdo + (b * d.T + i0) * ldv + h * d.Dv;
+      const float* ob = po + (b * d.T + i0) * ldv + h * d.Dv;
+      gemm_serial(false, true, nq, nk, d.D, scale, qb, ldq, kb, ldq, 0.f, P.data(), nk);
+      masked_probs(P.data(), nq, nk, i0, pl + bh * d.T + i0);
+      gemm_serial(true, false, nk, d.Dv, nq, 1.f, P.data(), nk, dob, ldv, 1.f, dvb, ldv);
+      gemm_serial(false, true, nq, nk, d.Dv, 1.f, dob, ldv, vb, ldv, 0.f, dS.data(), nk);
+      for (int64_t r = 0; r < nq; ++r) {
+        double di = 0;
+        for (int64_t e = 0; e < d.Dv; ++e) di += static_cast<double>(dob[r * ldv + e]) * ob[r * ldv + e];
+        const float dif = static_cast<float>(di);
+        float *ds = dS.data() + r * nk, *p = P.data() + r * nk;
+        for (int64_t j = 0; j < nk; ++j) ds[j] = p[j] * (ds[j] - dif);
+      }
+      gemm_serial(false, false, nq, d.D, nk, scale, dS.data(), nk, kb, ldq, 0.f, pdq + (b * d.T + i0) * ldq + h * d.D, ldq);
+      gemm_serial(true, false, nk, d.D, nq, scale, dS.data(), nk, qb, ldq, 1.f, dkb, ldq);
+    }
+  }
+  Napi::Object res = result_object(info.Env());
+  res.Set("dq", wrap(info.Env(), dq));
+  res.Set("dk", wrap(info.Env(), dk));
+  res.Set("dv", wrap(info.Env(), dv));
+  return res;
+}
+RECLIN_EXPORT("causalAttentionBackward", CausalAttentionBackward)
+
+}  // namespace
+}  // namespace reclin

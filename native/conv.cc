@@ -1,0 +1,103 @@
+// Causal depthwise short convolution over time (Kimi/fla ShortConvolution without activation):
+//   y[b,t,c] = sum_j w[c,j] * x[b, t-W+1+j, c]   (x = 0 before t = 0)
+#include <algorithm>
+
+#include "op_util.h"
+
+namespace reclin {
+namespace {
+
+void check_conv(const Tensor& x, const Tensor& w) {
+  expect_ndim(x, 3, "x", "[B,T,C]");
+  expect_ndim(w, 2, "w", "[C,W]");
+  if (w.dim(0) != x.dim(2))
+    throw ArgError("w: expected shape [C,W] with C = " + std::to_string(x.dim(2)) + " (from x " + x.shape_str() +
+                   "), got " + w.shape_str());
+}
+
+// w [C,W] -> wt [W,C] so the inner loops run over contiguous channels.
+std::vector<float> transpose_w(const Tensor& w) {
+  const int64_t C = w.dim(0), W = w.dim(1);
+  std::vector<float> wt(static_cast<size_t>(C * W));
+  const float* pw = w.f32();
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t j = 0; j < W; ++j) wt[j * C + c] = pw[c * W + j];
+  return wt;
+}
+
+// shortConv(x [B,T,C], w [C,W]) -> y [B,T,C]
+Napi::Value ShortConv(const Napi::CallbackInfo& info) {
+  Tensor x = arg_f32(info, 0, "x"), w = arg_f32(info, 1, "w");
+  check_conv(x, w);
+  const int64_t B = x.dim(0), T = x.dim(1), C = x.dim(2), W = w.dim(1);
+  std::vector<float> wt = transpose_w(w);
+  Tensor y = empty(x.shape);
+  const float* px = x.f32();
+  float* py = y.f32();
+#pragma omp parallel for schedule(static) if (x.numel() * W > kParallelGrain)
+  for (int64_t bt = 0; bt < B * T; ++bt) {
+    const int64_t b = bt / T, t = bt % T;
+    float* o = py + bt * C;
+    for (int64_t c = 0; c < C; ++c) o[c] = 0.f;
+    for (int64_t j = std::max<int64_t>(0, W - 1 - t); j < W; ++j) {
+      const float* xs = px + (b * T + t - W + 1 + j) * C;
+      const float* wj = wt.data() + j * C;
+      for (int64_t c = 0; c < C; ++c) o[c] += wj[c] * xs[c];
+    }
+  }
+  return wrap(info.Env(), y);
+}
+RECLIN_EXPORT("shortConv", ShortConv)
+
+// shortConvBackward(dy, x, w) -> { dx, dw }
+//   dx[b,s,c] = sum_j w[c,j] * dy[b, s+W-1-j, c];   dw[c,j] = sum_{b,t} dy[b,t,c] * x[b,t-W+1+j,c]
+Napi::Value ShortConvBackward(const Napi::CallbackInfo& info) {
+  Tensor dy = arg_f32(info, 0, "dy"), x = arg_f32(info, 1, "x"), w = arg_f32(info, 2, "w");
+  check_conv(x, w);
+  expect_same_shape(dy, x, "dy", "x");
+  const int64_t B = x.dim(0), T = x.dim(1), C = x.dim(2), W = w.dim(1);
+  std::vector<float> wt = transpose_w(w);
+  Tensor dx = empty(x.shape), dw = empty({C, W});
+  const float *px = x.f32(), *pg = dy.f32();
+  float *pdx = dx.f32(), *pdw = dw.f32();
+#pragma omp parallel for schedule(static) if (x.numel() * W > kParallelGrain)
+  for (int64_t bs = 0; bs < B * T; ++bs) {
+    const int64_t b = bs / T, s = bs % T;
+    float* o = pdx + bs * C;
+    for (int64_t c = 0; c < C; ++c) o[c] = 0.f;
+    for (int64_t j = 0; j < W; ++j) {
+      const int64_t t = s + W - 1 - j;
+      if (t >= T) continue;
+      const float* g = pg + (b * T + t) * C;
+      const float* wj = wt.data() + j * C;
+      for (int64_t c = 0; c < C; ++c) o[c] += wj[c] * g[c];
+    }
+  }
+  // dw: each task owns a slice of channels and sums over (b, t) in order, in double.
+  constexpr int64_t CB = 16;
+  const int64_t n_slices = (C + CB - 1) / CB;
+#pragma omp parallel for schedule(static) if (x.numel() * W > kParallelGrain)
+  for (int64_t sl = 0; sl < n_slices; ++sl) {
+    const int64_t c0 = sl * CB, nc = std::min(CB, C - c0);
+    std::vector<double> acc(static_cast<size_t>(W * CB), 0.0);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t t = 0; t < T; ++t) {
+        const float* g = pg + (b * T + t) * C + c0;
+        for (int64_t j = std::max<int64_t>(0, W - 1 - t); j < W; ++j) {
+          const float* xs = px + (b * T + t - W + 1 + j) * C + c0;
+          double* a = acc.data() + j * CB;
+          for (int64_t c = 0; c < nc; ++c) a[c] += static_cast<double>(g[c]) * xs[c];
+        }
+      }
+    for (int64_t c = 0; c < nc; ++c)
+      for (int64_t j = 0; j < W; ++j) pdw[(c0 + c) * W + j] = static_cast<float>(acc[j * CB + c]);
+  }
+  Napi::Object res = result_object(info.Env());
+  res.Set("dx", wrap(info.Env(), dx));
+  res.Set("dw", wrap(info.Env(), dw));
+  return res;
+}
+RECLIN_EXPORT("shortConvBackward", ShortConvBackward)
+
+}  // namespace
+}  // namespace reclin

@@ -1,0 +1,316 @@
+// Blocked, packed SGEMM (the Goto/BLIS scheme): for each NC-wide block of B and each KC-deep slice of K,
+// pack op(B) into NR-wide panels; for each MC-tall block of op(A), pack it into MR-tall panels; then a
+// register-tile micro-kernel computes every MR x NR tile of C from one A panel and one B panel.
+// The micro-kernel (AVX-512 14x32, AVX2 6x16 or portable 4x8) is chosen at run time.
+// Threads take independent slabs of C (columns, or rows when C is tall) and run the serial algorithm on
+// them, so there are no barriers. Determinism: every C element accumulates its K products in the same
+// order (KC slices in order, k in order inside a slice) whatever the thread count or slab split.
+#include "gemm.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "threads.h"
+
+namespace reclin {
+
+namespace {
+
+using MicroKernel = void (*)(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, float alpha,
+                             float beta, int mr, int nr);
+
+struct KernelInfo {
+  const char* name;
+  int mr, nr;        // register tile
+  int64_t mc, kc, nc;  // cache blocks (mc multiple of mr, nc multiple of nr)
+  MicroKernel fn;
+};
+
+// Writes alpha*acc (+ beta*C) for the valid mr x nr corner of a tile held in `acc` (row stride NR).
+inline void store_partial(const float* acc, int NR, float* c, int64_t ldc, float alpha, float beta, int mr, int nr) {
+  for (int i = 0; i < mr; ++i)
+    for (int j = 0; j < nr; ++j) {
+      float v = alpha * acc[i * NR + j];
+      c[i * ldc + j] = beta == 0.f ? v : beta * c[i * ldc + j] + v;
+    }
+}
+
+// ---- AVX-512: 14 rows x 32 columns, 28 zmm accumulators ----------------------------------------
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+void kernel_avx512(int64_t kc, const float* __restrict pa, const float* __restrict pb, float* __restrict c,
+                   int64_t ldc, float alpha, float beta, int mr, int nr) {
+  constexpr int MR = 14, NR = 32;
+  __m512 acc[MR][2];
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m512 b0 = _mm512_load_ps(pb), b1 = _mm512_load_ps(pb + 16);
+    _mm_prefetch(reinterpret_cast<const char*>(pb + 8 * NR), _MM_HINT_T0);
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; ++i) {
+      const __m512 a = _mm512_set1_ps(pa[i]);
+      acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+    }
+    pa += MR;
+    pb += NR;
+  }
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  if (mr == MR && nr == NR) {
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; ++i) {
+      float* cr = c + i * ldc;
+      if (beta == 0.f) {
+        _mm512_storeu_ps(cr, _mm512_mul_ps(acc[i][0], va));
+        _mm512_storeu_ps(cr + 16, _mm512_mul_ps(acc[i][1], va));
+      } else {
+        _mm512_storeu_ps(cr, _mm512_fmadd_ps(acc[i][0], va, _mm512_mul_ps(_mm512_loadu_ps(cr), vb)));
+        _mm512_storeu_ps(cr + 16, _mm512_fmadd_ps(acc[i][1], va, _mm512_mul_ps(_mm512_loadu_ps(cr + 16), vb)));
+      }
+    }
+    return;
+  }
+  alignas(64) float tile[MR * NR];
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; ++i) {
+    _mm512_store_ps(tile + i * NR, acc[i][0]);
+    _mm512_store_ps(tile + i * NR + 16, acc[i][1]);
+  }
+  store_partial(tile, NR, c, ldc, alpha, beta, mr, nr);
+}
+
+// ---- AVX2: 6 rows x 16 columns, 12 ymm accumulators --------------------------------------------
+__attribute__((target("avx2,fma")))
+void kernel_avx2(int64_t kc, const float* __restrict pa, const float* __restrict pb, float* __restrict c,
+                 int64_t ldc, float alpha, float beta, int mr, int nr) {
+  constexpr int MR = 6, NR = 16;
+  __m256 acc[MR][2];
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m256 b0 = _mm256_load_ps(pb), b1 = _mm256_load_ps(pb + 8);
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      const __m256 a = _mm256_broadcast_ss(pa + i);
+      acc[i][0] = _mm256_fmadd_ps(a, b0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(a, b1, acc[i][1]);
+    }
+    pa += MR;
+    pb += NR;
+  }
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  if (mr == MR && nr == NR) {
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      float* cr = c + i * ldc;
+      if (beta == 0.f) {
+        _mm256_storeu_ps(cr, _mm256_mul_ps(acc[i][0], va));
+        _mm256_storeu_ps(cr + 8, _mm256_mul_ps(acc[i][1], va));
+      } else {
+        _mm256_storeu_ps(cr, _mm256_fmadd_ps(acc[i][0], va, _mm256_mul_ps(_mm256_loadu_ps(cr), vb)));
+        _mm256_storeu_ps(cr + 8, _mm256_fmadd_ps(acc[i][1], va, _mm256_mul_ps(_mm256_loadu_ps(cr + 8), vb)));
+      }
+    }
+    return;
+  }
+  alignas(32) float tile[MR * NR];
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) {
+    _mm256_store_ps(tile + i * NR, acc[i][0]);
+    _mm256_store_ps(tile + i * NR + 8, acc[i][1]);
+  }
+  store_partial(tile, NR, c, ldc, alpha, beta, mr, nr);
+}
+
+// ---- portable: 4 x 8 ----------------------------------------------------------------------------
+void kernel_scalar(int64_t kc, const float* __restrict pa, const float* __restrict pb, float* __restrict c,
+                   int64_t ldc, float alpha, float beta, int mr, int nr) {
+  constexpr int MR = 4, NR = 8;
+  float acc[MR * NR] = {};
+  for (int64_t k = 0; k < kc; ++k) {
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NR; ++j) acc[i * NR + j] += pa[i] * pb[j];
+    pa += MR;
+    pb += NR;
+  }
+  store_partial(acc, NR, c, ldc, alpha, beta, mr, nr);
+}
+
+KernelInfo choose_kernel() {
+  const char* force = std::getenv("RECLIN_GEMM_KERNEL");
+  std::string f = force ? force : "";
+  __builtin_cpu_init();
+  if (f != "avx2" && f != "scalar" && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+    return {"avx512", 14, 32, 14 * 24, 256, 4096, kernel_avx512};
+  if (f != "scalar" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return {"avx2", 6, 16, 6 * 32, 256, 4096, kernel_avx2};
+  return {"scalar", 4, 8, 4 * 32, 256, 2048, kernel_scalar};
+}
+
+const KernelInfo& kernel() {
+  static const KernelInfo k = choose_kernel();
+  return k;
+}
+
+// Packs rows [i0, i0+mc) x cols [k0, k0+kc) of op(A) into MR-tall panels: panel p holds, for each k, MR
+// consecutive rows (zero-padded past mc).
+void pack_a_panel(bool transA, const float* A, int64_t lda, int64_t i0, int64_t k0, int rows, int64_t kc, int MR,
+                  float* out) {
+  if (!transA) {
+    for (int i = 0; i < rows; ++i) {
+      const float* src = A + (i0 + i) * lda + k0;
+      for (int64_t k = 0; k < kc; ++k) out[k * MR + i] = src[k];
+    }
+  } else {
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = A + (k0 + k) * lda + i0;
+      for (int i = 0; i < rows; ++i) out[k * MR + i] = src[i];
+    }
+  }
+  for (int i = rows; i < MR; ++i)
+    for (int64_t k = 0; k < kc; ++k) out[k * MR + i] = 0.f;
+}
+
+// Packs rows [k0, k0+kc) x cols [j0, j0+cols) of op(B) into one NR-wide panel (zero-padded past cols).
+void pack_b_panel(bool transB, const float* B, int64_t ldb, int64_t k0, int64_t j0, int cols, int64_t kc, int NR,
+                  float* out) {
+  if (!transB) {
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = B + (k0 + k) * ldb + j0;
+      float* dst = out + k * NR;
+      std::memcpy(dst, src, sizeof(float) * cols);
+      for (int j = cols; j < NR; ++j) dst[j] = 0.f;
+    }
+  } else {
+    for (int j = 0; j < cols; ++j) {
+      const float* src = B + (j0 + j) * ldb + k0;
+      for (int64_t k = 0; k < kc; ++k) out[k * NR + j] = src[k];
+    }
+    for (int j = cols; j < NR; ++j)
+      for (int64_t k = 0; k < kc; ++k) out[k * NR + j] = 0.f;
+  }
+}
+
+// A per-thread, grow-only, 64-byte-aligned scratch buffer (packing buffers are reused across calls).
+struct Scratch {
+  float* p = nullptr;
+  size_t n = 0;
+  ~Scratch() { std::free(p); }
+  float* get(size_t need) {
+    if (need > n) {
+      std::free(p);
+      size_t bytes = ((need * sizeof(float) + 63) / 64) * 64;
+      p = static_cast<float*>(std::aligned_alloc(64, bytes));
+      if (!p) throw std::bad_alloc();
+      n = need;
+    }
+    return p;
+  }
+};
+
+void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
+}
+
+// One thread computes the whole product (Goto loop order: jc / pc / ic / tiles).
+void gemm_serial_impl(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                      int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  const KernelInfo& kern = kernel();
+  const int MR = kern.mr, NR = kern.nr;
+  const int64_t KC = std::min<int64_t>(kern.kc, K);
+  const int64_t NC = std::min<int64_t>(kern.nc, (N + NR - 1) / NR * NR);
+  const int64_t MC = std::min<int64_t>(kern.mc, (M + MR - 1) / MR * MR);
+  static thread_local Scratch scratch_a, scratch_b;
+  float* pack_b = scratch_b.get(static_cast<size_t>(KC * NC));
+  float* pack_a = scratch_a.get(static_cast<size_t>(MC * KC));
+  for (int64_t jc = 0; jc < N; jc += NC) {
+    const int64_t nc = std::min(NC, N - jc);
+    const int64_t n_panels = (nc + NR - 1) / NR;
+    for (int64_t pc = 0; pc < K; pc += KC) {
+      const int64_t kc = std::min(KC, K - pc);
+      const float beta_here = pc == 0 ? beta : 1.f;
+      for (int64_t q = 0; q < n_panels; ++q)
+        pack_b_panel(transB, B, ldb, pc, jc + q * NR, static_cast<int>(std::min<int64_t>(NR, nc - q * NR)), kc, NR,
+                     pack_b + q * NR * kc);
+      for (int64_t ic = 0; ic < M; ic += MC) {
+        const int64_t mc = std::min(MC, M - ic);
+        const int64_t m_panels = (mc + MR - 1) / MR;
+        for (int64_t p = 0; p < m_panels; ++p)
+          pack_a_panel(transA, A, lda, ic + p * MR, pc, static_cast<int>(std::min<int64_t>(MR, mc - p * MR)), kc, MR,
+                       pack_a + p * MR * kc);
+        // B-panel-major so one B panel stays in L1 while the A block streams from L2.
+        for (int64_t q = 0; q < n_panels; ++q) {
+          const int nr = static_cast<int>(std::min<int64_t>(NR, nc - q * NR));
+          for (int64_t p = 0; p < m_panels; ++p) {
+            const int mr = static_cast<int>(std::min<int64_t>(MR, mc - p * MR));
+            kern.fn(kc, pack_a + p * MR * kc, pack_b + q * NR * kc, C + (ic + p * MR) * ldc + jc + q * NR, ldc, alpha,
+                    beta_here, mr, nr);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Threads take independent column (or row) slabs of C, each running the serial algorithm on its slab; no
+// barriers, and every C element still sums its K products in the same order as the serial code.
+void gemm_impl(bool parallel, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
+               const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0.f) {
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  const int threads = num_threads();
+  const bool use_threads = parallel && threads > 1 && 2.0 * M * N * K > 4e6
+#ifdef _OPENMP
+                           && !omp_in_parallel()
+#endif
+      ;
+  if (!use_threads) {
+    gemm_serial_impl(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  const KernelInfo& kern = kernel();
+  // Split the longer side; a few slabs per thread let dynamic scheduling absorb a busy core.
+  const bool split_n = N >= M;
+  const int64_t unit = split_n ? kern.nr : kern.mr, len = split_n ? N : M;
+  const int64_t units = (len + unit - 1) / unit;
+  const int64_t min_units = split_n ? 8 : 16;  // keep slabs wide enough to amortise packing
+  const int64_t slabs = std::max<int64_t>(1, std::min<int64_t>(4 * threads, units / min_units));
+  const int64_t per = (units + slabs - 1) / slabs * unit;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t s = 0; s < slabs; ++s) {
+    const int64_t lo = s * per, hi = std::min(len, lo + per);
+    if (lo >= hi) continue;
+    if (split_n)
+      gemm_serial_impl(transA, transB, M, hi - lo, K, alpha, A, lda, transB ? B + lo * ldb : B + lo, ldb, beta, C + lo,
+                       ldc);
+    else
+      gemm_serial_impl(transA, transB, hi - lo, N, K, alpha, transA ? A + lo : A + lo * lda, lda, B, ldb, beta,
+                       C + lo * ldc, ldc);
+  }
+}
+
+}  // namespace
+
+void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+          const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  gemm_impl(true, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void gemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                 int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  gemm_impl(false, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+const char* gemm_kernel_name() { return kernel().name; }
+
+}  // namespace reclin

@@ -1,0 +1,12 @@
+// Every op of the ops contract (HELPERS.md), gathered into the `ops` namespace by ./index.ts.
+// Functional: Tensors in, new Tensors out; inputs are never modified except by the *InPlace ops.
+export * from './matmul';
+export * from './elementwise';
+export * from './reduce';
+export * from './norm';
+export * from './activation';
+export * from './embedding';
+export * from './conv';
+export * from './attention';
+export * from './loss';
+export * from './shape';

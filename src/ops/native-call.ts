@@ -1,0 +1,24 @@
+// How the functional ops reach the addon: raw handles in, Tensors out. The native side validates
+// shapes and dtypes and names the offending argument in its error.
+import { op } from '../native/loader';
+import type { NativeTensor } from '../native/binding';
+import { Tensor } from '../tensor/tensor';
+
+/** Calls a raw op; Tensor arguments (also inside arrays) become handles. */
+export function callRaw(name: string, ...args: unknown[]): any {
+  const conv = args.map((a) => (a instanceof Tensor ? a.handle : Array.isArray(a) ? a.map((x) => (x instanceof Tensor ? x.handle : x)) : a));
+  return op<(...a: unknown[]) => unknown>(name)(...conv);
+}
+
+/** Calls a raw op that returns one tensor handle. */
+export function call(name: string, ...args: unknown[]): Tensor {
+  return Tensor.wrap(callRaw(name, ...args));
+}
+
+/** Calls a raw op that returns an object of tensor handles (null stays null). */
+export function callMulti<K extends string>(name: string, ...args: unknown[]): Record<K, Tensor> {
+  const r = callRaw(name, ...args) as Record<string, NativeTensor | null>;
+  const out: Record<string, Tensor | null> = {};
+  for (const [k, v] of Object.entries(r)) out[k] = v === null ? null : Tensor.wrap(v);
+  return out as Record<K, Tensor>;
+}

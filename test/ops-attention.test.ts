@@ -1,0 +1,115 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ops } from '../src';
+import { assertClose } from './helpers';
+import { assertSameBits, F64, fdGrad, rand, vals } from './ops-ref';
+
+interface Dims {
+  B: number;
+  T: number;
+  H: number;
+  D: number;
+  Dv: number;
+}
+
+/** float64 causal attention: returns o [B,T,H,Dv] and lse [B,H,T], plus P per (b,h) for the backward. */
+function attnRef(q: F64, k: F64, v: F64, d: Dims, scale: number) {
+  const { B, T, H, D, Dv } = d;
+  const o = new Float64Array(B * T * H * Dv), lse = new Float64Array(B * H * T);
+  const P: F64[] = [];
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++) {
+      const p = new Float64Array(T * T);
+      for (let i = 0; i < T; i++) {
+        let m = -Infinity;
+        for (let j = 0; j <= i; j++) {
+          let s = 0;
+          for (let e = 0; e < D; e++) s += q[((b * T + i) * H + h) * D + e] * k[((b * T + j) * H + h) * D + e];
+          p[i * T + j] = s * scale;
+          m = Math.max(m, s * scale);
+        }
+        let z = 0;
+        for (let j = 0; j <= i; j++) z += Math.exp(p[i * T + j] - m);
+        lse[(b * H + h) * T + i] = m + Math.log(z);
+        for (let j = 0; j <= i; j++) {
+          p[i * T + j] = Math.exp(p[i * T + j] - m) / z;
+          for (let e = 0; e < Dv; e++) o[((b * T + i) * H + h) * Dv + e] += p[i * T + j] * v[((b * T + j) * H + h) * Dv + e];
+        }
+      }
+      P.push(p);
+    }
+  return { o, lse, P };
+}
+
+/** float64 analytic backward of attnRef. */
+function attnBackwardRef(dO: F64, q: F64, k: F64, v: F64, d: Dims, scale: number) {
+  const { B, T, H, D, Dv } = d;
+  const { P } = attnRef(q, k, v, d, scale);
+  const dq = new Float64Array(q.length), dk = new Float64Array(k.length), dv = new Float64Array(v.length);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++) {
+      const p = P[b * H + h];
+      const qi = (t: number, e: number) => ((b * T + t) * H + h) * D + e;
+      const vi = (t: number, e: number) => ((b * T + t) * H + h) * Dv + e;
+      for (let i = 0; i < T; i++) {
+        const dp = new Float64Array(i + 1);
+        let rowdot = 0;
+        for (let j = 0; j <= i; j++) {
+          for (let e = 0; e < Dv; e++) {
+            dp[j] += dO[vi(i, e)] * v[vi(j, e)];
+            dv[vi(j, e)] += p[i * T + j] * dO[vi(i, e)];
+          }
+          rowdot += p[i * T + j] * dp[j];
+        }
+        for (let j = 0; j <= i; j++) {
+          const ds = p[i * T + j] * (dp[j] - rowdot) * scale;
+          for (let e = 0; e < D; e++) {
+            dq[qi(i, e)] += ds * k[qi(j, e)];
+            dk[qi(j, e)] += ds * q[qi(i, e)];
+          }
+        }
+      }
+    }
+  return { dq, dk, dv };
+}
+
+test('causal attention forward matches float64 across query blocks (T = 131, 2 blocks of 128)', () => {
+  const d = { B: 2, T: 131, H: 3, D: 5, Dv: 7 };
+  const q = rand([d.B, d.T, d.H, d.D], 1), k = rand([d.B, d.T, d.H, d.D], 2), v = rand([d.B, d.T, d.H, d.Dv], 3);
+  const { o, lse } = ops.causalAttention(q.t, k.t, v.t);
+  const ref = attnRef(q.x, k.x, v.x, d, 1 / Math.sqrt(d.D));
+  assert.deepEqual(o.shape, [2, 131, 3, 7]);
+  assert.deepEqual(lse.shape, [2, 3, 131]);
+  assertClose('o', ref.o, vals(o), 1e-5);
+  assertClose('lse', ref.lse, vals(lse), 1e-6);
+  const dO = rand([d.B, d.T, d.H, d.Dv], 4);
+  const g = ops.causalAttentionBackward(dO.t, q.t, k.t, v.t, o, lse);
+  const gr = attnBackwardRef(dO.x, q.x, k.x, v.x, d, 1 / Math.sqrt(d.D));
+  assertClose('dq', gr.dq, vals(g.dq), 1e-5);
+  assertClose('dk', gr.dk, vals(g.dk), 1e-5);
+  assertClose('dv', gr.dv, vals(g.dv), 1e-5);
+  const g2 = ops.causalAttentionBackward(dO.t, q.t, k.t, v.t, o, lse);
+  assertSameBits('dk rerun', g.dk.toFloat32Array(), g2.dk.toFloat32Array());
+  assertSameBits('o rerun', o.toFloat32Array(), ops.causalAttention(q.t, k.t, v.t).o.toFloat32Array());
+});
+
+test('causal attention backward matches finite differences (tiny, custom scale)', () => {
+  const d = { B: 1, T: 6, H: 2, D: 3, Dv: 4 };
+  const scale = 0.8;
+  const q = rand([1, 6, 2, 3], 5), k = rand([1, 6, 2, 3], 6), v = rand([1, 6, 2, 4], 7), dO = rand([1, 6, 2, 4], 8);
+  const { o, lse } = ops.causalAttention(q.t, k.t, v.t, { scale });
+  const g = ops.causalAttentionBackward(dO.t, q.t, k.t, v.t, o, lse, { scale });
+  const f = (xs: F64[]) => attnRef(xs[0], xs[1], xs[2], d, scale).o;
+  const xs = [q.x, k.x, v.x];
+  assertClose('dq', fdGrad(f, xs, dO.x, 0), vals(g.dq), 1e-5);
+  assertClose('dk', fdGrad(f, xs, dO.x, 1), vals(g.dk), 1e-5);
+  assertClose('dv', fdGrad(f, xs, dO.x, 2), vals(g.dv), 1e-5);
+});
+
+test('attention validates shapes by name', () => {
+  const q = rand([1, 4, 2, 3], 1).t;
+  assert.throws(() => ops.causalAttention(q, rand([1, 4, 2, 2], 2).t, rand([1, 4, 2, 5], 3).t), /k: expected shape \[B,T,H,D\]/);
+  assert.throws(() => ops.causalAttention(q, q, rand([1, 5, 2, 5], 3).t), /v: expected shape \[B,T,H,Dv\] with B,T,H = 1,4,2/);
+  const { o, lse } = ops.causalAttention(q, q, q);
+  assert.throws(() => ops.causalAttentionBackward(o, q, q, q, o, rand([1, 4, 2], 4).t), /lse: expected shape \[B,H,T\] = \[1,2,4\]/);
+});

@@ -1,0 +1,89 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { ops, setNumThreads, getNumThreads } from '../src';
+import { assertClose } from './helpers';
+import { assertSameBits, matmulRef, rand, vals } from './ops-ref';
+
+// [M, K, N]: odd sizes, K beyond one KC slice (256), M beyond one MC block (336), N beyond one NC block
+// (4096), and products big enough to take the multi-threaded path.
+const SIZES: [number, number, number][] = [
+  [1, 1, 1], [5, 7, 3], [13, 17, 29], [33, 65, 47], [15, 300, 33], [350, 20, 40], [3, 5, 4100], [150, 120, 130],
+];
+
+test('matmul matches a float64 reference for every transpose combination and awkward size', () => {
+  let seed = 1;
+  for (const [M, K, N] of SIZES)
+    for (const transA of [false, true])
+      for (const transB of [false, true]) {
+        const a = rand(transA ? [K, M] : [M, K], seed++);
+        const b = rand(transB ? [N, K] : [K, N], seed++);
+        const alpha = transA && transB ? 0.37 : 1;
+        const c = ops.matmul(a.t, b.t, { transA, transB, alpha });
+        assert.deepEqual(c.shape, [M, N]);
+        assertClose(`matmul ${M}x${K}x${N} tA=${transA} tB=${transB}`, matmulRef(a.x, b.x, M, N, K, transA, transB, alpha), vals(c), 1e-5);
+      }
+});
+
+test('batched matmul: per-batch b, shared 2-D b, with transposes', () => {
+  const [B1, B2, M, K, N] = [2, 3, 7, 11, 5];
+  for (const transA of [false, true])
+    for (const transB of [false, true])
+      for (const shared of [false, true]) {
+        const a = rand(transA ? [B1, B2, K, M] : [B1, B2, M, K], 10);
+        const b = rand(shared ? (transB ? [N, K] : [K, N]) : transB ? [B1, B2, N, K] : [B1, B2, K, N], 11);
+        const c = ops.matmul(a.t, b.t, { transA, transB });
+        assert.deepEqual(c.shape, [B1, B2, M, N]);
+        const ref = new Float64Array(B1 * B2 * M * N);
+        for (let i = 0; i < B1 * B2; i++) {
+          const bi = shared ? b.x : b.x.subarray(i * K * N, (i + 1) * K * N);
+          ref.set(matmulRef(a.x.subarray(i * M * K, (i + 1) * M * K), bi, M, N, K, transA, transB), i * M * N);
+        }
+        assertClose(`batched tA=${transA} tB=${transB} shared=${shared}`, ref, vals(c), 1e-5);
+      }
+});
+
+test('matmul backward identities (dA = dC B^T, dB = A^T dC) agree with the reference', () => {
+  const [M, K, N] = [9, 14, 6];
+  const a = rand([M, K], 20), b = rand([K, N], 21), dc = rand([M, N], 22);
+  const dA = ops.matmul(dc.t, b.t, { transB: true });
+  const dB = ops.matmul(a.t, dc.t, { transA: true });
+  assertClose('dA', matmulRef(dc.x, b.x, M, K, N, false, true), vals(dA), 1e-5);
+  assertClose('dB', matmulRef(a.x, dc.x, K, N, M, true, false), vals(dB), 1e-5);
+});
+
+test('matmul is bit-identical run to run and across thread counts', () => {
+  const a = rand([301, 257], 30), b = rand([257, 190], 31);
+  const r1 = ops.matmul(a.t, b.t).toFloat32Array();
+  const r2 = ops.matmul(a.t, b.t).toFloat32Array();
+  assertSameBits('matmul rerun', r1, r2);
+  const before = getNumThreads();
+  try {
+    setNumThreads(1);
+    assertSameBits('matmul 1 thread vs default', r1, ops.matmul(a.t, b.t).toFloat32Array());
+    setNumThreads(3);
+    assertSameBits('matmul 3 threads vs default', r1, ops.matmul(a.t, b.t).toFloat32Array());
+  } finally {
+    setNumThreads(before);
+  }
+});
+
+test('the AVX2 and portable micro-kernels agree with the reference too', () => {
+  for (const kernel of ['avx2', 'scalar']) {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(__dirname, 'ops-gemm-child.ts')], {
+      env: { ...process.env, RECLIN_GEMM_KERNEL: kernel },
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, `${kernel} kernel check failed:\n${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`kernel=${kernel}`));
+  }
+});
+
+test('matmul rejects mismatched shapes by name', () => {
+  const a = rand([3, 4], 1).t, b = rand([5, 2], 2).t;
+  assert.throws(() => ops.matmul(a, b), /b: expected shape \[\.\.\.,K,N\] with K = 4/);
+  assert.throws(() => ops.matmul(rand([2, 3, 4], 3).t, rand([3, 4, 2], 4).t), /b: batch dimensions \[3\] must equal a's \[2\]/);
+  assert.throws(() => ops.matmul(rand([4], 3).t, b), /a: expected at least 2 dimension/);
+  assert.throws(() => ops.matmul(a, {} as any), /b: expected a Tensor/);
+});
