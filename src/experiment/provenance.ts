@@ -1,0 +1,141 @@
+// What produced a run: git state (commit, branch, dirty flag, a hash of the uncommitted diff and the diff
+// itself), the exact command line, host, OS, Node, the native addon and CUDA/driver/GPU when present.
+// Capturing never throws: a missing git, addon or nvidia-smi is recorded as absent, not a failure.
+import { spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export interface GitInfo {
+  repo_root: string;
+  commit: string;
+  branch: string | null;
+  dirty: boolean;
+  /** sha256 of `git diff HEAD --binary` (tracked changes, staged or not); null when clean. */
+  diff_sha256: string | null;
+  /** Untracked files (not ignored) at start; their content is not in the diff. */
+  untracked: string[];
+}
+
+export interface HostInfo {
+  hostname: string;
+  os: string;
+  platform: string;
+  arch: string;
+  cpu_model: string;
+  cpu_count: number;
+  memory_gb: number;
+  user: string | null;
+}
+
+export interface RuntimeInfo {
+  node: string;
+  reclin: string | null;
+  addon: { path: string; reason: string; cuda: boolean; openmp: boolean; compiler: string } | null;
+  addon_error: string | null;
+  cuda: { driver: string | null; cuda_version: string | null; gpus: { name: string; memory_mb: number | null; compute_capability: string | null }[] } | null;
+}
+
+export interface CommandInfo {
+  argv: string[];
+  /** The command as one shell-quoted line, for copying. */
+  line: string;
+  cwd: string;
+}
+
+function run(cmd: string, args: string[], cwd?: string): string | undefined {
+  try {
+    const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 10_000, maxBuffer: 256 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] });
+    return r.status === 0 ? r.stdout : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Git state of the repository containing `cwd` (null outside a repository or without git), plus the diff text. */
+export function captureGit(cwd: string): { info: GitInfo | null; diff: string } {
+  const root = run('git', ['rev-parse', '--show-toplevel'], cwd)?.trim();
+  if (!root) return { info: null, diff: '' };
+  const commit = run('git', ['rev-parse', 'HEAD'], root)?.trim();
+  if (!commit) return { info: null, diff: '' };
+  const branchRaw = run('git', ['rev-parse', '--abbrev-ref', 'HEAD'], root)?.trim();
+  const diff = run('git', ['diff', 'HEAD', '--binary'], root) ?? '';
+  const untracked = (run('git', ['ls-files', '--others', '--exclude-standard'], root) ?? '').split('\n').filter(Boolean);
+  return {
+    info: {
+      repo_root: root,
+      commit,
+      branch: branchRaw && branchRaw !== 'HEAD' ? branchRaw : null,
+      dirty: diff.length > 0 || untracked.length > 0,
+      diff_sha256: diff.length > 0 ? crypto.createHash('sha256').update(diff).digest('hex') : null,
+      untracked,
+    },
+    diff,
+  };
+}
+
+export function captureHost(): HostInfo {
+  let user: string | null = null;
+  try {
+    user = os.userInfo().username;
+  } catch {
+    user = null;
+  }
+  const cpus = os.cpus();
+  return {
+    hostname: os.hostname(),
+    os: `${os.type()} ${os.release()}`,
+    platform: process.platform,
+    arch: process.arch,
+    cpu_model: cpus[0]?.model?.trim() ?? 'unknown',
+    cpu_count: cpus.length,
+    memory_gb: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    user,
+  };
+}
+
+function reclinVersion(): string | null {
+  try {
+    // src/experiment and dist/experiment both sit two levels below the package root.
+    return (JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8')) as { version?: string }).version ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function captureCuda(): RuntimeInfo['cuda'] {
+  const q = run('nvidia-smi', ['--query-gpu=name,driver_version,memory.total,compute_cap', '--format=csv,noheader,nounits']);
+  if (!q) return null;
+  const rows = q.trim().split('\n').filter(Boolean).map((l) => l.split(',').map((s) => s.trim()));
+  const header = run('nvidia-smi', []) ?? '';
+  const cv = /CUDA Version:\s*([0-9.]+)/.exec(header);
+  return {
+    driver: rows[0]?.[1] ?? null,
+    cuda_version: cv ? cv[1] : null,
+    gpus: rows.map((r) => ({ name: r[0], memory_mb: Number.isFinite(Number(r[2])) ? Number(r[2]) : null, compute_capability: r[3] ?? null })),
+  };
+}
+
+export function captureRuntime(): RuntimeInfo {
+  let addon: RuntimeInfo['addon'] = null;
+  let addonError: string | null = null;
+  try {
+    // Loaded lazily: tracking must work (and say so) on machines where the addon is not built.
+    const { loadAddon } = require('../native/loader') as typeof import('../native/loader');
+    const a = loadAddon();
+    const b = typeof a.binding.buildInfo === 'function' ? a.binding.buildInfo() : { cuda: false, openmp: false, compiler: 'unknown' };
+    addon = { path: a.path, reason: a.reason, cuda: !!b.cuda, openmp: !!b.openmp, compiler: String(b.compiler) };
+  } catch (e) {
+    addonError = (e as Error).message.split('\n')[0];
+  }
+  return { node: process.version, reclin: reclinVersion(), addon, addon_error: addonError, cuda: captureCuda() };
+}
+
+function shellQuote(a: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+export function captureCommand(argv: string[] = process.argv): CommandInfo {
+  return { argv: [...argv], line: argv.map(shellQuote).join(' '), cwd: process.cwd() };
+}
