@@ -4,3 +4,18 @@ export type { SafetensorsDType, TensorData, TensorEntry, TensorArray, Safetensor
 export { writeFileAtomic, writeJsonAtomic, sha256File } from './atomic';
 export { RecursiveConfigSchema, RunConfigSchema, parseRecursiveConfig, parseRunConfig, loadRecursiveConfig, loadRunConfig, ConfigError, PHASES, CORRUPTION_SCHEDULES, CACHE_RESET_POLICIES } from './config';
 export type { RecursiveConfig, RecursiveConfigInput, RunConfig, RunConfigInput, Phase } from './config';
+export { formatProblems } from './config';
+export { ExperimentTracker, ExperimentExistsError, readCheckpoint, addNoteToRun, createModelCardForRun, summarizeRunDir } from './tracker';
+export type { CreateTrackerOptions, ResumeTrackerOptions, SaveCheckpointArgs, ExperimentMetadata, MetadataUpdate, NoteEntry, SegmentEntry, RunSummary } from './tracker';
+export { readRunStatus, listExperiments, DEFAULT_STALE_AFTER_MS } from './status';
+export type { RunStatus, RunState, StatusFile, ExperimentListing } from './status';
+export { LockError, readLock } from './lock';
+export type { LockInfo } from './lock';
+export { listCheckpoints, verifyCheckpoint, loadCheckpointDir, checkpointName, CheckpointError } from './checkpoint';
+export type { CheckpointMetadata, LoadedCheckpoint } from './checkpoint';
+export { readMetrics, metricSummary, readJsonl } from './metrics';
+export type { MetricRecord } from './metrics';
+export { renderModelCard, toYaml } from './modelcard';
+export type { ModelCardInput } from './modelcard';
+export { captureGit, captureHost, captureRuntime, captureCommand } from './provenance';
+export type { GitInfo, HostInfo, RuntimeInfo, CommandInfo } from './provenance';
