@@ -263,7 +263,10 @@ export function formatProblems(schema: z.ZodType, input: unknown, issues: z.core
       for (const key of iss.keys) {
         const name = field ? `${field}.${key}` : key;
         const near = known.map((k) => [k, editDistance(k, key)] as const).sort((a, b) => a[1] - b[1])[0];
-        const hint = near && near[1] <= Math.max(2, Math.floor(key.length / 4)) ? ` (did you mean "${near[0]}"?)` : '';
+        const stem = key.split('_')[0];
+        const sameStem = stem.length >= 4 ? known.filter((k) => k.split('_')[0] === stem) : [];
+        const guess = near && near[1] <= Math.max(2, Math.floor(key.length / 4)) ? near[0] : sameStem.length === 1 ? sameStem[0] : undefined;
+        const hint = guess ? ` (did you mean "${guess}"?)` : '';
         lines.push(`${name}: unknown field, got ${describeValue(valueAt(input, [...iss.path, key]))}${hint}, allowed: ${known.join(', ')}`);
       }
       continue;
