@@ -1,2 +1,6 @@
 export { Tensor, DisposedError, memory, setNumThreads, getNumThreads } from './tensor';
 export type { Device, TensorOptions } from './tensor';
+export { scope, keep, unkeep, isKept, scopeDepth } from './scope';
+export type { Node } from "./autograd";
+export { Var, Parameter, noGrad, isGradEnabled, backward, constant, record } from './autograd';
+export * as ag from './functions';

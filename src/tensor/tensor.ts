@@ -3,6 +3,7 @@
 // RECLIN_DEBUG_LEAKS=1 reports each tensor that had to be collected that way.
 import type { DTypeName, NativeTensor } from '../native/binding';
 import { native } from '../native/loader';
+import { trackTensor } from './scope';
 
 export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
 export interface TensorOptions {
@@ -38,6 +39,7 @@ export class Tensor {
   private constructor(handle: NativeTensor) {
     this.handle = handle;
     leakRegistry.register(this, `${JSON.stringify(handle.shape)} ${handle.dtype}`, this);
+    trackTensor(this); // memory scopes (scope.ts) dispose it unless it is returned or kept
   }
 
   /** Wraps a handle returned by a native op. */

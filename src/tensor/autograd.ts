@@ -1,0 +1,222 @@
+// Reverse-mode automatic differentiation over the native ops.
+//
+// A Var holds a Tensor (`data`) and, when it was computed by a differentiable function while gradients
+// are enabled and some input requires a gradient, the Node that made it. `backward(loss)` walks the graph
+// in reverse topological order, calls each Node's backward, and accumulates into `.grad` of every leaf Var
+// that requires a gradient (Parameters, or Vars made with requiresGrad). Leaf gradients are kept out of
+// memory scopes (they persist across steps and accumulate with ops.addInPlace until zeroGrad); every other
+// tensor made during forward and backward belongs to the enclosing scope() and is freed with it.
+// Intermediate gradients are freed as soon as they are consumed (reference counted, since pass-through
+// functions like add or reshape hand the same tensor to several inputs).
+import { ops } from '../ops';
+import { keep } from './scope';
+import { Tensor } from './tensor';
+
+/** A recorded operation: its inputs and how to map the output's gradient to theirs. */
+export interface Node {
+  readonly name: string;
+  readonly inputs: readonly Var[];
+  /** Gradient for each input (null where an input needs none). Must return fresh tensors or `dOut` itself. */
+  backward(dOut: Tensor): (Tensor | null)[];
+}
+
+let gradEnabled = true;
+
+/** Runs fn with gradient recording off: results carry no graph (inference, optimizer updates, metrics). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+export class Var {
+  data: Tensor;
+  /** Leaf Vars: whether backward accumulates into `.grad`. Computed Vars: whether a graph is recorded. */
+  requiresGrad: boolean;
+  /** The accumulated gradient (leaves only); null until the first backward that reaches this Var. */
+  grad: Tensor | null = null;
+  /** The operation that produced this Var; null for leaves. */
+  readonly node: Node | null;
+
+  constructor(data: Tensor, requiresGrad = false, node: Node | null = null) {
+    if (!(data instanceof Tensor)) throw new TypeError(`Var: data must be a Tensor, got ${String(data)}`);
+    this.data = data;
+    this.requiresGrad = requiresGrad;
+    this.node = node;
+  }
+
+  get shape(): number[] {
+    return this.data.shape;
+  }
+  get isLeaf(): boolean {
+    return this.node === null;
+  }
+
+  /** The same data without a graph (shares the tensor). */
+  detach(): Var {
+    return new Var(this.data, false);
+  }
+
+  /** Frees the accumulated gradient (the next backward allocates a fresh one). */
+  zeroGrad(): void {
+    if (this.grad) {
+      this.grad.dispose();
+      this.grad = null;
+    }
+  }
+
+  /** For scope(): the tensors this Var owns (not the graph behind it). */
+  scopeTensors(): Tensor[] {
+    return this.grad ? [this.data, this.grad] : [this.data];
+  }
+
+  toString(): string {
+    return `Var(${this.data.toString()}${this.requiresGrad ? ', requiresGrad' : ''}${this.node ? `, ${this.node.name}` : ''})`;
+  }
+}
+
+/**
+ * A trainable (or frozen) model weight. Frozen parameters (requiresGrad = false) take part in the forward
+ * like constants: no graph is recorded for them and they never get a gradient buffer.
+ * The data tensor is kept out of memory scopes.
+ */
+export class Parameter extends Var {
+  readonly name: string;
+  /** Excluded from weight decay by convention (norm weights, A_log, dt_bias, biases). */
+  noDecay: boolean;
+
+  constructor(name: string, data: Tensor, opts: { requiresGrad?: boolean; noDecay?: boolean } = {}) {
+    super(keep(data), opts.requiresGrad ?? true);
+    if (!name) throw new TypeError('Parameter: name must be a non-empty string');
+    this.name = name;
+    this.noDecay = opts.noDecay ?? false;
+  }
+
+  /** Replaces the values (same shape, f32), e.g. when loading weights. */
+  assign(values: Tensor): void {
+    if (values.shape.join(',') !== this.data.shape.join(','))
+      throw new RangeError(`${this.name}: expected shape [${this.data.shape.join(',')}], got [${values.shape.join(',')}]`);
+    ops.copyInPlace(this.data, values);
+  }
+
+  /** Freezes (false) or unfreezes (true); freezing frees the gradient buffer. */
+  setRequiresGrad(on: boolean): void {
+    this.requiresGrad = on;
+    if (!on) this.zeroGrad();
+  }
+
+  dispose(): void {
+    this.zeroGrad();
+    this.data.dispose();
+  }
+
+  toString(): string {
+    return `Parameter(${this.name}, [${this.shape.join(',')}]${this.requiresGrad ? '' : ', frozen'})`;
+  }
+}
+
+/** Wraps a tensor as a constant input (no gradient). */
+export function constant(t: Tensor): Var {
+  return new Var(t, false);
+}
+
+/**
+ * Records a differentiable result. `backward` maps dOut to the inputs' gradients. When gradients are off or
+ * no input requires one, the result is a plain Var and nothing is saved.
+ */
+export function record(name: string, out: Tensor, inputs: readonly Var[], backward: (dOut: Tensor) => (Tensor | null)[]): Var {
+  if (!gradEnabled || !inputs.some((v) => v.requiresGrad)) return new Var(out, false);
+  return new Var(out, true, { name, inputs, backward });
+}
+
+function topoOrder(root: Var): Var[] {
+  const order: Var[] = [];
+  const visited = new Set<Var>();
+  // Iterative post-order DFS: deep models would overflow the JS stack with recursion.
+  const stack: [Var, number][] = [[root, 0]];
+  visited.add(root);
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const [v, i] = top;
+    const inputs = v.node ? v.node.inputs : [];
+    if (i < inputs.length) {
+      top[1]++;
+      const u = inputs[i];
+      if (u.requiresGrad && !visited.has(u)) {
+        visited.add(u);
+        stack.push([u, 0]);
+      }
+    } else {
+      order.push(v);
+      stack.pop();
+    }
+  }
+  return order.reverse(); // root first
+}
+
+/**
+ * Backpropagates from `root` (a scalar unless `dRoot` is given) and accumulates into `.grad` of every leaf
+ * Var that requires a gradient. The graph may be walked only once (saved tensors are not freed here but the
+ * scope frees them).
+ */
+export function backward(root: Var, dRoot?: Tensor): void {
+  if (!root.requiresGrad) throw new Error('backward: the value does not require a gradient (no parameter with requiresGrad reached it, or it was computed under noGrad)');
+  if (!dRoot && root.shape.length !== 0 && !(root.shape.length === 1 && root.shape[0] === 1))
+    throw new RangeError(`backward: root has shape [${root.shape.join(',')}]; pass dRoot for a non-scalar root`);
+  if (dRoot && dRoot.shape.join(',') !== root.shape.join(','))
+    throw new RangeError(`backward: dRoot has shape [${dRoot.shape.join(',')}], expected [${root.shape.join(',')}]`);
+
+  const refs = new Map<Tensor, number>();
+  const grads = new Map<Var, Tensor>();
+  const incRef = (t: Tensor) => refs.set(t, (refs.get(t) ?? 0) + 1);
+  const decRef = (t: Tensor) => {
+    const n = (refs.get(t) ?? 1) - 1;
+    if (n <= 0) {
+      refs.delete(t);
+      t.dispose();
+    } else refs.set(t, n);
+  };
+  const accumulate = (v: Var, t: Tensor) => {
+    if (t.shape.join(',') !== v.shape.join(','))
+      throw new Error(`backward: gradient of shape [${t.shape.join(',')}] for a value of shape [${v.shape.join(',')}] (${v.node?.name ?? 'leaf'})`);
+    incRef(t);
+    const prev = grads.get(v);
+    if (!prev) {
+      grads.set(v, t);
+      return;
+    }
+    const s = ops.add(prev, t);
+    decRef(prev);
+    decRef(t);
+    incRef(s);
+    grads.set(v, s);
+  };
+
+  const seed = dRoot ? ops.copy(dRoot) : ops.full(root.shape, 1);
+  accumulate(root, seed);
+  for (const v of topoOrder(root)) {
+    const g = grads.get(v);
+    if (!g) continue;
+    grads.delete(v);
+    if (v.node) {
+      const ins = v.node.backward(g);
+      if (ins.length !== v.node.inputs.length) throw new Error(`backward: ${v.node.name} returned ${ins.length} gradients for ${v.node.inputs.length} inputs`);
+      ins.forEach((t, i) => {
+        if (t && v.node!.inputs[i].requiresGrad) accumulate(v.node!.inputs[i], t);
+      });
+      for (const t of ins) if (t && t !== g && !refs.has(t)) t.dispose(); // computed but not needed
+    } else if (v.requiresGrad) {
+      if (v.grad) ops.addInPlace(v.grad, g);
+      else v.grad = keep(ops.copy(g)); // a copy: g may share storage with other gradients (views)
+    }
+    decRef(g);
+  }
+}

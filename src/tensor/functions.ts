@@ -1,0 +1,381 @@
+// Differentiable functions over Vars (exported as the namespace `ag`). Each runs the native forward op and
+// records how to compute its inputs' gradients with the native backward ops. Broadcasting binary functions
+// reduce gradients back to each input's shape with ops.sumToShape. Integer inputs (ids, targets) are plain
+// Tensors. Dims may be negative (counted from the end).
+import { kda as kdaOps, ops } from '../ops';
+import { Var, record } from './autograd';
+import { Tensor } from './tensor';
+
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+function normDim(dim: number, rank: number, what: string): number {
+  const d = dim < 0 ? dim + rank : dim;
+  if (!Number.isInteger(d) || d < 0 || d >= rank) throw new RangeError(`${what}: dim ${dim} is out of range for a tensor of rank ${rank}`);
+  return d;
+}
+
+/** g reduced to `shape` (the backward of broadcasting); g itself when nothing was broadcast. */
+function sumTo(g: Tensor, shape: readonly number[]): Tensor {
+  return sameShape(g.shape, shape) ? g : ops.sumToShape(g, [...shape]);
+}
+
+/** g (whose shape broadcasts to `shape`) expanded to `shape`. */
+function expandTo(g: Tensor, shape: readonly number[]): Tensor {
+  if (sameShape(g.shape, shape)) return ops.copy(g);
+  const zeros = ops.full([...shape], 0);
+  const out = ops.add(zeros, g);
+  zeros.dispose();
+  return out;
+}
+
+// ---- linear algebra ----
+
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+}
+
+/**
+ * a [...,M,K] (transA: [...,K,M]) times b [...,K,N] with the same batch dims or 2-D [K,N] shared across the
+ * batch (transB: [N,K] / [...,N,K]). With a shared 2-D b the batch is flattened into one GEMM.
+ */
+export function matmul(a: Var, b: Var, opts: MatmulOptions = {}): Var {
+  const tA = !!opts.transA;
+  const tB = !!opts.transB;
+  if (b.shape.length === 2 && a.shape.length > 2) {
+    if (tA) throw new RangeError('matmul: transA with a batched a and a shared 2-D b is not supported; transpose a first');
+    const lead = a.shape.slice(0, -1);
+    const y = matmul(reshape(a, [numel(lead), a.shape[a.shape.length - 1]]), b, opts);
+    return reshape(y, [...lead, y.shape[1]]);
+  }
+  const y = ops.matmul(a.data, b.data, { transA: tA, transB: tB });
+  return record('matmul', y, [a, b], (g) => {
+    let da: Tensor | null = null;
+    let db: Tensor | null = null;
+    if (a.requiresGrad) {
+      if (!tA) da = tB ? ops.matmul(g, b.data) : ops.matmul(g, b.data, { transB: true });
+      else da = tB ? ops.matmul(b.data, g, { transA: true, transB: true }) : ops.matmul(b.data, g, { transB: true });
+    }
+    if (b.requiresGrad) {
+      if (!tB) db = tA ? ops.matmul(a.data, g) : ops.matmul(a.data, g, { transA: true });
+      else db = tA ? ops.matmul(g, a.data, { transA: true, transB: true }) : ops.matmul(g, a.data, { transA: true });
+    }
+    return [da, db];
+  });
+}
+
+/** y = x Wᵀ (+ bias): x [...,in], weight [out,in] (PyTorch/HF layout), bias [out]. */
+export function linear(x: Var, weight: Var, bias?: Var | null): Var {
+  const y = matmul(x, weight, { transB: true });
+  return bias ? add(y, bias) : y;
+}
+
+// ---- elementwise (numpy broadcasting) ----
+
+export function add(a: Var, b: Var): Var {
+  return record('add', ops.add(a.data, b.data), [a, b], (g) => [a.requiresGrad ? sumTo(g, a.shape) : null, b.requiresGrad ? sumTo(g, b.shape) : null]);
+}
+
+export function sub(a: Var, b: Var): Var {
+  return record('sub', ops.sub(a.data, b.data), [a, b], (g) => {
+    let db: Tensor | null = null;
+    if (b.requiresGrad) {
+      const n = ops.neg(g);
+      db = sumTo(n, b.shape);
+      if (db !== n) n.dispose();
+    }
+    return [a.requiresGrad ? sumTo(g, a.shape) : null, db];
+  });
+}
+
+function productGrad(g: Tensor, other: Tensor, shape: readonly number[]): Tensor {
+  const p = ops.mul(g, other);
+  const r = sumTo(p, shape);
+  if (r !== p) p.dispose();
+  return r;
+}
+
+export function mul(a: Var, b: Var): Var {
+  return record('mul', ops.mul(a.data, b.data), [a, b], (g) => [
+    a.requiresGrad ? productGrad(g, b.data, a.shape) : null,
+    b.requiresGrad ? productGrad(g, a.data, b.shape) : null,
+  ]);
+}
+
+export function div(a: Var, b: Var): Var {
+  const y = ops.div(a.data, b.data);
+  return record('div', y, [a, b], (g) => {
+    let da: Tensor | null = null;
+    let db: Tensor | null = null;
+    if (a.requiresGrad) {
+      const q = ops.div(g, b.data);
+      da = sumTo(q, a.shape);
+      if (da !== q) q.dispose();
+    }
+    if (b.requiresGrad) {
+      // d(a/b)/db = -a/b² = -y/b
+      const gy = ops.mul(g, y);
+      const q = ops.div(gy, b.data);
+      const n = ops.neg(q);
+      db = sumTo(n, b.shape);
+      gy.dispose();
+      q.dispose();
+      if (db !== n) n.dispose();
+    }
+    return [da, db];
+  });
+}
+
+export function scale(x: Var, s: number): Var {
+  return record('scale', ops.scale(x.data, s), [x], (g) => [ops.scale(g, s)]);
+}
+
+export function addScalar(x: Var, s: number): Var {
+  return record('addScalar', ops.addScalar(x.data, s), [x], (g) => [g]);
+}
+
+export function neg(x: Var): Var {
+  return record('neg', ops.neg(x.data), [x], (g) => [ops.neg(g)]);
+}
+
+export function exp(x: Var): Var {
+  const y = ops.exp(x.data);
+  return record('exp', y, [x], (g) => [ops.mul(g, y)]);
+}
+
+export function log(x: Var): Var {
+  return record('log', ops.log(x.data), [x], (g) => [ops.div(g, x.data)]);
+}
+
+export function sqrt(x: Var): Var {
+  const y = ops.sqrt(x.data);
+  return record('sqrt', y, [x], (g) => {
+    const q = ops.div(g, y);
+    const r = ops.scale(q, 0.5);
+    q.dispose();
+    return [r];
+  });
+}
+
+export function square(x: Var): Var {
+  return record('square', ops.square(x.data), [x], (g) => {
+    const p = ops.mul(g, x.data);
+    const r = ops.scale(p, 2);
+    p.dispose();
+    return [r];
+  });
+}
+
+export function tanh(x: Var): Var {
+  const y = ops.tanh(x.data);
+  return record('tanh', y, [x], (g) => {
+    // (1 - y²) g = g - g y²
+    const y2 = ops.square(y);
+    const gy2 = ops.mul(g, y2);
+    const r = ops.sub(g, gy2);
+    y2.dispose();
+    gy2.dispose();
+    return [r];
+  });
+}
+
+export function sigmoid(x: Var): Var {
+  const y = ops.sigmoid(x.data);
+  return record('sigmoid', y, [x], (g) => [ops.sigmoidBackward(g, y)]);
+}
+
+export function silu(x: Var): Var {
+  return record('silu', ops.silu(x.data), [x], (g) => [ops.siluBackward(g, x.data)]);
+}
+
+/** log(1 + eˣ), identity for x > 20 (as torch). */
+export function softplus(x: Var): Var {
+  return record('softplus', ops.softplus(x.data), [x], (g) => [ops.softplusBackward(g, x.data)]);
+}
+
+/** silu(gate) · up. */
+export function swiglu(gate: Var, up: Var): Var {
+  return record('swiglu', ops.swiglu(gate.data, up.data), [gate, up], (g) => {
+    const { dGate, dUp } = ops.swigluBackward(g, gate.data, up.data);
+    return [dGate, dUp];
+  });
+}
+
+// ---- normalisation ----
+
+/** x / sqrt(mean(x², last dim) + eps) · weight (weight [D] or null). */
+export function rmsnorm(x: Var, weight: Var | null, eps: number): Var {
+  const { y, rstd } = ops.rmsnorm(x.data, weight ? weight.data : null, eps);
+  const inputs = weight ? [x, weight] : [x];
+  return record('rmsnorm', y, inputs, (g) => {
+    const { dx, dWeight } = ops.rmsnormBackward(g, x.data, weight ? weight.data : null, rstd);
+    return weight ? [dx, dWeight] : [dx];
+  });
+}
+
+/** x / sqrt(sum(x², last dim) + eps). */
+export function l2norm(x: Var, eps = 1e-6): Var {
+  const { y, rnorm } = ops.l2norm(x.data, eps);
+  return record('l2norm', y, [x], (g) => [ops.l2normBackward(g, y, rnorm)]);
+}
+
+/** Softmax over the last dim. */
+export function softmax(x: Var): Var {
+  const y = ops.softmax(x.data);
+  return record('softmax', y, [x], (g) => {
+    // dx = y ⊙ (g − Σ g⊙y)
+    const gy = ops.mul(g, y);
+    const s = ops.sum(gy, { dim: y.shape.length - 1, keepDim: true });
+    const d = ops.sub(g, s);
+    const r = ops.mul(y, d);
+    gy.dispose();
+    s.dispose();
+    d.dispose();
+    return [r];
+  });
+}
+
+// ---- reductions ----
+
+export interface ReduceOptions {
+  dim?: number;
+  keepDim?: boolean;
+}
+
+function reduceBackward(g: Tensor, xShape: readonly number[], dim: number | undefined, keepDim: boolean, factor: number): Tensor {
+  let gk = g;
+  if (dim === undefined) gk = g.reshape(xShape.map(() => 1));
+  else if (!keepDim) gk = g.reshape(xShape.map((d, i) => (i === dim ? 1 : d)));
+  const e = expandTo(gk, xShape);
+  if (gk !== g) gk.dispose();
+  if (factor === 1) return e;
+  const r = ops.scale(e, factor);
+  e.dispose();
+  return r;
+}
+
+export function sum(x: Var, opts: ReduceOptions = {}): Var {
+  const dim = opts.dim === undefined ? undefined : normDim(opts.dim, x.shape.length, 'sum');
+  const keepDim = !!opts.keepDim;
+  const y = ops.sum(x.data, dim === undefined ? {} : { dim, keepDim });
+  return record('sum', y, [x], (g) => [reduceBackward(g, x.shape, dim, keepDim, 1)]);
+}
+
+export function mean(x: Var, opts: ReduceOptions = {}): Var {
+  const dim = opts.dim === undefined ? undefined : normDim(opts.dim, x.shape.length, 'mean');
+  const keepDim = !!opts.keepDim;
+  const n = dim === undefined ? numel(x.shape) : x.shape[dim];
+  const y = ops.mean(x.data, dim === undefined ? {} : { dim, keepDim });
+  return record('mean', y, [x], (g) => [reduceBackward(g, x.shape, dim, keepDim, 1 / Math.max(n, 1))]);
+}
+
+// ---- shape ----
+
+export function reshape(x: Var, shape: readonly number[]): Var {
+  if (numel(shape) !== numel(x.shape)) throw new RangeError(`reshape: cannot reshape [${x.shape.join(',')}] to [${shape.join(',')}]`);
+  const inShape = x.shape;
+  return record('reshape', x.data.reshape(shape), [x], (g) => [g.reshape(inShape)]);
+}
+
+/** Swaps two dims (materialised). */
+export function transpose(x: Var, dim0: number, dim1: number): Var {
+  const d0 = normDim(dim0, x.shape.length, 'transpose');
+  const d1 = normDim(dim1, x.shape.length, 'transpose');
+  return record('transpose', ops.transpose(x.data, d0, d1), [x], (g) => [ops.transpose(g, d0, d1)]);
+}
+
+/** x[..., start:end, ...] along dim. */
+export function slice(x: Var, dim: number, start: number, end: number): Var {
+  const d = normDim(dim, x.shape.length, 'slice');
+  const inShape = x.shape;
+  return record('slice', ops.slice(x.data, d, start, end), [x], (g) => [ops.sliceBackward(g, inShape, d, start)]);
+}
+
+export function concat(xs: readonly Var[], dim: number): Var {
+  if (xs.length === 0) throw new RangeError('concat: expected at least one input');
+  const d = normDim(dim, xs[0].shape.length, 'concat');
+  const sizes = xs.map((x) => x.shape[d]);
+  return record('concat', ops.concat(xs.map((x) => x.data), d), xs, (g) => {
+    let off = 0;
+    return xs.map((x, i) => {
+      const s = off;
+      off += sizes[i];
+      return x.requiresGrad ? ops.slice(g, d, s, s + sizes[i]) : null;
+    });
+  });
+}
+
+// ---- model ops ----
+
+/** weight [V,D] rows picked by ids (i32, any shape) -> [...ids, D]. */
+export function embedding(weight: Var, ids: Tensor): Var {
+  const V = weight.shape[0];
+  return record('embedding', ops.embedding(weight.data, ids), [weight], (g) => [ops.embeddingBackward(g, ids, V)]);
+}
+
+/** Causal depthwise conv: x [B,T,C], w [C,W]. */
+export function shortConv(x: Var, w: Var): Var {
+  return record('shortConv', ops.shortConv(x.data, w.data), [x, w], (g) => {
+    const { dx, dw } = ops.shortConvBackward(g, x.data, w.data);
+    return [dx, dw];
+  });
+}
+
+/** Causal softmax attention, no positional encoding: q,k [B,T,H,D], v [B,T,H,Dv] -> [B,T,H,Dv]. */
+export function causalAttention(q: Var, k: Var, v: Var, opts: { scale?: number } = {}): Var {
+  const scaleV = opts.scale ?? 1 / Math.sqrt(q.shape[q.shape.length - 1]);
+  const { o, lse } = ops.causalAttention(q.data, k.data, v.data, { scale: scaleV });
+  return record('causalAttention', o, [q, k, v], (g) => {
+    const { dq, dk, dv } = ops.causalAttentionBackward(g, q.data, k.data, v.data, o, lse, { scale: scaleV });
+    return [dq, dk, dv];
+  });
+}
+
+export interface CrossEntropyOptions {
+  ignoreIndex?: number;
+  /** 'mean' (default) averages over targets that are not ignoreIndex; 'sum'; 'none' gives [N]. */
+  reduction?: 'mean' | 'sum' | 'none';
+}
+
+/** Cross-entropy of logits [N,V] against targets i32 [N]; ignored targets contribute 0. */
+export function crossEntropy(logits: Var, targets: Tensor, opts: CrossEntropyOptions = {}): Var {
+  const ignoreIndex = opts.ignoreIndex ?? -100;
+  const reduction = opts.reduction ?? 'mean';
+  const { loss, lse } = ops.crossEntropy(logits.data, targets, { ignoreIndex });
+  const perToken = record('crossEntropy', loss, [logits], (g) => [ops.crossEntropyBackward(g, logits.data, targets, lse, { ignoreIndex })]);
+  if (reduction === 'none') return perToken;
+  const total = sum(perToken);
+  if (reduction === 'sum') return total;
+  let count = 0;
+  for (const t of targets.toInt32Array()) if (t !== ignoreIndex) count++;
+  return scale(total, 1 / Math.max(count, 1));
+}
+
+export interface KdaOptions {
+  scale?: number;
+  /** [B,H,K,V] state to start from (treated as a constant: no gradient flows into it). */
+  initialState?: Tensor | null;
+  chunkSize?: number;
+}
+
+/**
+ * The KDA recurrence (KDA_SPEC §2): q,k [B,T,H,K] (L2-normalised by the caller), v [B,T,H,V], g [B,T,H,K]
+ * (log decay ≤ 0), beta [B,T,H]. Returns o as a Var and the final state [B,H,K,V] as a plain tensor.
+ */
+export function kda(q: Var, k: Var, v: Var, g: Var, beta: Var, opts: KdaOptions = {}): { o: Var; finalState: Tensor } {
+  const scaleV = opts.scale ?? 1 / Math.sqrt(q.shape[q.shape.length - 1]);
+  const initialState = opts.initialState ?? undefined;
+  const fwd = kdaOps.forward(q.data, k.data, v.data, g.data, beta.data, { scale: scaleV, initialState, chunkSize: opts.chunkSize });
+  const o = record('kda', fwd.o, [q, k, v, g, beta], (dO) => {
+    const r = kdaOps.backward(q.data, k.data, v.data, g.data, beta.data, dO, { scale: scaleV, initialState });
+    if (r.dInitialState) r.dInitialState.dispose();
+    return [r.dq, r.dk, r.dv, r.dg, r.dbeta];
+  });
+  return { o, finalState: fwd.finalState };
+}
+
+/** The same values with no graph. */
+export function detach(x: Var): Var {
+  return x.detach();
+}

@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Parameter, Tensor, Var, ag, backward, memory, noGrad, scope } from '../src';
+
+const vals = (t: Tensor | null) => [...t!.toFloat32Array()];
+
+test('a value used twice gets the sum of both paths; leaf gradients accumulate across backward calls', () => {
+  const x = new Parameter('x', Tensor.from([1, 2, 3], [3]));
+  scope(() => {
+    // L = Σ (x·x + 3x) → dL/dx = 2x + 3
+    const y = ag.add(ag.mul(x, x), ag.scale(x, 3));
+    backward(ag.sum(y));
+  });
+  assert.deepEqual(vals(x.grad), [5, 7, 9]);
+  scope(() => backward(ag.sum(ag.add(x, x)))); // + 2
+  assert.deepEqual(vals(x.grad), [7, 9, 11]);
+  x.zeroGrad();
+  assert.equal(x.grad, null);
+  x.dispose();
+});
+
+test('noGrad records nothing; frozen parameters never get a gradient buffer', () => {
+  const w = new Parameter('w', Tensor.from([1, 2], [2]));
+  const frozen = new Parameter('f', Tensor.from([3, 4], [2]), { requiresGrad: false });
+  noGrad(() => {
+    const y = ag.mul(w, w);
+    assert.equal(y.requiresGrad, false);
+    assert.equal(y.node, null);
+  });
+  scope(() => {
+    const y = ag.sum(ag.mul(w, frozen));
+    backward(y);
+  });
+  assert.deepEqual(vals(w.grad), [3, 4]);
+  assert.equal(frozen.grad, null);
+  scope(() => {
+    const y = ag.mul(frozen, frozen);
+    assert.equal(y.requiresGrad, false);
+    assert.throws(() => backward(ag.sum(y)), /does not require a gradient/);
+  });
+  w.setRequiresGrad(false);
+  assert.equal(w.grad, null);
+  w.dispose();
+  frozen.dispose();
+});
+
+test('backward checks its root: scalar unless dRoot is given, and dRoot shape must match', () => {
+  const w = new Parameter('w', Tensor.from([1, 2], [2]));
+  scope(() => {
+    const y = ag.scale(w, 2);
+    assert.throws(() => backward(y), /pass dRoot/);
+    assert.throws(() => backward(y, Tensor.from([1], [1])), /dRoot has shape/);
+    backward(y, Tensor.from([1, -1], [2]));
+  });
+  assert.deepEqual(vals(w.grad), [2, -2]);
+  w.dispose();
+});
+
+test('a training-like step inside scope() does not grow memory over 200 steps', () => {
+  const w1 = new Parameter('w1', Tensor.from(new Float32Array(64).map((_, i) => Math.sin(i)), [8, 8]));
+  const w2 = new Parameter('w2', Tensor.from(new Float32Array(8).fill(1), [8]));
+  const x = Tensor.from(new Float32Array(32).map((_, i) => Math.cos(i)), [4, 8]);
+  const targets = Tensor.from(new Int32Array([1, 2, 3, 4]), [4]);
+  const step = () =>
+    scope(() => {
+      const h = ag.silu(ag.rmsnorm(ag.linear(new Var(x), w1), w2, 1e-5));
+      const loss = ag.crossEntropy(h, targets);
+      backward(loss);
+      return loss.data.toFloat32Array()[0];
+    });
+  step(); // parameter gradients are allocated on the first step and reused
+  const before = memory();
+  for (let i = 0; i < 200; i++) step();
+  const after = memory();
+  assert.equal(after.hostBytes, before.hostBytes);
+  assert.equal(after.liveStorages, before.liveStorages);
+  for (const t of [w1, w2]) t.dispose();
+  x.dispose();
+  targets.dispose();
+});
