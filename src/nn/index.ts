@@ -1,1 +1,14 @@
-export {};
+export { Module } from './module';
+export type { InitContext } from './module';
+export { paramRng, initValues, initTensor } from './init';
+export type { Init } from './init';
+export { Linear, RMSNorm, ShortConv, SwiGLUMLP } from './layers';
+export { KDAttention } from './kda-attention';
+export type { KdaState, KdaAttentionOptions } from './kda-attention';
+export { CausalSelfAttention } from './attention';
+export type { AttentionState } from './attention';
+export { DecoderLayer, KimiLinearLM } from './model';
+export type { LayerState, ModelOptions } from './model';
+export { ModelConfigSchema, LinearAttnConfigSchema, parseModelConfig, loadModelConfig, layerKind, presetDir, listPresets } from './config';
+export type { ModelConfig, LinearAttnConfig } from './config';
+export { saveModel, loadModel, loadWeights, CONFIG_FILE, WEIGHTS_FILE } from './io';

@@ -1,0 +1,63 @@
+// The module base: a named node of the model tree that owns Parameters and child modules.
+// Parameter names are full Hugging Face–style paths (e.g. "model.layers.0.self_attn.q_proj.weight"),
+// fixed when the module is constructed from its prefix.
+import { Parameter } from '../tensor';
+import { type Init, initTensor } from './init';
+
+export interface InitContext {
+  seed: number;
+}
+
+export abstract class Module {
+  /** The dotted path of this module (its parameters are `${prefix}.${local}`). */
+  readonly prefix: string;
+  protected readonly ctx: InitContext;
+  private readonly ownParams: Parameter[] = [];
+  private readonly children: Module[] = [];
+
+  constructor(prefix: string, ctx: InitContext) {
+    this.prefix = prefix;
+    this.ctx = ctx;
+  }
+
+  protected param(local: string, shape: number[], init: Init, opts: { noDecay?: boolean } = {}): Parameter {
+    const name = this.prefix ? `${this.prefix}.${local}` : local;
+    const p = new Parameter(name, initTensor(shape, init, this.ctx.seed, name), { noDecay: opts.noDecay });
+    this.ownParams.push(p);
+    return p;
+  }
+
+  protected child<M extends Module>(m: M): M {
+    this.children.push(m);
+    return m;
+  }
+
+  /** Every parameter of this module and its children, in construction order. */
+  parameters(): Parameter[] {
+    const out = [...this.ownParams];
+    for (const c of this.children) out.push(...c.parameters());
+    return out;
+  }
+
+  namedParameters(): Map<string, Parameter> {
+    return new Map(this.parameters().map((p) => [p.name, p]));
+  }
+
+  /** Freezes or unfreezes every parameter below this module. */
+  setRequiresGrad(on: boolean): void {
+    for (const p of this.parameters()) p.setRequiresGrad(on);
+  }
+
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.zeroGrad();
+  }
+
+  numParameters(): number {
+    return this.parameters().reduce((s, p) => s + p.data.size, 0);
+  }
+
+  /** Frees every parameter's data and gradient. */
+  dispose(): void {
+    for (const p of this.parameters()) p.dispose();
+  }
+}
