@@ -281,7 +281,9 @@ test('tracker: a process that exits without close() leaves a truthful status and
 });
 
 test('model card: YAML front matter with the Hub keys, results from the logs, notes, issues and the command', async () => {
-  const tr = await ExperimentTracker.create({ name: 'card', dir: parentDir(), description: 'A phase A run on addition.', runConfig: PHASE_A, tensorboard: false, modelConfig: { m: 1 }, command: ['reclin', 'run', '--phase', 'a'], tags: ['addition'] });
+  const parent = parentDir();
+  fs.mkdirSync(path.join(parent, 'base_001'));
+  const tr = await ExperimentTracker.create({ name: 'card', dir: parent, description: 'A phase A run on addition.', runConfig: { ...PHASE_A, model: { path: path.join(parent, 'base_001') } }, tensorboard: false, modelConfig: { m: 1 }, command: ['reclin', 'run', '--phase', 'a'], tags: ['addition'] });
   tr.logMetrics({ 'train/loss': 2 }, 10);
   tr.logMetrics({ 'eval/loss': 1.75, 'eval/exact_match': 0.5 }, 10);
   tr.addNote('commit rate rising', 10);
@@ -294,7 +296,7 @@ test('model card: YAML front matter with the Hub keys, results from the logs, no
   assert.ok(card.startsWith('---\n'));
   assert.ok(onDisk.includes('          - type: "loss"\n            value: 1.75\n            name: "eval/loss"'));
   assert.ok(onDisk.includes('- "addition"'));
-  assert.ok(!onDisk.includes('base_model:'), 'a local base model path is not a Hub id');
+  assert.ok(!onDisk.includes('base_model:'), 'a local base model directory is not a Hub id');
   assert.ok(onDisk.includes('A phase A run on addition.'));
   assert.ok(onDisk.includes('| eval/loss | 1.75 (10) | 1.75 (10) | 1.75 (10) |'));
   assert.ok(onDisk.includes('- [step 10] commit rate rising'));
@@ -303,5 +305,38 @@ test('model card: YAML front matter with the Hub keys, results from the logs, no
   assert.ok(onDisk.includes('Best checkpoint: step 10 (eval/loss = 1.75, lower is better)'));
   assert.ok(!/N\/A/.test(onDisk));
   assert.equal(createModelCardForRun(tr.dir), onDisk, 'the card is a function of the run directory');
+  assert.ok(onDisk.includes(`- Base model: \`${path.join(parent, 'base_001')}\``));
+  const hub = await ExperimentTracker.create({ name: 'card_hub', dir: parent, tensorboard: false, runConfig: { phase: 'a', model: { path: 'moonshotai/Kimi-Linear-48B-A3B-Base' } } });
+  assert.ok(hub.createModelCard().includes('\nbase_model: "moonshotai/Kimi-Linear-48B-A3B-Base"\n'));
+  await hub.close();
   assert.equal(toYaml({ a: 'x: y', 'b c': [1, { d: null }], e: [] }), 'a: "x: y"\n"b c":\n  - 1\n  - d: null\ne: []\n');
+});
+
+test('tracker: truncateMetricsAfter supersedes later records in place; re-saving a step replaces it atomically', async () => {
+  const tr = await ExperimentTracker.create({ name: 'trunc', dir: parentDir(), modelConfig: { m: 1 }, flushIntervalMs: 0, keepLast: null });
+  for (let s = 1; s <= 6; s++) tr.logMetrics({ 'train/loss': s }, s);
+  await tr.saveCheckpoint({ step: 3, model: weights(3) });
+  await tr.saveCheckpoint({ step: 6, model: weights(6) });
+  tr.truncateMetricsAfter(3);
+  assert.deepEqual(tr.listCheckpoints(), [3], 'the checkpoint after the cut is superseded');
+  assert.ok(fs.existsSync(path.join(tr.dir, 'checkpoints', 'superseded', 'step_000006_segment0')));
+  tr.logMetrics({ 'train/loss': 40 }, 4);
+  await tr.saveCheckpoint({ step: 3, model: weights(33) });
+  assert.deepEqual([...((await tr.loadCheckpoint(3)).model['model.layers.0.ids'].data as Int32Array)], [33, -33]);
+  assert.deepEqual(fs.readdirSync(path.join(tr.dir, 'checkpoints')).sort(), ['step_000003', 'superseded']);
+  await tr.close();
+  assert.deepEqual(readMetrics(tr.dir).map((r) => [r.step, r.metrics['train/loss']]), [[1, 1], [2, 2], [3, 3], [4, 40]]);
+  assert.deepEqual(readScalars(path.join(tr.dir, 'logs'))['train/loss'].map((s) => s.step), [1, 2, 3, 4]);
+});
+
+test('tracker: resume cuts a torn last metrics line (crash mid-append) before appending', async () => {
+  const tr = await ExperimentTracker.create({ name: 'torn', dir: parentDir(), tensorboard: false });
+  tr.logMetrics({ 'train/loss': 1 }, 1);
+  await tr.close('interrupted');
+  fs.appendFileSync(path.join(tr.dir, 'metrics', 'metrics.jsonl'), '{"step":2,"time":"2026-');
+  const again = await ExperimentTracker.resume(tr.dir, { fromStep: null });
+  again.logMetrics({ 'train/loss': 0.5 }, 2);
+  await again.close();
+  assert.deepEqual(readMetrics(tr.dir).map((r) => r.step), [1, 2]);
+  assert.match(fs.readFileSync(path.join(tr.dir, 'superseded', 'torn.jsonl'), 'utf8'), /"torn":"\{\\"step\\":2/);
 });

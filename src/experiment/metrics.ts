@@ -86,6 +86,26 @@ export function metricSummary(records: MetricRecord[]): Record<string, { last: n
   return out;
 }
 
+/**
+ * A crash mid-append can leave a last line without its newline. Before appending again, that torn record is
+ * cut off (kept in `tornFile` when given), so the next record never fuses with it. Returns whether it cut.
+ */
+export function repairTornTail(file: string, tornFile?: string): boolean {
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    return false;
+  }
+  if (st.size === 0) return false;
+  const text = fs.readFileSync(file, 'utf8');
+  if (text.endsWith('\n')) return false;
+  const keep = text.slice(0, text.lastIndexOf('\n') + 1);
+  if (tornFile) appendLines(tornFile, [`${JSON.stringify({ file: path.basename(file), torn: text.slice(keep.length) })}\n`]);
+  writeFileAtomic(file, keep);
+  return true;
+}
+
 function appendLines(file: string, lines: string[]): void {
   if (lines.length === 0) return;
   fs.mkdirSync(path.dirname(file), { recursive: true });

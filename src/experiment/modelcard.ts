@@ -2,6 +2,8 @@
 // (huggingface_hub ModelCardData: license, library_name, tags, base_model, pipeline_tag, model-index), then a
 // human description of what was trained, how, what came out, and how to reproduce it. Nothing is printed as
 // "N/A": a fact that was not recorded is left out, one that was is shown.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { RecursiveConfig, RunConfig } from './config';
 import type { ExperimentMetadata } from './tracker';
 
@@ -92,7 +94,9 @@ export function renderModelCard(input: ModelCardInput): string {
   const { meta, recursiveConfig: rc, runConfig: run, summary, checkpoints } = input;
   const tags = [...new Set(['reclin', 'kimi-linear', 'kda', 'linear-attention', ...(rc.recursive_enabled ? ['recursive-refinement'] : []), `phase-${meta.phase.replace(/_/g, '-')}`, ...meta.tags])];
   const front: Record<string, Yaml> = { license: meta.license, library_name: 'reclin', pipeline_tag: 'text-generation', tags };
-  if (meta.base_model && HUB_ID.test(meta.base_model) && !meta.base_model.startsWith('.') && !meta.base_model.startsWith('experiments/')) front.base_model = meta.base_model;
+  // base_model must be a Hub model id; a local directory (a base trained here) is named in the text instead.
+  const base = meta.base_model;
+  if (base && HUB_ID.test(base) && !base.startsWith('.') && !fs.existsSync(path.resolve(meta.command.cwd, base))) front.base_model = base;
   const evals = evalMetrics(summary);
   if (evals.length > 0) {
     front['model-index'] = [

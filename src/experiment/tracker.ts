@@ -11,7 +11,7 @@ import { fsyncDir, readJsonIfExists, writeFileAtomic, writeJsonAtomic } from './
 import { applyRetention, cleanupIncompleteCheckpoints, listCheckpoints, loadCheckpointDir, resolveCheckpoint, supersedeCheckpointsAfter, writeCheckpoint, CHECKPOINTS_DIR, type LoadedCheckpoint } from './checkpoint';
 import { ConfigError, formatProblems, loadRecursiveConfig, loadRunConfig, parseRecursiveConfig, parseRunConfig, type RecursiveConfig, type RecursiveConfigInput, type RunConfig, type RunConfigInput } from './config';
 import { acquireLock, releaseLock, processStartTime, LockError, type LockInfo } from './lock';
-import { encodeValue, metricSummary, readMetrics, supersedeEventsAfter, supersedeJsonlAfter, METRICS_FILE, SAMPLES_FILE, SUPERSEDED_DIR, TEXT_FILE, type MetricRecord } from './metrics';
+import { encodeValue, metricSummary, readMetrics, repairTornTail, supersedeEventsAfter, supersedeJsonlAfter, METRICS_FILE, SAMPLES_FILE, SUPERSEDED_DIR, TEXT_FILE, type MetricRecord } from './metrics';
 import { renderModelCard } from './modelcard';
 import { captureCommand, captureGit, captureHost, captureRuntime, type CommandInfo, type GitInfo, type HostInfo, type RuntimeInfo } from './provenance';
 import { DEFAULT_STALE_AFTER_MS, METADATA_FILE, STATUS_FILE, type RunState, type StatusFile } from './status';
@@ -175,6 +175,12 @@ function runIdFor(name: string): string {
   return `${name}_${t}_${randomBytes(3).toString('hex')}`;
 }
 
+/** The repository the command runs in, else reclin's own checkout (when it is one). */
+function captureGitOfRun(): ReturnType<typeof captureGit> {
+  const here = captureGit(process.cwd());
+  return here.info ? here : captureGit(path.resolve(__dirname, '..', '..'));
+}
+
 function isStaleElsewhere(dir: string): (holder: LockInfo) => boolean {
   return () => {
     const st = readJsonIfExists<StatusFile>(path.join(dir, STATUS_FILE));
@@ -227,7 +233,7 @@ export class ExperimentTracker {
   private readonly bestMetric: string;
   private readonly bestMode: 'min' | 'max';
   private readonly onExit: () => void;
-  private readonly startedMs = Date.now();
+  private readonly flushIntervalMs: number | undefined;
 
   private constructor(args: {
     dir: string;
@@ -255,6 +261,7 @@ export class ExperimentTracker {
     this.keepLast = args.keepLast;
     this.bestMetric = args.bestMetric;
     this.bestMode = args.bestMode;
+    this.flushIntervalMs = args.flushIntervalMs;
     for (const sub of ['checkpoints', 'logs', 'metrics', 'notes']) fs.mkdirSync(path.join(this.dir, sub), { recursive: true });
     this.metricsFd = fs.openSync(path.join(this.dir, METRICS_FILE), 'a');
     this.tb = args.tensorboard ? new TensorBoardWriter(path.join(this.dir, 'logs'), { flushIntervalMs: args.flushIntervalMs }) : null;
@@ -318,7 +325,7 @@ export class ExperimentTracker {
     acquireLock(dir, id);
 
     const created = nowIso();
-    const { info: git, diff } = captureGit(process.cwd());
+    const { info: git, diff } = captureGitOfRun();
     let gitDiffFile: string | null = null;
     if (diff.length > 0) {
       gitDiffFile = 'git_diff.patch';
@@ -405,6 +412,12 @@ export class ExperimentTracker {
     acquireLock(runDir, meta.id, isStaleElsewhere(runDir));
     try {
       cleanupIncompleteCheckpoints(runDir);
+      // A crash mid-append may have left a torn last line: cut it before anything is appended again.
+      for (const f of [METRICS_FILE, TEXT_FILE, SAMPLES_FILE]) repairTornTail(path.join(runDir, f), path.join(runDir, SUPERSEDED_DIR, 'torn.jsonl'));
+      for (const f of ['notes.txt', 'issues.txt']) {
+        const p = path.join(runDir, 'notes', f);
+        if (fs.existsSync(p) && fs.statSync(p).size > 0 && !fs.readFileSync(p, 'utf8').endsWith('\n')) fs.appendFileSync(p, '\n');
+      }
       const segment = (meta.segments?.length ?? 1);
       const latest = listCheckpoints(runDir).at(-1)?.step;
       const fromStep = opts.fromStep === undefined ? (latest ?? -1) : opts.fromStep;
@@ -419,7 +432,7 @@ export class ExperimentTracker {
         if (meta.last_step !== null && meta.last_step > fromStep) meta.last_step = fromStep >= 0 ? fromStep : null;
       }
       const command = captureCommand(opts.command);
-      const { info: git } = captureGit(process.cwd());
+      const { info: git } = captureGitOfRun();
       const now = nowIso();
       for (const s of meta.segments ?? []) if (s.status === 'running') s.status = 'interrupted';
       meta.segments = [...(meta.segments ?? []), { segment, started_at: now, ended_at: null, status: 'running', from_step: fromStep, pid: process.pid, host: os.hostname(), command: command.line, git_commit: git?.commit ?? null, git_dirty: git?.dirty ?? null }];
@@ -722,7 +735,7 @@ export class ExperimentTracker {
     supersedeEventsAfter(path.join(this.dir, 'logs'), step, path.join(sup, `logs_segment${this.segment}`));
     supersedeCheckpointsAfter(this.dir, step, this.segment);
     this.metricsFd = fs.openSync(path.join(this.dir, METRICS_FILE), 'a');
-    if (this.tb) this.tb = new TensorBoardWriter(path.join(this.dir, 'logs'));
+    if (this.tb) this.tb = new TensorBoardWriter(path.join(this.dir, 'logs'), { flushIntervalMs: this.flushIntervalMs });
   }
 
   // ---------------------------------------------------------------------------------------- reports
