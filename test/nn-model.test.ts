@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { KimiLinearLM, type ModelConfig, Tensor, backward, loadModel, loadModelConfig, loadWeights, memory, noGrad, parseModelConfig, saveModel, scope, setNumThreads } from '../src';
+import { KimiLinearLM, type ModelConfig, Tensor, backward, loadModel, loadModelConfig, loadWeights, memory, noGrad, parseModelConfig, saveModel, scope, setNumThreads, writeSafetensors } from '../src';
 import { rmsRel, rng } from './helpers';
 
 // Micro models are far too small for threads to pay off; one thread keeps this file fast on a shared machine.
@@ -228,4 +228,28 @@ test('presets: tiny has 1-4M parameters, small loads; bad configs are rejected w
   assert.throws(() => microConfig({ linear_attn_config: { ...la, kda_layers: [1, 2], full_attn_layers: [2] } }), /layer 2 is listed in both/);
   assert.throws(() => microConfig({ linear_attn_config: { ...la, kda_layers: [1], full_attn_layers: [2] } }), /layer 3 is in neither/);
   assert.throws(() => microConfig({ linear_attn_config: { ...la, kda_layers: [0, 1, 3], full_attn_layers: [2] } }), /kda_layers/);
+});
+
+test('weights in the Hugging Face layout (conv [C,1,W], A_log [1,1,H,1]) load as well', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reclin-hf-'));
+  const m = new KimiLinearLM(microConfig(), { seed: 4 });
+  const tensors: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
+  for (const p of m.parameters()) {
+    let shape = p.shape;
+    if (p.name.endsWith('conv1d.weight')) shape = [shape[0], 1, shape[1]];
+    if (p.name.endsWith('.A_log')) shape = [1, 1, shape[0], 1];
+    tensors[p.name] = { dtype: 'F32', shape, data: p.data.toFloat32Array() };
+  }
+  const file = path.join(dir, 'model.safetensors');
+  writeSafetensors(file, tensors);
+  const l = new KimiLinearLM(microConfig(), { seed: 5 });
+  loadWeights(l, file);
+  for (const [name, p] of m.namedParameters()) assert.deepEqual(l.namedParameters().get(name)!.data.toFloat32Array(), p.data.toFloat32Array(), name);
+  // any other shape mismatch is named
+  tensors['model.norm.weight'] = { dtype: 'F32', shape: [2, 8], data: new Float32Array(16) };
+  writeSafetensors(file, tensors);
+  assert.throws(() => loadWeights(l, file), /model\.norm\.weight has shape \[2,8\], the model expects \[16\]/);
+  m.dispose();
+  l.dispose();
+  fs.rmSync(dir, { recursive: true, force: true });
 });

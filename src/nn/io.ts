@@ -21,6 +21,16 @@ export function saveModel(model: KimiLinearLM, dir: string): void {
   writeJsonAtomic(path.join(dir, CONFIG_FILE), model.config);
 }
 
+/**
+ * The Hugging Face checkpoint stores two tensors with extra unit dims: conv weights [C,1,W] (ours [C,W]) and
+ * A_log [1,1,H,1] (ours [H]); the data order is the same, so they load as they are.
+ */
+function isHfLayout(name: string, file: readonly number[], ours: readonly number[]): boolean {
+  if (name.endsWith('conv1d.weight')) return file.length === 3 && file[0] === ours[0] && file[1] === 1 && file[2] === ours[1];
+  if (name.endsWith('.A_log')) return file.length === 4 && file[0] === 1 && file[1] === 1 && file[2] === ours[0] && file[3] === 1;
+  return false;
+}
+
 /** Copies weights from a safetensors file into the model's parameters (names and shapes must match exactly). */
 export function loadWeights(model: KimiLinearLM, file: string): void {
   const { tensors } = readSafetensors(file);
@@ -35,9 +45,9 @@ export function loadWeights(model: KimiLinearLM, file: string): void {
     );
   for (const [name, p] of params) {
     const td = tensors[name];
-    if (td.shape.join(',') !== p.shape.join(','))
+    if (td.shape.join(',') !== p.shape.join(',') && !isHfLayout(name, td.shape, p.shape))
       throw new RangeError(`${file}: ${name} has shape [${td.shape.join(',')}], the model expects [${p.shape.join(',')}]`);
-    const t = Tensor.from(tensorDataToFloat32(td), td.shape);
+    const t = Tensor.from(tensorDataToFloat32(td), p.shape);
     p.assign(t);
     t.dispose();
   }
