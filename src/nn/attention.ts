@@ -1,7 +1,7 @@
 // Full causal softmax attention with no positional encoding (NoPE) for the layers in full_attn_layers —
 // the role MLA plays in Kimi Linear (mla_use_nope). Plain multi-head attention with q/k/v/o projections.
 import { ops } from '../ops';
-import { type Tensor, Var, ag } from '../tensor';
+import { type Tensor, Var, ag, zerosOn } from '../tensor';
 import { Linear } from './layers';
 import { Module, type InitContext } from './module';
 
@@ -60,7 +60,7 @@ export class CausalSelfAttention extends Module {
     else {
       // Run causal attention over [cache; input] with zero queries for the cached rows, keep the last T rows:
       // row P+t sees cached positions 0..P−1 and input positions 0..t, exactly the causal set.
-      const zq = new Var(ops.full([B, P, this.numHeads, this.headDim], 0));
+      const zq = new Var(zerosOn([B, P, this.numHeads, this.headDim], x.data));
       const kk = ag.concat([new Var(state!.k), k], 1);
       const vv = ag.concat([new Var(state!.v), v], 1);
       o = ag.slice(ag.causalAttention(ag.concat([zq, q], 1), kk, vv, { scale }), 1, P, P + T);

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeJsonAtomic } from '../experiment/atomic';
 import { readSafetensors, tensorDataToFloat32, writeSafetensors } from '../experiment/safetensors';
-import { Tensor } from '../tensor';
+import { type Device, Tensor } from '../tensor';
 import { loadModelConfig } from './config';
 import { KimiLinearLM, type ModelOptions } from './model';
 
@@ -47,7 +47,7 @@ export function loadWeights(model: KimiLinearLM, file: string): void {
     const td = tensors[name];
     if (td.shape.join(',') !== p.shape.join(',') && !isHfLayout(name, td.shape, p.shape))
       throw new RangeError(`${file}: ${name} has shape [${td.shape.join(',')}], the model expects [${p.shape.join(',')}]`);
-    const t = Tensor.from(tensorDataToFloat32(td), p.shape);
+    const t = Tensor.from(tensorDataToFloat32(td), p.shape, { device: p.data.device as Device });
     p.assign(t);
     t.dispose();
   }

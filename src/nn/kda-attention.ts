@@ -3,8 +3,7 @@
 // forget gate), A_log, dt_bias, b_proj (beta), g_a_proj/g_b_proj (low-rank output gate), o_norm, o_proj.
 // Shapes differ from the HF checkpoint only where our ops want it: conv weights are [C, kernel]
 // (HF [C,1,kernel]) and A_log is [H] (HF [1,1,H,1]).
-import { ops } from '../ops';
-import { type Parameter, type Tensor, type Var, ag } from '../tensor';
+import { type Device, type Parameter, Tensor, type Var, ag } from '../tensor';
 import { Linear, ShortConv } from './layers';
 import { Module, type InitContext } from './module';
 
@@ -74,7 +73,7 @@ export class KDAttention extends Module {
 
   /** Continues from `state` (null: start of sequence) and returns the state after the last position. */
   forwardWithState(x: Var, state: KdaState | null): { out: Var; state: KdaState } {
-    const r = this.run(x, state ?? this.initialState(x.shape[0]));
+    const r = this.run(x, state ?? this.initialState(x.shape[0], x.data.device as Device));
     return { out: r.out, state: r.state! };
   }
 
@@ -121,9 +120,10 @@ export class KDAttention extends Module {
   }
 
   /** The state at the start of a sequence (zero conv tails and recurrent state) for a batch of B. */
-  initialState(B: number): KdaState {
+  initialState(B: number, device: Device = 'cpu'): KdaState {
     const C = this.H * this.K;
     const w = this.q_conv1d.kernel - 1;
-    return { kind: 'kda', conv: [ops.full([B, w, C], 0), ops.full([B, w, C], 0), ops.full([B, w, C], 0)], recurrent: ops.full([B, this.H, this.K, this.K], 0) };
+    const z = (shape: number[]) => Tensor.zeros(shape, { device });
+    return { kind: 'kda', conv: [z([B, w, C]), z([B, w, C]), z([B, w, C])], recurrent: z([B, this.H, this.K, this.K]) };
   }
 }

@@ -1,6 +1,6 @@
 // Basic layers: Linear (no bias by default), RMSNorm, ShortConv (causal depthwise conv + SiLU), SwiGLU MLP.
 import { ops } from '../ops';
-import { type Parameter, type Tensor, Var, ag } from '../tensor';
+import { type Parameter, type Tensor, Var, ag, zerosOn } from '../tensor';
 import { Module, type InitContext } from './module';
 
 export class Linear extends Module {
@@ -70,8 +70,8 @@ export class ShortConv extends Module {
     const [B, T, C] = x.shape;
     if (tail && (tail.shape.length !== 3 || tail.shape[0] !== B || tail.shape[1] !== w || tail.shape[2] !== C))
       throw new RangeError(`${this.prefix}: conv tail must have shape [${B},${w},${C}], got [${tail.shape.join(',')}]`);
-    if (w === 0) return { y: this.forward(x), tail: ops.full([B, 0, C], 0) };
-    const prev = new Var(tail ?? ops.full([B, w, C], 0));
+    if (w === 0) return { y: this.forward(x), tail: zerosOn([B, 0, C], x.data) };
+    const prev = new Var(tail ?? zerosOn([B, w, C], x.data));
     const ext = ag.concat([prev, x], 1);
     const y = ag.slice(this.forward(ext), 1, w, w + T);
     return { y, tail: ops.slice(ext.data, 1, T, T + w) };

@@ -8,7 +8,7 @@
 //   model.layers.{i}.mlp.{gate_proj,up_proj,down_proj}.weight
 // Hooks for a sidecar: embed(ids) → h, layers[i].forward(h) → h, head(h) → logits (and the *WithState
 // variants to continue from cached prefix state).
-import { type Parameter, Tensor, type Var, ag } from '../tensor';
+import { type Device, type Parameter, Tensor, type Var, ag } from '../tensor';
 import { CausalSelfAttention, type AttentionState } from './attention';
 import { type ModelConfig, layerKind, parseModelConfig } from './config';
 import { KDAttention, type KdaState } from './kda-attention';
@@ -135,6 +135,6 @@ export class KimiLinearLM extends Module {
     const all = ids.toInt32Array();
     const tgt = new Int32Array(B * (T - 1));
     for (let b = 0; b < B; b++) for (let t = 0; t < T - 1; t++) tgt[b * (T - 1) + t] = all[b * T + t + 1];
-    return ag.crossEntropy(pred, Tensor.from(tgt, [B * (T - 1)]), { ignoreIndex: opts.ignoreIndex ?? -100 });
+    return ag.crossEntropy(pred, Tensor.from(tgt, [B * (T - 1)], { device: ids.device as Device }), { ignoreIndex: opts.ignoreIndex ?? -100 });
   }
 }

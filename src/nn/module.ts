@@ -1,7 +1,7 @@
 // The module base: a named node of the model tree that owns Parameters and child modules.
 // Parameter names are full Hugging Face–style paths (e.g. "model.layers.0.self_attn.q_proj.weight"),
 // fixed when the module is constructed from its prefix.
-import { Parameter } from '../tensor';
+import { type Device, Parameter, keep } from '../tensor';
 import { type Init, initTensor } from './init';
 
 export interface InitContext {
@@ -54,6 +54,21 @@ export abstract class Module {
 
   numParameters(): number {
     return this.parameters().reduce((s, p) => s + p.data.size, 0);
+  }
+
+  /**
+   * Moves every parameter to `device` ('cpu', 'cuda', 'cuda:N'): data is copied there and the old copy freed;
+   * gradients are dropped (the next backward allocates them on the new device).
+   */
+  to(device: Device): this {
+    for (const p of this.parameters()) {
+      if (p.data.device === device) continue;
+      p.zeroGrad();
+      const old = p.data;
+      p.data = keep(old.to(device));
+      old.dispose();
+    }
+    return this;
   }
 
   /** Frees every parameter's data and gradient. */

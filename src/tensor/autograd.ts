@@ -10,7 +10,7 @@
 // functions like add or reshape hand the same tensor to several inputs).
 import { ops } from '../ops';
 import { keep } from './scope';
-import { Tensor } from './tensor';
+import { type Device, Tensor } from './tensor';
 
 /** A recorded operation: its inputs and how to map the output's gradient to theirs. */
 export interface Node {
@@ -123,6 +123,11 @@ export class Parameter extends Var {
   }
 }
 
+/** Zeros of `shape` on the device of `like` (ops.full makes CPU tensors). */
+export function zerosOn(shape: readonly number[], like: Tensor): Tensor {
+  return Tensor.zeros(shape, { device: like.device as Device });
+}
+
 /** Wraps a tensor as a constant input (no gradient). */
 export function constant(t: Tensor): Var {
   return new Var(t, false);
@@ -200,7 +205,7 @@ export function backward(root: Var, dRoot?: Tensor): void {
     grads.set(v, s);
   };
 
-  const seed = dRoot ? ops.copy(dRoot) : ops.full(root.shape, 1);
+  const seed = dRoot ? ops.copy(dRoot) : ops.addScalar(zerosOn(root.shape, root.data), 1);
   accumulate(root, seed);
   for (const v of topoOrder(root)) {
     const g = grads.get(v);

@@ -3,7 +3,7 @@
 // reduce gradients back to each input's shape with ops.sumToShape. Integer inputs (ids, targets) are plain
 // Tensors. Dims may be negative (counted from the end).
 import { kda as kdaOps, ops } from '../ops';
-import { Var, record } from './autograd';
+import { Var, record, zerosOn } from './autograd';
 import { Tensor } from './tensor';
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
@@ -23,7 +23,7 @@ function sumTo(g: Tensor, shape: readonly number[]): Tensor {
 /** g (whose shape broadcasts to `shape`) expanded to `shape`. */
 function expandTo(g: Tensor, shape: readonly number[]): Tensor {
   if (sameShape(g.shape, shape)) return ops.copy(g);
-  const zeros = ops.full([...shape], 0);
+  const zeros = zerosOn(shape, g);
   const out = ops.add(zeros, g);
   zeros.dispose();
   return out;
