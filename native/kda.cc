@@ -152,8 +152,13 @@ KdaProblem read_problem(const Napi::CallbackInfo& info, const Napi::Object& opts
   // The decay factorisation needs non-increasing cumulative gates (KDA_SPEC §3.1): every g must be <= 0.
   const float* gp = g.f32();
   const int64_t ng = g.numel();
-  for (int64_t i = 0; i < ng; ++i) {
-    if (!(gp[i] <= 0.0f)) {
+  int64_t first_bad = ng;  // the smallest offending index, whatever the thread count
+#pragma omp parallel for schedule(static) reduction(min : first_bad)
+  for (int64_t i = 0; i < ng; ++i)
+    if (!(gp[i] <= 0.0f) && i < first_bad) first_bad = i;
+  {
+    const int64_t i = first_bad;
+    if (i < ng) {
       int64_t rem = i;
       const int64_t d = rem % K;
       rem /= K;
@@ -181,11 +186,13 @@ Napi::Value KdaForward(const Napi::CallbackInfo& info) {
   Napi::Object opts = arg_object(info, 5, "options");
   Tensor keep[6];
   KdaProblem P = read_problem(info, opts, keep);
-  Tensor o = zeros({P.B, P.T, P.H, P.V});
-  Tensor ht = zeros({P.B, P.H, P.K, P.V});
+  // The kernels write every element of o and finalState (zeros only cover empty problems).
+  const bool none = empty_problem(P);
+  Tensor o = none ? zeros({P.B, P.T, P.H, P.V}) : empty({P.B, P.T, P.H, P.V});
+  Tensor ht = none ? zeros({P.B, P.H, P.K, P.V}) : empty({P.B, P.H, P.K, P.V});
   P.o = o.f32();
   P.ht = ht.f32();
-  if (!empty_problem(P)) run_forward(P);
+  if (!none) run_forward(P);
   else if (P.h0 && ht.numel()) std::memcpy(ht.f32(), P.h0, ht.nbytes());
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("o", wrap(info.Env(), o));
@@ -206,15 +213,18 @@ Napi::Value KdaBackward(const Napi::CallbackInfo& info) {
     expect_cpu_f32(dht, "dFinalState");
     expect_shape(dht, dims({P.B, P.H, P.K, P.V}), "dFinalState", "[B,H,K,V]");
   }
-  Tensor dq = zeros({P.B, P.T, P.H, P.K}), dk = zeros({P.B, P.T, P.H, P.K}), dg = zeros({P.B, P.T, P.H, P.K});
-  Tensor dv = zeros({P.B, P.T, P.H, P.V}), dbeta = zeros({P.B, P.T, P.H});
+  // The kernels write every element of the gradients (zeros only cover empty problems).
+  const bool none = empty_problem(P);
+  auto alloc = [none](std::vector<int64_t> shape) { return none ? zeros(shape) : empty(shape); };
+  Tensor dq = alloc({P.B, P.T, P.H, P.K}), dk = alloc({P.B, P.T, P.H, P.K}), dg = alloc({P.B, P.T, P.H, P.K});
+  Tensor dv = alloc({P.B, P.T, P.H, P.V}), dbeta = alloc({P.B, P.T, P.H});
   Tensor dh0;
-  if (P.h0) dh0 = zeros({P.B, P.H, P.K, P.V});
+  if (P.h0) dh0 = alloc({P.B, P.H, P.K, P.V});
   P.dO = dO.f32();
   P.dht = dht.defined() ? dht.f32() : nullptr;
   P.dq = dq.f32(), P.dk = dk.f32(), P.dv = dv.f32(), P.dg = dg.f32(), P.dbeta = dbeta.f32();
   P.dh0 = dh0.defined() ? dh0.f32() : nullptr;
-  if (!empty_problem(P)) run_backward(P);
+  if (!none) run_backward(P);
   else if (P.dh0 && P.dht && dh0.numel()) std::memcpy(dh0.f32(), P.dht, dh0.nbytes());
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);

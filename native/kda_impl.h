@@ -98,13 +98,55 @@ static inline float dot(const float* a, const float* b, int n) {
   return vsum(s);
 }
 
+// dst[0, n) = src[0, n) for any n (rows of the caller's tensors are not padded). Kept as an inline vector
+// loop: GCC would otherwise turn it into a memcpy call per row, whose overhead is large for 60..512-byte rows.
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) static inline void copy_row(float* __restrict dst, const float* __restrict src, int n) {
+  int d = 0;
+  for (; d + W <= n; d += W) vst(dst + d, vld(src + d));
+  for (; d < n; ++d) dst[d] = src[d];
+}
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) static inline void zero_row(float* dst, int n) {
+  int d = 0;
+  for (; d + W <= n; d += W) vst(dst + d, vzero());
+  for (; d < n; ++d) dst[d] = 0.0f;
+}
+
 // out = exp(a − b) (b may be null: exp(a)); the difference is taken in double, then rounded.
-static inline void exp_diff(float* out, const double* a, const double* b, int n) {
+static inline void exp_diff(float* __restrict out, const double* __restrict a, const double* __restrict b, int n) {
   if (b)
     for (int d = 0; d < n; ++d) out[d] = static_cast<float>(a[d] - b[d]);
   else
     for (int d = 0; d < n; ++d) out[d] = static_cast<float>(a[d]);
   for (int d = 0; d < n; d += W) vst(out + d, vexp(vld(out + d)));
+}
+
+// In-place solves with one BC x BC diagonal block of the unit lower-triangular (I + L), a register-resident
+// column strip at a time: X ← (I + L_blk)⁻¹ X (forward) and Y ← (I + L_blk)⁻ᵀ Y (backward). X, Y: BC rows, ld ldx.
+static inline void solve_block_lower(float* X, long ldx, const float* L, long ldl) {
+  for (long c0 = 0; c0 < ldx; c0 += W) {
+    VF x[BC];
+#pragma GCC unroll 16
+    for (int r = 0; r < BC; ++r) x[r] = vld(X + r * ldx + c0);
+#pragma GCC unroll 16
+    for (int i = 0; i < BC; ++i)
+#pragma GCC unroll 16
+      for (int r = i + 1; r < BC; ++r) x[r] = vfnma(vset(L[r * ldl + i]), x[i], x[r]);
+#pragma GCC unroll 16
+    for (int r = 0; r < BC; ++r) vst(X + r * ldx + c0, x[r]);
+  }
+}
+static inline void solve_block_upper(float* Y, long ldy, const float* L, long ldl) {
+  for (long c0 = 0; c0 < ldy; c0 += W) {
+    VF y[BC];
+#pragma GCC unroll 16
+    for (int r = 0; r < BC; ++r) y[r] = vld(Y + r * ldy + c0);
+#pragma GCC unroll 16
+    for (int r = BC - 1; r > 0; --r)
+#pragma GCC unroll 16
+      for (int i = 0; i < r; ++i) y[i] = vfnma(vset(L[r * ldl + i]), y[r], y[i]);
+#pragma GCC unroll 16
+    for (int r = 0; r < BC; ++r) vst(Y + r * ldy + c0, y[r]);
+  }
 }
 
 // ---- per-thread workspace ---------------------------------------------------------------------------------
@@ -177,6 +219,51 @@ static Stream stream_of(const KdaProblem& P, int bh) {
   return s;
 }
 
+// Rows of the next chunk to bring towards L2, a row at a time, spread over the current chunk's work. Rows are
+// H·K floats apart, which the hardware prefetchers follow poorly; issuing a whole chunk of prefetches at once
+// would just stall on the line-fill buffers.
+struct RowPrefetch {
+  const float* base[10];
+  long stride[10], bytes[10];
+  int n = 0;
+  long t0 = 0, t1 = 0;
+  void add(const float* b, long st, long by) {
+    base[n] = b, stride[n] = st, bytes[n] = by;
+    ++n;
+  }
+  void row(int r) const {
+    const long t = t0 + r;
+    if (t < t0 || t >= t1) return;
+    for (int a = 0; a < n; ++a) {
+      const char* p = reinterpret_cast<const char*>(base[a] + t * stride[a]);
+      for (long o = 0; o < bytes[a]; o += 64) _mm_prefetch(p + o, _MM_HINT_T1);
+    }
+  }
+};
+
+// The inputs (and output rows) of the chunk starting at t0 (none when t0 is outside the sequence).
+static RowPrefetch chunk_prefetch(const KdaProblem& P, const Stream& s, int bh, int C, int t0, bool fwd_out,
+                                  bool bwd_in, bool bwd_out) {
+  RowPrefetch pf;
+  if (t0 < 0 || t0 >= P.T) return pf;
+  pf.t0 = t0, pf.t1 = std::min(P.T, t0 + C);
+  const long kb = (long)P.K * 4, vb = (long)P.V * 4;
+  pf.add(s.q, s.sk, kb);
+  pf.add(s.k, s.sk, kb);
+  pf.add(s.g, s.sk, kb);
+  pf.add(s.v, s.sv, vb);
+  const long row0 = (long)(bh / P.H) * P.T * P.H + bh % P.H;
+  if (bwd_in) pf.add(s.dO, s.sv, vb);
+  if (fwd_out) pf.add(P.o + row0 * P.V, s.sv, vb);
+  if (bwd_out) {
+    pf.add(P.dq + row0 * P.K, s.sk, kb);
+    pf.add(P.dk + row0 * P.K, s.sk, kb);
+    pf.add(P.dg + row0 * P.K, s.sk, kb);
+    pf.add(P.dv + row0 * P.V, s.sv, vb);
+  }
+  return pf;
+}
+
 // Copies rows [t0, t0+n) of a stream into the zero-padded chunk buffers.
 static void gather(const KdaProblem& P, const Stream& s, Work& w, int t0, int n, bool with_dO) {
   const int C = w.C, Kp = w.Kp, Vp = w.Vp, K = P.K, V = P.V;
@@ -184,19 +271,19 @@ static void gather(const KdaProblem& P, const Stream& s, Work& w, int t0, int n,
     float *q = w.qc + r * Kp, *k = w.kc + r * Kp, *g = w.gc + r * Kp, *v = w.vc + r * Vp;
     if (r < n) {
       const long t = t0 + r;
-      std::memcpy(q, s.q + t * s.sk, K * sizeof(float));
-      std::memcpy(k, s.k + t * s.sk, K * sizeof(float));
-      std::memcpy(g, s.g + t * s.sk, K * sizeof(float));
-      std::memcpy(v, s.v + t * s.sv, V * sizeof(float));
+      copy_row(q, s.q + t * s.sk, K);
+      copy_row(k, s.k + t * s.sk, K);
+      copy_row(g, s.g + t * s.sk, K);
+      copy_row(v, s.v + t * s.sv, V);
       w.bc[r] = s.beta[t * s.sb];
-      if (with_dO) std::memcpy(w.dO + r * Vp, s.dO + t * s.sv, V * sizeof(float));
+      if (with_dO) copy_row(w.dO + r * Vp, s.dO + t * s.sv, V);
     } else {
-      std::memset(q, 0, K * sizeof(float));
-      std::memset(k, 0, K * sizeof(float));
-      std::memset(g, 0, K * sizeof(float));
-      std::memset(v, 0, V * sizeof(float));
+      zero_row(q, K);
+      zero_row(k, K);
+      zero_row(g, K);
+      zero_row(v, V);
       w.bc[r] = 0.0f;
-      if (with_dO) std::memset(w.dO + r * Vp, 0, V * sizeof(float));
+      if (with_dO) zero_row(w.dO + r * Vp, V);
     }
     // columns K..Kp and V..Vp stay zero from the workspace's initial memset (never written)
   }
@@ -205,27 +292,50 @@ static void gather(const KdaProblem& P, const Stream& s, Work& w, int t0, int n,
 // ---- intra-chunk quantities (state independent) -----------------------------------------------------------
 // Γ, decay factors, Qg = s·q⊙γ, Kg = k⊙γ, Kbar = k⊙γ_C/γ, the L matrix (strictly lower, row-scaled by β),
 // the A matrix (lower incl. diagonal, scaled by s; only when need_A) and X = [W U] = (I+L)⁻¹ [β·Kg, β·V].
-static void compute_intra(Work& w, bool need_A) {
+static void compute_intra(Work& w, bool need_A, const RowPrefetch& pf) {
   const int C = w.C, NC = w.NC, Kp = w.Kp, Vp = w.Vp, LX = w.LX;
   const float s = w.scale;
   double* G = w.G.data();
-  for (int d = 0; d < Kp; ++d) G[d] = w.gc[d];
-  for (int r = 1; r < C; ++r)
-    for (int d = 0; d < Kp; ++d) G[r * Kp + d] = G[(r - 1) * Kp + d] + w.gc[r * Kp + d];
+  {
+    const float* __restrict gc = w.gc;
+    for (int d = 0; d < Kp; ++d) G[d] = gc[d];
+    for (int r = 1; r < C; ++r) {
+      const double* __restrict prev = G + (long)(r - 1) * Kp;
+      double* __restrict cur = G + (long)r * Kp;
+      const float* __restrict gr = gc + (long)r * Kp;
+      for (int d = 0; d < Kp; ++d) cur[d] = prev[d] + gr[d];
+    }
+  }
 
+  // Per row: lam = exp(Γ_r − P_{I−1}), rho = exp(P_I − Γ_r), alp = exp(g_r). Per sub-chunk I: the decay from the
+  // chunk start to the sub-chunk start, exp(P_{I−1}), and from the sub-chunk end to the chunk end, exp(Γ_C − P_I),
+  // give gam = lam·exp(P_{I−1}) and ebar = rho·exp(Γ_C − P_I) as products of factors <= 1.
   const double* Gend = G + (long)(C - 1) * Kp;
-  for (int r = 0; r < C; ++r) {
-    const int I = r / BC;
-    const double* Gr = G + (long)r * Kp;
-    exp_diff(w.gam + r * Kp, Gr, nullptr, Kp);
-    exp_diff(w.ebar + r * Kp, Gend, Gr, Kp);
-    if (I == 0)
-      std::memcpy(w.lam + r * Kp, w.gam + r * Kp, Kp * sizeof(float));
+  for (int I = 0; I < NC; ++I) {
+    const double* Pprev = I ? G + (long)(BC * I - 1) * Kp : nullptr;
+    const double* Pself = G + (long)(BC * I + BC - 1) * Kp;
+    float* head = w.tmp;       // exp(P_{I−1})
+    float* tail = w.tmp + Kp;  // exp(Γ_C − P_I)
+    if (Pprev)
+      exp_diff(head, Pprev, nullptr, Kp);
     else
-      exp_diff(w.lam + r * Kp, Gr, G + (long)(BC * I - 1) * Kp, Kp);
-    exp_diff(w.rho + r * Kp, G + (long)(BC * I + BC - 1) * Kp, Gr, Kp);
-    float* a = w.alp + r * Kp;
-    for (int d = 0; d < Kp; d += W) vst(a + d, vexp(vld(w.gc + r * Kp + d)));
+      for (int d = 0; d < Kp; d += W) vst(head + d, vset(1.0f));
+    exp_diff(tail, Gend, Pself, Kp);
+    for (int r = BC * I; r < BC * I + BC; ++r) {
+      pf.row(r);
+      const long o = (long)r * Kp;
+      const double* Gr = G + o;
+      if (Pprev)
+        exp_diff(w.lam + o, Gr, Pprev, Kp);
+      else
+        exp_diff(w.lam + o, Gr, nullptr, Kp);
+      exp_diff(w.rho + o, Pself, Gr, Kp);
+      for (int d = 0; d < Kp; d += W) {
+        vst(w.alp + o + d, vexp(vld(w.gc + o + d)));
+        vst(w.gam + o + d, vmul(vld(w.lam + o + d), vld(head + d)));
+        vst(w.ebar + o + d, vmul(vld(w.rho + o + d), vld(tail + d)));
+      }
+    }
   }
   for (int I = 2; I < NC; ++I)
     for (int J = 0; J < I - 1; ++J)
@@ -305,21 +415,14 @@ static void compute_intra(Work& w, bool need_A) {
   for (int I = 0; I < NC; ++I) {
     const int r0 = BC * I;
     if (I) gemm(BC, LX, r0, w.Lm + (long)r0 * C, C, 1, w.X, LX, w.X + (long)r0 * LX, LX, -1.0f, true);
-    for (int i = r0; i < r0 + BC; ++i) {
-      const float* xi = w.X + (long)i * LX;
-      for (int r = i + 1; r < r0 + BC; ++r) {
-        const VF l = vset(w.Lm[(long)r * C + i]);
-        float* xr = w.X + (long)r * LX;
-        for (int d = 0; d < LX; d += W) vst(xr + d, vfnma(l, vld(xi + d), vld(xr + d)));
-      }
-    }
+    solve_block_lower(w.X + (long)r0 * LX, LX, w.Lm + (long)r0 * C + r0, C);
   }
 }
 
 // Ṽ = U − W·S (S: state entering the chunk)
 static void pseudo_values(Work& w, const float* S) {
   const int C = w.C, Kp = w.Kp, Vp = w.Vp, LX = w.LX;
-  for (int r = 0; r < C; ++r) std::memcpy(w.Vt + (long)r * Vp, w.X + (long)r * LX + Kp, Vp * sizeof(float));
+  for (int r = 0; r < C; ++r) copy_row(w.Vt + (long)r * Vp, w.X + (long)r * LX + Kp, Vp);
   gemm(C, Vp, Kp, w.X, LX, 1, S, Vp, w.Vt, Vp, -1.0f, true);
 }
 
@@ -354,7 +457,7 @@ static void forward_stream(const KdaProblem& P, Work& w, int bh) {
   for (int t0 = 0; t0 < P.T; t0 += C) {
     const int n = std::min(C, P.T - t0);
     gather(P, st, w, t0, n, false);
-    compute_intra(w, true);
+    compute_intra(w, true, chunk_prefetch(P, st, bh, C, t0 + C, true, false, false));
     pseudo_values(w, w.S);
     // O = Qg·S + A·Ṽ (A is lower triangular: row block I needs Ṽ rows < BC*(I+1))
     gemm(C, Vp, Kp, w.Qg, Kp, 1, w.S, Vp, w.O, Vp, 1.0f, false);
@@ -363,8 +466,7 @@ static void forward_stream(const KdaProblem& P, Work& w, int bh) {
     advance_state(w, w.S, n);
     const int b = bh / P.H, h = bh % P.H;
     for (int r = 0; r < n; ++r)
-      std::memcpy(P.o + ((static_cast<long>(b) * P.T + t0 + r) * P.H + h) * P.V, w.O + (long)r * Vp,
-                  P.V * sizeof(float));
+      copy_row(P.o + ((static_cast<long>(b) * P.T + t0 + r) * P.H + h) * P.V, w.O + (long)r * Vp, P.V);
   }
   if (P.ht) store_state(P, w.S, w, P.ht + bh * KV);
   (void)Kp;
@@ -416,7 +518,7 @@ static void backward_chunk(const KdaProblem& P, Work& w, const float* S0, int bh
   transpose(S0, Kp, Vp, Vp, w.S0T, Kp);
   gemm(C, Kp, Vp, w.dO, Vp, 1, w.S0T, Kp, w.dQi, Kp, 1.0f, false);
   gemm(C, Kp, Vp, w.dVt, Vp, 1, w.S0T, Kp, w.dX, LX, -1.0f, false);
-  for (int r = 0; r < C; ++r) std::memcpy(w.dX + (long)r * LX + Kp, w.dVt + (long)r * Vp, Vp * sizeof(float));
+  for (int r = 0; r < C; ++r) copy_row(w.dX + (long)r * LX + Kp, w.dVt + (long)r * Vp, Vp);
 
   // Y = (I + L)⁻ᵀ [dW dU] (blocked back substitution, in place in dX): Y = [dBk dBv]
   for (int I = NC - 1; I >= 0; --I) {
@@ -424,14 +526,7 @@ static void backward_chunk(const KdaProblem& P, Work& w, const float* S0, int bh
     if (r1 < C)
       gemm(BC, LX, C - r1, w.Lm + (long)r1 * C + r0, 1, C, w.dX + (long)r1 * LX, LX, w.dX + (long)r0 * LX, LX, -1.0f,
            true);
-    for (int r = r1 - 1; r > r0; --r) {
-      const float* yr = w.dX + (long)r * LX;
-      for (int i = r0; i < r; ++i) {
-        const VF l = vset(w.Lm[(long)r * C + i]);
-        float* yi = w.dX + (long)i * LX;
-        for (int d = 0; d < LX; d += W) vst(yi + d, vfnma(l, vld(yr + d), vld(yi + d)));
-      }
-    }
+    solve_block_upper(w.dX + (long)r0 * LX, LX, w.Lm + (long)r0 * C + r0, C);
   }
 
   // dL = −tril_strict(Y·Xᵀ)
@@ -457,7 +552,7 @@ static void backward_chunk(const KdaProblem& P, Work& w, const float* S0, int bh
         const float* src = w.Krho + (long)i * Kp;
         float* dst = R + (long)i * Kp;
         if (J == I - 1)
-          std::memcpy(dst, src, Kp * sizeof(float));
+          copy_row(dst, src, Kp);
         else {
           const float* m = w.mu + (long)(I * NC + J) * Kp;
           for (int d = 0; d < Kp; d += W) vst(dst + d, vmul(vld(src + d), vld(m + d)));
@@ -555,8 +650,8 @@ static void backward_chunk(const KdaProblem& P, Work& w, const float* S0, int bh
     if (r < n) {
       const long t = t0 + r;
       const long rowk = ((static_cast<long>(b) * P.T + t) * P.H + h);
-      std::memcpy(P.dq + rowk * P.K, w.P1 + o, P.K * sizeof(float));
-      std::memcpy(P.dk + rowk * P.K, w.Rr + o, P.K * sizeof(float));
+      copy_row(P.dq + rowk * P.K, w.P1 + o, P.K);
+      copy_row(P.dk + rowk * P.K, w.Rr + o, P.K);
       float* dv = P.dv + rowk * P.V;
       for (int v = 0; v < P.V; ++v) dv[v] = br * yv[v];
       P.dbeta[rowk] = vsum(dbk) + vsum(dbv) + vsum(dbr);
@@ -567,15 +662,17 @@ static void backward_chunk(const KdaProblem& P, Work& w, const float* S0, int bh
     float* last = w.dG + (long)(C - 1) * Kp;
     for (int d = 0; d < Kp; ++d) last[d] += w.colsum[d] + w.tmp[d];
   }
-  std::vector<double>& acc = w.G;  // reuse Γ storage (no longer needed) as the double accumulator
+  double* __restrict acc = w.G.data();  // reuse Γ storage (no longer needed) as the double accumulator
   for (int d = 0; d < Kp; ++d) acc[d] = 0.0;
   for (int r = C - 1; r >= 0; --r) {
-    const float* dg = w.dG + (long)r * Kp;
-    for (int d = 0; d < Kp; ++d) acc[d] += dg[d];
+    float* sum = w.dG + (long)r * Kp;  // dΓ_r in, dg_r out
+    for (int d = 0; d < Kp; ++d) {
+      acc[d] += sum[d];
+      sum[d] = static_cast<float>(acc[d]);
+    }
     if (r < n) {
       const long rowk = ((static_cast<long>(b) * P.T + t0 + r) * P.H + h);
-      float* out = P.dg + rowk * P.K;
-      for (int d = 0; d < P.K; ++d) out[d] = static_cast<float>(acc[d]);
+      copy_row(P.dg + rowk * P.K, sum, P.K);
     }
   }
 }
@@ -592,7 +689,7 @@ static void backward_stream(const KdaProblem& P, Work& w, std::vector<float>& hi
     std::memcpy(hist.data() + c * KVp, w.S, KVp * sizeof(float));
     if (c == NT - 1) break;  // the last chunk's end state is not needed
     gather(P, st, w, t0, n, false);
-    compute_intra(w, false);
+    compute_intra(w, false, chunk_prefetch(P, st, bh, C, t0 + C, false, c + 1 == NT - 1, false));
     pseudo_values(w, w.S);
     advance_state(w, w.S, n);
   }
@@ -601,7 +698,7 @@ static void backward_stream(const KdaProblem& P, Work& w, std::vector<float>& hi
   for (int c = NT - 1; c >= 0; --c) {
     const int t0 = c * C, n = std::min(C, P.T - t0);
     gather(P, st, w, t0, n, true);
-    compute_intra(w, true);
+    compute_intra(w, true, chunk_prefetch(P, st, bh, C, t0 - C, false, true, true));
     backward_chunk(P, w, hist.data() + c * KVp, bh, t0, n);
   }
   if (P.dh0) store_state(P, w.dS, w, P.dh0 + bh * KV);
