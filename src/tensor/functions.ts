@@ -368,7 +368,7 @@ export function kda(q: Var, k: Var, v: Var, g: Var, beta: Var, opts: KdaOptions 
   const initialState = opts.initialState ?? undefined;
   const fwd = kdaOps.forward(q.data, k.data, v.data, g.data, beta.data, { scale: scaleV, initialState, chunkSize: opts.chunkSize });
   const o = record('kda', fwd.o, [q, k, v, g, beta], (dO) => {
-    const r = kdaOps.backward(q.data, k.data, v.data, g.data, beta.data, dO, { scale: scaleV, initialState });
+    const r = kdaOps.backward(q.data, k.data, v.data, g.data, beta.data, dO, { scale: scaleV, initialState, chunkSize: opts.chunkSize });
     if (r.dInitialState) r.dInitialState.dispose();
     return [r.dq, r.dk, r.dv, r.dg, r.dbeta];
   });
