@@ -52,6 +52,8 @@ test('tracker: create lays out the directory of DESIGN.md and records provenance
     assert.equal(m.host.hostname, os.hostname());
     assert.equal(m.runtime.node, process.version);
     assert.ok(m.runtime.addon !== null || typeof m.runtime.addon_error === 'string', 'addon recorded, or why not');
+    if (m.runtime.addon) assert.ok(Number.isInteger(m.runtime.addon.threads), 'thread count recorded (determinism depends on it)');
+    assert.equal(typeof m.env, 'object');
     // The tests run inside the reclin repository (a checkout or CI's clone): git state must be there.
     if (fs.existsSync(path.join(root, '.git'))) {
       assert.match(m.git.commit, /^[0-9a-f]{40}$/);
@@ -339,4 +341,18 @@ test('tracker: resume cuts a torn last metrics line (crash mid-append) before ap
   await again.close();
   assert.deepEqual(readMetrics(tr.dir).map((r) => r.step), [1, 2]);
   assert.match(fs.readFileSync(path.join(tr.dir, 'superseded', 'torn.jsonl'), 'utf8'), /"torn":"\{\\"step\\":2/);
+});
+
+test('tracker: without a modelConfig, checkpoints carry the run config\'s preset (configs/models/tiny.json); env secrets are never recorded', async () => {
+  process.env.RECLIN_TEST_SETTING = '1';
+  process.env.RECLIN_HF_TOKEN = 'hf_secret';
+  const tr = await ExperimentTracker.create({ name: 'preset', dir: parentDir(), tensorboard: false });
+  delete process.env.RECLIN_TEST_SETTING;
+  delete process.env.RECLIN_HF_TOKEN;
+  await tr.saveCheckpoint({ step: 1, model: weights(1) });
+  await tr.close();
+  assert.deepEqual(readJson(path.join(tr.dir, 'checkpoints', 'step_000001', 'model', 'config.json')), readJson(path.join(root, 'configs', 'models', 'tiny.json')));
+  const m = readJson(path.join(tr.dir, 'experiment_metadata.json'));
+  assert.equal(m.env.RECLIN_TEST_SETTING, '1');
+  assert.ok(!JSON.stringify(m).includes('hf_secret'));
 });

@@ -1,4 +1,19 @@
 // Experiment tracking: config schemas, tracker, checkpoints (safetensors), model card.
+//
+//   const tr = await ExperimentTracker.create({ name, dir, description, recursiveConfig, runConfig, modelConfig });
+//   tr.logMetrics({ 'train/loss': 1.2 }, step);            // metrics/metrics.jsonl + TensorBoard (logs/)
+//   await tr.saveCheckpoint({ step, model, optimizer, trainerState, metrics });   // best + retention
+//   await tr.close('completed' | 'failed' | 'interrupted', error?);             // card, final status, unlock
+//
+// Resuming (the CLI's `reclin resume`): `ExperimentTracker.resume(dir, { fromStep })` takes the lock (a live
+// writer is refused, a dead one's stale lock is taken over), removes half-written checkpoint folders and
+// starts a new run segment. Everything logged after `fromStep` (default: the latest complete checkpoint) is
+// superseded: metric/text/sample records and TensorBoard events with a later step move to superseded/ and
+// are removed from the live logs (rewritten atomically), later checkpoints move to checkpoints/superseded/.
+// So metrics.jsonl and TensorBoard show one history without duplicate steps; every record carries its
+// `segment`. `tr.truncateMetricsAfter(step)` does the same on an open tracker.
+// Read-only helpers for other commands: readRunStatus (stale `running` detection), listExperiments,
+// readCheckpoint(dir, step | 'latest' | 'best'), summarizeRunDir, createModelCardForRun, addNoteToRun.
 export { writeSafetensors, readSafetensors, readSafetensorsHeader, toTensorData, tensorDataToFloat32, float32ToBf16Bits, bf16BitsToFloat32, SafetensorsError, SAFETENSORS_DTYPES } from './safetensors';
 export type { SafetensorsDType, TensorData, TensorEntry, TensorArray, SafetensorsHeaderEntry } from './safetensors';
 export { writeFileAtomic, writeJsonAtomic, sha256File } from './atomic';
@@ -17,5 +32,5 @@ export { readMetrics, metricSummary, readJsonl } from './metrics';
 export type { MetricRecord } from './metrics';
 export { renderModelCard, toYaml } from './modelcard';
 export type { ModelCardInput } from './modelcard';
-export { captureGit, captureHost, captureRuntime, captureCommand } from './provenance';
+export { captureGit, captureHost, captureRuntime, captureCommand, captureEnv } from './provenance';
 export type { GitInfo, HostInfo, RuntimeInfo, CommandInfo } from './provenance';

@@ -32,7 +32,8 @@ export interface HostInfo {
 export interface RuntimeInfo {
   node: string;
   reclin: string | null;
-  addon: { path: string; reason: string; cuda: boolean; openmp: boolean; compiler: string } | null;
+  /** threads: the addon's thread count at start; CPU results are bit-identical only for the same count. */
+  addon: { path: string; reason: string; cuda: boolean; openmp: boolean; compiler: string; threads: number | null } | null;
   addon_error: string | null;
   cuda: { driver: string | null; cuda_version: string | null; gpus: { name: string; memory_mb: number | null; compute_capability: string | null }[] } | null;
 }
@@ -125,11 +126,22 @@ export function captureRuntime(): RuntimeInfo {
     const { loadAddon } = require('../native/loader') as typeof import('../native/loader');
     const a = loadAddon();
     const b = typeof a.binding.buildInfo === 'function' ? a.binding.buildInfo() : { cuda: false, openmp: false, compiler: 'unknown' };
-    addon = { path: a.path, reason: a.reason, cuda: !!b.cuda, openmp: !!b.openmp, compiler: String(b.compiler) };
+    const threads = typeof a.binding.getNumThreads === 'function' ? a.binding.getNumThreads() : null;
+    addon = { path: a.path, reason: a.reason, cuda: !!b.cuda, openmp: !!b.openmp, compiler: String(b.compiler), threads };
   } catch (e) {
     addonError = (e as Error).message.split('\n')[0];
   }
   return { node: process.version, reclin: reclinVersion(), addon, addon_error: addonError, cuda: captureCuda() };
+}
+
+const ENV_ALLOW = /^(RECLIN_[A-Z0-9_]+|OMP_[A-Z_]+|CUDA_VISIBLE_DEVICES|CUDA_LAUNCH_BLOCKING|NODE_OPTIONS|UV_THREADPOOL_SIZE|HF_ENDPOINT|CI)$/;
+const ENV_SECRET = /TOKEN|KEY|SECRET|PASS|CREDENTIAL|AUTH/i;
+
+/** Environment variables that change what a run computes (an allow-list; never tokens or keys). */
+export function captureEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(env).sort()) if (ENV_ALLOW.test(k) && !ENV_SECRET.test(k) && env[k] !== undefined) out[k] = env[k]!;
+  return out;
 }
 
 function shellQuote(a: string): string {

@@ -13,7 +13,7 @@ import { ConfigError, formatProblems, loadRecursiveConfig, loadRunConfig, parseR
 import { acquireLock, releaseLock, processStartTime, LockError, type LockInfo } from './lock';
 import { encodeValue, metricSummary, readMetrics, repairTornTail, supersedeEventsAfter, supersedeJsonlAfter, METRICS_FILE, SAMPLES_FILE, SUPERSEDED_DIR, TEXT_FILE, type MetricRecord } from './metrics';
 import { renderModelCard } from './modelcard';
-import { captureCommand, captureGit, captureHost, captureRuntime, type CommandInfo, type GitInfo, type HostInfo, type RuntimeInfo } from './provenance';
+import { captureCommand, captureEnv, captureGit, captureHost, captureRuntime, type CommandInfo, type GitInfo, type HostInfo, type RuntimeInfo } from './provenance';
 import { DEFAULT_STALE_AFTER_MS, METADATA_FILE, STATUS_FILE, type RunState, type StatusFile } from './status';
 import type { TensorEntry } from './safetensors';
 import { z } from 'zod';
@@ -54,6 +54,8 @@ export interface ExperimentMetadata {
   /** The uncommitted diff at start, saved beside the metadata when the tree was dirty. */
   git_diff_file: string | null;
   command: CommandInfo;
+  /** Allow-listed environment variables that affect computation (never secrets). */
+  env: Record<string, string>;
   host: HostInfo;
   runtime: RuntimeInfo;
   seed: number;
@@ -353,6 +355,7 @@ export class ExperimentTracker {
       git,
       git_diff_file: gitDiffFile,
       command,
+      env: captureEnv(),
       host: captureHost(),
       runtime: captureRuntime(),
       seed: runConfig.seed,
