@@ -1,10 +1,27 @@
-// Runs the reclin CLI as a child process (the TypeScript source through tsx), asynchronously so that servers in
-// the test process (the local Hub) keep answering while it runs.
+// Runs the reclin CLI as a child process, asynchronously so that servers in the test process (the local Hub)
+// keep answering while it runs. It runs the built bin/reclin.js when dist/ is up to date with every src/ file
+// (as after `npm install` in CI: three times faster to start), else the TypeScript source through tsx.
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 export const repoRoot = path.resolve(__dirname, '..');
 const mainTs = path.join(repoRoot, 'src', 'cli', 'main.ts');
+
+function distIsFresh(): boolean {
+  const src = path.join(repoRoot, 'src');
+  for (const e of fs.readdirSync(src, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile() || !e.name.endsWith('.ts') || e.name.endsWith('.d.ts')) continue;
+    const file = path.join(e.parentPath, e.name);
+    const js = path.join(repoRoot, 'dist', path.relative(src, file)).replace(/\.ts$/, '.js');
+    const built = fs.statSync(js, { throwIfNoEntry: false });
+    if (!built || built.mtimeMs < fs.statSync(file).mtimeMs) return false;
+  }
+  return true;
+}
+
+/** The node arguments that start the CLI (see the file comment). */
+export const cliEntry: string[] = distIsFresh() ? [path.join(repoRoot, 'bin', 'reclin.js')] : ['--import', 'tsx', mainTs];
 
 export interface CliResult {
   code: number | null;
@@ -17,7 +34,7 @@ export function runCli(args: string[], opts: { cwd?: string; env?: Record<string
   return new Promise((resolve, reject) => {
     const env: Record<string, string | undefined> = { ...process.env, ...opts.env };
     for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
-    const child = spawn(process.execPath, ['--import', 'tsx', mainTs, ...args], { cwd: opts.cwd ?? repoRoot, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...cliEntry, ...args], { cwd: opts.cwd ?? repoRoot, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startHubServer } from './hub-server';
-import { writeFixtureExperiment } from './experiment-fixture';
+import { makeTrackedRun } from './tracked-run';
 import { runCli } from './cli-helpers';
 
 let tmp: string;
@@ -26,7 +26,7 @@ function snapshot(dir: string): Map<string, string> {
 }
 
 test('reclin upload --hf-token sends the run; the token appears in no file and no output', async () => {
-  const dir = writeFixtureExperiment(tmp, { name: 'up1' });
+  const { dir } = await makeTrackedRun(tmp, 'up1');
   const hub = await startHubServer();
   try {
     const r = await runCli(['upload', dir, '--hf-repo', 'reclin-test/up1', '--hf-token', hub.token, '--hub-url', hub.url, '--private'], { env: { HF_TOKEN: undefined, HF_ENDPOINT: undefined } });
@@ -45,7 +45,7 @@ test('reclin upload --hf-token sends the run; the token appears in no file and n
 });
 
 test('reclin upload reads HF_TOKEN and HF_ENDPOINT; --dry-run lists files and sizes and sends nothing', async () => {
-  const dir = writeFixtureExperiment(tmp, { name: 'up2' });
+  const { dir } = await makeTrackedRun(tmp, 'up2');
   const hub = await startHubServer();
   try {
     const dry = await runCli(['upload', dir, '--hf-repo', 'reclin-test/up2', '--dry-run'], { env: { HF_TOKEN: undefined, HF_ENDPOINT: hub.url } });
@@ -66,7 +66,7 @@ test('reclin upload reads HF_TOKEN and HF_ENDPOINT; --dry-run lists files and si
 });
 
 test('reclin upload errors: missing token, bad repo id, bad URL, not an experiment — clear message, exit 1, nothing written', async () => {
-  const dir = writeFixtureExperiment(tmp, { name: 'up3' });
+  const { dir } = await makeTrackedRun(tmp, 'up3');
   const before = snapshot(dir);
   const env = { HF_TOKEN: undefined, HF_ENDPOINT: 'http://127.0.0.1:9' };
   const cases: [string[], RegExp][] = [

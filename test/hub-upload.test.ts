@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { uploadExperiment, UploadError, RepoIdError, UploadPlanError } from '../src/hub';
 import { startHubServer, type LocalHub } from './hub-server';
-import { writeFixtureExperiment } from './experiment-fixture';
+import { makeTrackedRun } from './tracked-run';
 
 let tmp: string;
 before(() => {
@@ -43,7 +43,7 @@ async function withHub(opts: Parameters<typeof startHubServer>[0], fn: (hub: Loc
 }
 
 test('upload creates a private repo and sends every file byte-identical in one commit (LFS multipart included)', async () => {
-  const dir = writeFixtureExperiment(path.join(tmp, 'a'), { modelBytes: 200_000 });
+  const { dir } = await makeTrackedRun(tmp, 'a', { modelFloats: 50_000 });
   await withHub({ multipartChunkSize: 64 * 1024 }, async (hub) => {
     const phases: string[] = [];
     const r = await uploadExperiment(dir, { repo: 'reclin-test/run-a', token: hub.token, private: true, hubUrl: hub.url, onPhase: (p) => phases.push(p) });
@@ -70,7 +70,7 @@ test('upload creates a private repo and sends every file byte-identical in one c
 });
 
 test('upload to an existing repo makes a new commit without creating it again; HF_TOKEN and HF_ENDPOINT are read', async () => {
-  const dir = writeFixtureExperiment(path.join(tmp, 'b'));
+  const { dir } = await makeTrackedRun(tmp, 'b');
   await withHub({}, async (hub) => {
     const saved = { t: process.env.HF_TOKEN, e: process.env.HF_ENDPOINT };
     process.env.HF_TOKEN = hub.token;
@@ -94,7 +94,7 @@ test('upload to an existing repo makes a new commit without creating it again; H
 });
 
 test('dry run lists paths and sizes and contacts nobody; no token needed', async () => {
-  const dir = writeFixtureExperiment(path.join(tmp, 'c'));
+  const { dir } = await makeTrackedRun(tmp, 'c');
   await withHub({}, async (hub) => {
     const r = await uploadExperiment(dir, { repo: 'reclin-test/run-c', dryRun: true, hubUrl: hub.url });
     assert.equal(r.dryRun, true);
@@ -106,7 +106,7 @@ test('dry run lists paths and sizes and contacts nobody; no token needed', async
 });
 
 test('a missing or malformed token is refused before any request, without echoing it', async () => {
-  const dir = writeFixtureExperiment(path.join(tmp, 'd'));
+  const { dir } = await makeTrackedRun(tmp, 'd');
   await withHub({}, async (hub) => {
     const saved = process.env.HF_TOKEN;
     delete process.env.HF_TOKEN;
@@ -121,7 +121,7 @@ test('a missing or malformed token is refused before any request, without echoin
 });
 
 test('a token the server rejects gives the HTTP status, not the token', async () => {
-  const dir = writeFixtureExperiment(path.join(tmp, 'e'));
+  const { dir } = await makeTrackedRun(tmp, 'e');
   await withHub({}, async (hub) => {
     const bad = 'hf_wrong_token_value';
     await assert.rejects(uploadExperiment(dir, { repo: 'reclin-test/run-e', hubUrl: hub.url, token: bad }), (e: Error) => {
@@ -135,18 +135,25 @@ test('a token the server rejects gives the HTTP status, not the token', async ()
 });
 
 test('bad repo ids, hub URLs and directories are named in the error', async () => {
-  const dir = writeFixtureExperiment(path.join(tmp, 'f'));
+  const { dir } = await makeTrackedRun(tmp, 'f');
   for (const repo of ['', 'noslash', 'a/b/c', 'ns/na--me', 'ns/-x', 'ns/x.git', 'ns/a b']) {
     await assert.rejects(uploadExperiment(dir, { repo, dryRun: true }), (e: Error) => e instanceof RepoIdError && e.message.startsWith('repo: expected "namespace/name"') && e.message.includes(JSON.stringify(repo)));
   }
   await assert.rejects(uploadExperiment(dir, { repo: 'a/b', dryRun: true, hubUrl: 'ftp://x' }), /hubUrl: expected an http\(s\) URL/);
   await assert.rejects(uploadExperiment(path.join(tmp, 'nope'), { repo: 'a/b', dryRun: true }), (e: Error) => e instanceof UploadPlanError && /is not a directory/.test(e.message));
+  const ckpt = path.join(dir, 'checkpoints', 'step_000002', 'model', 'model.safetensors');
+  const bytes = fs.readFileSync(ckpt);
+  bytes[bytes.length - 1] ^= 1;
+  fs.writeFileSync(ckpt, bytes);
+  await assert.rejects(uploadExperiment(dir, { repo: 'a/b', dryRun: true }), /refusing to upload a damaged checkpoint: .*step_000002\/model\/model\.safetensors: corrupt \(sha256/);
   fs.rmSync(path.join(dir, 'checkpoints'), { recursive: true });
   await assert.rejects(uploadExperiment(dir, { repo: 'a/b', dryRun: true }), /no complete checkpoint/);
+  fs.rmSync(path.join(dir, 'README.md'));
+  await assert.rejects(uploadExperiment(dir, { repo: 'a/b', dryRun: true }), /no model card \(README\.md\); write it with `reclin card/);
 });
 
 test('a namespace the token may not write to is a clear 403', async () => {
-  const dir = writeFixtureExperiment(path.join(tmp, 'g'));
+  const { dir } = await makeTrackedRun(tmp, 'g');
   await withHub({}, async (hub) => {
     await assert.rejects(uploadExperiment(dir, { repo: 'someone-else/run', hubUrl: hub.url, token: hub.token }), /HTTP 403: You don't have the rights/);
   });

@@ -3,8 +3,13 @@
 import { Command, CommanderError } from 'commander';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
-import { register as registerUpload } from './upload';
+import { register as registerCard } from './card';
+import { register as registerCompare } from './compare';
 import { register as registerDoctor } from './doctor';
+import { register as registerList } from './list';
+import { register as registerNote } from './note';
+import { register as registerShow } from './show';
+import { register as registerUpload } from './upload';
 
 function packageVersion(): string {
   const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8'));
@@ -19,7 +24,7 @@ export function buildProgram(): Command {
     .version(packageVersion(), '-V, --version')
     .showSuggestionAfterError(true)
     .exitOverride();
-  for (const register of [registerDoctor, registerUpload]) register(program);
+  for (const register of [registerNote, registerList, registerShow, registerCompare, registerCard, registerUpload, registerDoctor]) register(program);
   return program;
 }
 

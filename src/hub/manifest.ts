@@ -8,6 +8,7 @@
 // lock files stay local.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { CheckpointError, listCheckpoints, resolveCheckpoint, verifyCheckpoint } from '../experiment/checkpoint';
 
 export interface UploadEntry {
   /** Path inside the Hub repo (forward slashes). */
@@ -34,8 +35,6 @@ export class UploadPlanError extends Error {
   }
 }
 
-const CHECKPOINT_DIR = /^step_(\d+)$/;
-
 function readJson(file: string): any {
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -45,23 +44,27 @@ function readJson(file: string): any {
 }
 
 /**
- * The checkpoint to upload: the newest one flagged is_best (the flag means "best so far" when it was saved, so the
- * newest flagged one is the best overall), else the newest checkpoint. Only complete checkpoints exist under
- * step_NNNNNN names: they are written to a temporary folder and renamed.
+ * The checkpoint to upload: the run's recorded best (experiment_metadata.json best_checkpoint), else the newest
+ * checkpoint flagged best when saved, else the newest one — verified against its checksums, so a corrupt
+ * checkpoint is never uploaded.
  */
 export function bestCheckpoint(dir: string): { step: number; dir: string } {
-  const root = path.join(dir, 'checkpoints');
-  const steps = (fs.existsSync(root) ? fs.readdirSync(root) : [])
-    .map((name) => ({ name, m: CHECKPOINT_DIR.exec(name) }))
-    .filter((e) => e.m && fs.existsSync(path.join(root, e.name, 'model')))
-    .map((e) => ({ step: Number(e.m![1]), dir: path.join(root, e.name) }))
-    .sort((a, b) => a.step - b.step);
-  if (steps.length === 0) throw new UploadPlanError(`${dir}: no complete checkpoint under checkpoints/ (nothing to upload)`);
-  const flagged = steps.filter((c) => {
-    const meta = path.join(c.dir, 'checkpoint_metadata.json');
-    return fs.existsSync(meta) && readJson(meta).is_best === true;
-  });
-  return (flagged.length > 0 ? flagged : steps)[flagged.length > 0 ? flagged.length - 1 : steps.length - 1];
+  const meta = readJson(path.join(dir, 'experiment_metadata.json'));
+  const bestStep: number | null = typeof meta?.best_checkpoint?.step === 'number' ? meta.best_checkpoint.step : null;
+  if (listCheckpoints(dir).length === 0) throw new UploadPlanError(`${dir}: no complete checkpoint under checkpoints/ (nothing to upload)`);
+  let chosen: { step: number; dir: string };
+  try {
+    chosen = resolveCheckpoint(dir, 'best', bestStep);
+  } catch (e) {
+    if (!(e instanceof CheckpointError) || bestStep !== null) throw new UploadPlanError((e as Error).message);
+    chosen = resolveCheckpoint(dir, 'latest', null); // no best recorded (no eval metric): the newest
+  }
+  try {
+    verifyCheckpoint(chosen.dir);
+  } catch (e) {
+    throw new UploadPlanError(`refusing to upload a damaged checkpoint: ${(e as Error).message}`);
+  }
+  return { step: chosen.step, dir: chosen.dir };
 }
 
 function walk(dir: string): string[] {
