@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export const repoRoot = path.resolve(__dirname, '..');
 const mainTs = path.join(repoRoot, 'src', 'cli', 'main.ts');
@@ -21,7 +22,9 @@ function distIsFresh(): boolean {
 }
 
 /** The node arguments that start the CLI (see the file comment). */
-export const cliEntry: string[] = distIsFresh() ? [path.join(repoRoot, 'bin', 'reclin.js')] : ['--import', 'tsx', mainTs];
+// tsx by absolute URL: a test may run the CLI from a folder outside the repository.
+const tsxLoader = pathToFileURL(path.join(path.dirname(require.resolve('tsx/package.json')), 'dist', 'loader.mjs')).href;
+export const cliEntry: string[] = distIsFresh() ? [path.join(repoRoot, 'bin', 'reclin.js')] : ['--import', tsxLoader, mainTs];
 
 export interface CliResult {
   code: number | null;

@@ -92,6 +92,7 @@ test('reclin list shows each run with its status and flags a killed run as stale
   // The default folder is ./experiments.
   const emptyDir = fs.mkdtempSync(path.join(tmp, 'empty-'));
   const [dflt, empty] = await Promise.all([runCli(['list'], { cwd: tmp }), runCli(['list'], { cwd: emptyDir })]);
+  assert.equal(dflt.code, 0, dflt.stderr);
   assert.match(dflt.stdout, /\nrun_a\s+completed[^\n]*\nrun_b\s+completed/);
   assert.equal(empty.code, 0);
   assert.match(empty.stdout, /^no experiments under .*empty-\w+\/experiments\n$/);
