@@ -51,16 +51,16 @@ Napi::Function TensorHandle::Init(Napi::Env env) {
   return cls;
 }
 
-TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorHandle>(info) {
-  count_handle(+1);
-}
+// liveTensors counts handles that still hold a tensor: +1 when Wrap fills one, -1 on dispose() or collection.
+TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorHandle>(info) {}
 
 TensorHandle::~TensorHandle() {
-  count_handle(-1);
+  if (t_.defined()) count_handle(-1);
 }
 
 Napi::Object TensorHandle::Wrap(Napi::Env env, Tensor t) {
   Napi::Object obj = g_ctor->New({});
+  if (t.defined()) count_handle(+1);
   TensorHandle::Unwrap(obj)->t_ = std::move(t);
   return obj;
 }
@@ -89,7 +89,8 @@ Napi::Value TensorHandle::Disposed(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), !t_.defined());
 }
 Napi::Value TensorHandle::Dispose(const Napi::CallbackInfo& info) {
-  t_ = Tensor();  // idempotent: dropping an empty tensor is a no-op
+  if (t_.defined()) count_handle(-1);
+  t_ = Tensor();  // idempotent: a second dispose finds nothing to drop
   return info.Env().Undefined();
 }
 

@@ -22,9 +22,11 @@ test('dispose is idempotent, frees memory and later use throws', () => {
   const before = memory();
   const t = Tensor.zeros([128, 128]);
   assert.equal(memory().hostBytes - before.hostBytes, 128 * 128 * 4);
+  assert.equal(memory().liveTensors, before.liveTensors + 1);
   t.dispose();
   t.dispose();
   assert.equal(memory().hostBytes, before.hostBytes);
+  assert.equal(memory().liveTensors, before.liveTensors);
   assert.throws(() => t.toFloat32Array(), DisposedError);
   {
     using u = Tensor.zeros([4]);
