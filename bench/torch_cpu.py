@@ -1,0 +1,223 @@
+"""PyTorch side of `npm run bench:cpu`: our own chunked KDA written from KDA_SPEC.md §3, torch.optim.AdamW and
+torch.mm, timed at fp32 with the same thread count as the reclin side. Prints one JSON object per line
+({"row": ..., "ms": [...]} or {"info": ...}); bench/cpu.ts joins them with its own rows into one table.
+
+Usage: python bench/torch_cpu.py --threads 2 --rows kda,adamw,gemm [--quick]
+"""
+import argparse
+import json
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+C = 64  # chunk size
+BC = 16  # sub-chunk used for numerically safe intra-chunk decay factors (KDA_SPEC §3.1)
+
+
+def emit(obj):
+    print(json.dumps(obj), flush=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# KDA, chunked (KDA_SPEC §3). Layouts: q, k, g [B,T,H,K]; v [B,T,H,V]; beta [B,T,H]; state [B,H,K,V].
+# Every exponent of a gate difference is <= 0, as in fla: off-diagonal sub-chunk blocks factor around the first
+# row of the query sub-chunk, diagonal 16x16 blocks take exp(G_r - G_i) directly (one row at a time, to keep the
+# temporaries small). (I+L)^-1 is never formed: a batched unit-lower triangular solve gives W and U directly.
+# Backward is torch autograd through all of it.
+
+
+def _to_chunks(x, B, H, NT):
+    # [B, T, H, D] -> [B, H, NT, C, D]
+    return x.transpose(1, 2).reshape(B, H, NT, C, x.shape[-1])
+
+
+def _intra(q, k, G):
+    """Both intra-chunk products at once, sharing every decay factor (lower triangle incl. diagonal, 0 above):
+    Aqk[..., r, i] = sum_d q[r,d] k[i,d] exp(G[r,d] - G[i,d]),  Akk[..., r, i] = same with k[r,d] for q[r,d].
+    q, k, G: [..., C, D] per chunk; G = within-chunk cumulative log decay (non-increasing, so exponents <= 0)."""
+    lead = q.shape[:-2]
+    qk = torch.stack([q, k], dim=-3)  # [..., 2, C, D]: the two "query" roles
+    out = q.new_zeros(*lead, 2, C, C)
+    for I in range(C // BC):
+        r0, r1 = I * BC, (I + 1) * BC
+        G_I = G[..., r0:r1, :]
+        if I > 0:
+            # Keys of earlier sub-chunks, reference n = first row of sub-chunk I: both factors have exponent <= 0.
+            Gn = G[..., r0 : r0 + 1, :]
+            kf = k[..., :r0, :] * torch.exp(Gn - G[..., :r0, :])  # [..., r0, D]
+            xf = qk[..., r0:r1, :] * torch.exp(G_I - Gn).unsqueeze(-3)  # [..., 2, BC, D]
+            out[..., r0:r1, :r0] = xf @ kf.unsqueeze(-3).transpose(-1, -2)
+        # Diagonal block: exact exp(G_r - G_i) for i <= r, one query row at a time (exponent <= 0, no overflow).
+        for j in range(BC):
+            r = r0 + j
+            e = torch.exp(G[..., r : r + 1, :] - G[..., r0 : r + 1, :])  # [..., j+1, D]
+            ke = k[..., r0 : r + 1, :] * e
+            out[..., r, r0 : r + 1] = (qk[..., r : r + 1, :] @ ke.unsqueeze(-3).transpose(-1, -2)).squeeze(-2)
+    return out[..., 0, :, :], out[..., 1, :, :]
+
+
+def kda_chunked(q, k, v, g, beta, scale, initial_state=None):
+    B, T, H, K = q.shape
+    V = v.shape[-1]
+    pad = (-T) % C
+    if pad:  # zero rows: no decay (g=0), no write (beta=0), no output
+        q, k, g = (F.pad(x, (0, 0, 0, 0, 0, pad)) for x in (q, k, g))
+        v = F.pad(v, (0, 0, 0, 0, 0, pad))
+        beta = F.pad(beta, (0, 0, 0, pad))
+    NT = (T + pad) // C
+    qc, kc, vc, gc = (_to_chunks(x, B, H, NT) for x in (q, k, v, g))
+    bc = beta.transpose(1, 2).reshape(B, H, NT, C, 1)
+    G = gc.cumsum(-2)  # Γ: within-chunk cumulative log decay
+    gam = torch.exp(G)  # γ_r <= 1
+    GC = G[..., -1:, :]  # Γ_C
+    Aqk, Akk = _intra(qc, kc, G)
+    A = scale * Aqk  # incl. diagonal
+    L = bc * torch.tril(Akk, diagonal=-1)  # strictly lower
+    eye = torch.eye(C, device=q.device, dtype=q.dtype)
+    rhs = torch.cat([bc * kc * gam, bc * vc], dim=-1)  # [B,H,NT,C,K+V]
+    WU = torch.linalg.solve_triangular(eye + L, rhs, upper=False, unitriangular=True)
+    W, U = WU[..., :K], WU[..., K:]
+    kbar = kc * torch.exp(GC - G)  # K̄ = k ⊙ γ_C/γ
+    qg = scale * qc * gam
+    decay = torch.exp(GC).squeeze(-2).unsqueeze(-1)  # [B,H,NT,K,1]
+    S = q.new_zeros(B, H, K, V) if initial_state is None else initial_state
+    vt_list, oin_list = [], []
+    for n in range(NT):  # sequential state pass
+        vt = U[:, :, n] - W[:, :, n] @ S
+        oin_list.append(qg[:, :, n] @ S)
+        vt_list.append(vt)
+        S = decay[:, :, n] * S + kbar[:, :, n].transpose(-1, -2) @ vt
+    vt = torch.stack(vt_list, dim=2)
+    o = torch.stack(oin_list, dim=2) + A @ vt  # [B,H,NT,C,V]
+    o = o.reshape(B, H, NT * C, V)[:, :, :T].transpose(1, 2)
+    return o, S
+
+
+def kda_recurrent(q, k, v, g, beta, scale, initial_state=None):
+    """The §2 recurrence, one token at a time: the check for kda_chunked."""
+    B, T, H, K = q.shape
+    V = v.shape[-1]
+    S = q.new_zeros(B, H, K, V) if initial_state is None else initial_state
+    out = []
+    for t in range(T):
+        S = torch.exp(g[:, t]).unsqueeze(-1) * S
+        e = v[:, t] - torch.einsum('bhkv,bhk->bhv', S, k[:, t])
+        S = S + beta[:, t, :, None, None] * k[:, t].unsqueeze(-1) * e.unsqueeze(-2)
+        out.append(scale * torch.einsum('bhkv,bhk->bhv', S, q[:, t]))
+    return torch.stack(out, dim=1), S
+
+
+def kda_inputs(B, T, H, K, V, dtype, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    q = F.normalize(torch.randn(B, T, H, K, generator=gen, dtype=dtype), dim=-1)
+    k = F.normalize(torch.randn(B, T, H, K, generator=gen, dtype=dtype), dim=-1)
+    v = torch.randn(B, T, H, V, generator=gen, dtype=dtype)
+    g = F.logsigmoid(torch.randn(B, T, H, K, generator=gen, dtype=dtype)) / 16
+    beta = torch.sigmoid(torch.randn(B, T, H, generator=gen, dtype=dtype))
+    return q, k, v, g, beta
+
+
+def check_kda():
+    """Chunked vs recurrent in float64 at awkward small sizes, outputs, final state and every gradient."""
+    worst = 0.0
+    for (B, T, H, K, V) in [(1, 100, 2, 8, 6), (2, 64, 1, 5, 7), (1, 150, 1, 16, 16)]:
+        ins = [x.requires_grad_() for x in kda_inputs(B, T, H, K, V, torch.float64, seed=T)]
+        g0 = torch.randn(B, H, K, V, dtype=torch.float64).requires_grad_()
+        # stronger decays for this check: exponents far below 0 must stay finite
+        ins[3] = (ins[3].detach() * 40).requires_grad_()
+        scale = K ** -0.5
+        res = []
+        for fn in (kda_recurrent, kda_chunked):
+            o, S = fn(*ins, scale, g0)
+            do = torch.sin(torch.arange(o.numel(), dtype=o.dtype)).reshape(o.shape)
+            ds = torch.cos(torch.arange(S.numel(), dtype=S.dtype)).reshape(S.shape)
+            grads = torch.autograd.grad((o * do).sum() + (S * ds).sum(), [*ins, g0])
+            res.append([o, S, *grads])
+        for name, a, b in zip(['o', 'S', 'dq', 'dk', 'dv', 'dg', 'dbeta', 'dS0'], *res):
+            err = ((a - b).norm() / a.norm()).item()
+            worst = max(worst, err)
+            if not err < 1e-9:
+                raise SystemExit(f'torch chunked KDA disagrees with the recurrence at {(B, T, H, K, V)}: {name} {err:.2e}')
+    return worst
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def timeit(fn, quick):
+    """Median-ready list of wall times in ms: 2 warmups, then at least 5 runs (3 if quick), up to 30 or ~3 s."""
+    for _ in range(1 if quick else 2):
+        fn()
+    times = []
+    budget = 1.0 if quick else 3.0
+    t_start = time.perf_counter()
+    while True:
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+        n = len(times)
+        if n >= 30 or (n >= (3 if quick else 5) and time.perf_counter() - t_start > budget):
+            return times
+
+
+def bench_kda(shapes, quick):
+    for (B, T, H, K, V) in shapes:
+        q, k, v, g, beta = kda_inputs(B, T, H, K, V, torch.float32)
+        scale = K ** -0.5
+        with torch.no_grad():
+            emit({'row': f'kda_fwd {B},{T},{H},{K},{V}', 'ms': timeit(lambda: kda_chunked(q, k, v, g, beta, scale), quick)})
+        ins = [x.clone().requires_grad_() for x in (q, k, v, g, beta)]
+        do = torch.randn(B, T, H, V)
+
+        def fwd_bwd():
+            o, _ = kda_chunked(*ins, scale)
+            torch.autograd.grad(o, ins, do)
+
+        emit({'row': f'kda_fwdbwd {B},{T},{H},{K},{V}', 'ms': timeit(fwd_bwd, quick)})
+
+
+def bench_adamw(sizes, quick):
+    for n in sizes:
+        p = torch.nn.Parameter(torch.randn(n))
+        p.grad = torch.randn(n)
+        mode = 'fused'
+        try:
+            opt = torch.optim.AdamW([p], lr=1e-3, weight_decay=0.01, fused=True)
+            opt.step()
+        except RuntimeError as e:  # fused unsupported on this build's CPU path
+            mode = f'foreach ({e})'[:60]
+            opt = torch.optim.AdamW([p], lr=1e-3, weight_decay=0.01, foreach=True)
+        emit({'row': f'adamw {n}', 'ms': timeit(opt.step, quick), 'mode': mode})
+
+
+def bench_gemm(sizes, quick):
+    for n in sizes:
+        a = torch.randn(n, n)
+        b = torch.randn(n, n)
+        emit({'row': f'gemm {n}', 'ms': timeit(lambda: torch.mm(a, b), quick)})
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--rows', default='kda,adamw,gemm')
+    ap.add_argument('--kda-shapes', default='1,1024,4,64,64;4,2048,8,64,64;1,4096,4,128,128')
+    ap.add_argument('--quick', action='store_true')
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = set(args.rows.split(','))
+    emit({'info': {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'python': sys.version.split()[0],
+                   'capability': torch.backends.cpu.get_cpu_capability()}})
+    if 'kda' in rows:
+        emit({'info': {'kda_check_max_rel_err': check_kda()}})
+        bench_kda([tuple(int(x) for x in s.split(',')) for s in args.kda_shapes.split(';')], args.quick)
+    if 'adamw' in rows:
+        bench_adamw([10**6, 10**7], args.quick)
+    if 'gemm' in rows:
+        bench_gemm([1024, 2048], args.quick)
+
+
+if __name__ == '__main__':
+    main()
