@@ -13,7 +13,6 @@ import torch
 import torch.nn.functional as F
 
 C = 64  # chunk size
-BC = 16  # sub-chunk used for numerically safe intra-chunk decay factors (KDA_SPEC §3.1)
 
 
 def emit(obj):
@@ -23,9 +22,8 @@ def emit(obj):
 # ---------------------------------------------------------------------------------------------------------------
 # KDA, chunked (KDA_SPEC §3). Layouts: q, k, g [B,T,H,K]; v [B,T,H,V]; beta [B,T,H]; state [B,H,K,V].
 # Every exponent of a gate difference is <= 0, as in fla: off-diagonal sub-chunk blocks factor around the first
-# row of the query sub-chunk, diagonal 16x16 blocks take exp(G_r - G_i) directly (one row at a time, to keep the
-# temporaries small). (I+L)^-1 is never formed: a batched unit-lower triangular solve gives W and U directly.
-# Backward is torch autograd through all of it.
+# row of the query sub-chunk (hierarchically, 64 -> 16 -> 4 -> 1: see _intra). (I+L)^-1 is never formed: a
+# batched unit-lower triangular solve gives W and U directly. Backward is torch autograd through all of it.
 
 
 def _to_chunks(x, B, H, NT):
@@ -34,28 +32,40 @@ def _to_chunks(x, B, H, NT):
 
 
 def _intra(q, k, G):
-    """Both intra-chunk products at once, sharing every decay factor (lower triangle incl. diagonal, 0 above):
-    Aqk[..., r, i] = sum_d q[r,d] k[i,d] exp(G[r,d] - G[i,d]),  Akk[..., r, i] = same with k[r,d] for q[r,d].
-    q, k, G: [..., C, D] per chunk; G = within-chunk cumulative log decay (non-increasing, so exponents <= 0)."""
+    """Both intra-chunk products, sharing every decay factor (lower triangle incl. diagonal, 0 above):
+    Aqk[..., r, i] = sum_d q[r,d] k[i,d] exp(G[r,d] - G[i,d]),  Akk[..., r, i] = the same with k[r,d] for q[r,d].
+    q, k, G: [..., C, D] per chunk; G = within-chunk cumulative log decay, non-increasing.
+
+    Hierarchical blocks 64 -> 16 -> 4 -> 1: at each level, rows of a child block see the keys of the earlier
+    children of the same parent through the factorisation around the child's first row n,
+    x_r e^{G_r - G_n} . k_i e^{G_n - G_i}, where both exponents are <= 0 (r >= n > i): exact and overflow-free,
+    and every level is a batched matmul. The last level (single rows) leaves the diagonal, where E = 1."""
     lead = q.shape[:-2]
-    qk = torch.stack([q, k], dim=-3)  # [..., 2, C, D]: the two "query" roles
-    out = q.new_zeros(*lead, 2, C, C)
-    for I in range(C // BC):
-        r0, r1 = I * BC, (I + 1) * BC
-        G_I = G[..., r0:r1, :]
-        if I > 0:
-            # Keys of earlier sub-chunks, reference n = first row of sub-chunk I: both factors have exponent <= 0.
-            Gn = G[..., r0 : r0 + 1, :]
-            kf = k[..., :r0, :] * torch.exp(Gn - G[..., :r0, :])  # [..., r0, D]
-            xf = qk[..., r0:r1, :] * torch.exp(G_I - Gn).unsqueeze(-3)  # [..., 2, BC, D]
-            out[..., r0:r1, :r0] = xf @ kf.unsqueeze(-3).transpose(-1, -2)
-        # Diagonal block: exact exp(G_r - G_i) for i <= r, one query row at a time (exponent <= 0, no overflow).
-        for j in range(BC):
-            r = r0 + j
-            e = torch.exp(G[..., r : r + 1, :] - G[..., r0 : r + 1, :])  # [..., j+1, D]
-            ke = k[..., r0 : r + 1, :] * e
-            out[..., r, r0 : r + 1] = (qk[..., r : r + 1, :] @ ke.unsqueeze(-3).transpose(-1, -2)).squeeze(-2)
-    return out[..., 0, :, :], out[..., 1, :, :]
+    D = q.shape[-1]
+    x = torch.stack([q, k], dim=-3)  # [..., 2, C, D]: the two query roles
+    total = torch.diag_embed((x * k.unsqueeze(-3)).sum(-1))  # diagonal r == i
+    P = C
+    while P > 1:
+        b = P // 4 if P > 4 else 1
+        nP, nb = C // P, P // b
+        Gq = G.reshape(*lead, nP, nb, b, D)
+        Gn = Gq[..., :1, :]  # reference: first row of each child, [..., nP, nb, 1, D]
+        xf = x.reshape(*lead, 2, nP, nb, b, D) * torch.exp(Gq - Gn).unsqueeze(-5)
+        Gk = G.reshape(*lead, nP, 1, P, D)
+        kf = k.reshape(*lead, nP, 1, P, D) * torch.exp(torch.clamp(Gn - Gk, max=0))  # [..., nP, nb, P, D]
+        if b > 1:
+            blk = xf @ kf.unsqueeze(-5).transpose(-1, -2)  # [..., 2, nP, nb, b, P]
+        else:  # 1 x D times D x 4: cheaper as a product and a sum than as millions of tiny matmuls
+            blk = (xf * kf.unsqueeze(-5)).sum(-1, keepdim=True).transpose(-1, -2)
+        key = torch.arange(P, device=q.device)
+        start = torch.arange(nb, device=q.device) * b
+        earlier = (key.view(1, 1, P) < start.view(nb, 1, 1)).to(q.dtype)  # keys in earlier children only
+        blk = (blk * earlier).reshape(*lead, 2, nP, P, P)
+        # Place parent block p at rows/cols p*P..: [..., nP, P, 1, P] * eye[nP, 1, nP, 1] -> [C, C]
+        eye = torch.eye(nP, device=q.device, dtype=q.dtype).view(nP, 1, nP, 1)
+        total = total + (blk.unsqueeze(-2) * eye).reshape(*lead, 2, C, C)
+        P = b
+    return total.unbind(-3)
 
 
 def kda_chunked(q, k, v, g, beta, scale, initial_state=None):
@@ -84,11 +94,13 @@ def kda_chunked(q, k, v, g, beta, scale, initial_state=None):
     decay = torch.exp(GC).squeeze(-2).unsqueeze(-1)  # [B,H,NT,K,1]
     S = q.new_zeros(B, H, K, V) if initial_state is None else initial_state
     vt_list, oin_list = [], []
-    for n in range(NT):  # sequential state pass
-        vt = U[:, :, n] - W[:, :, n] @ S
-        oin_list.append(qg[:, :, n] @ S)
+    # unbind, not per-chunk slicing: one cheap backward node instead of a full-size zero gradient per slice
+    per_chunk = zip(U.unbind(2), W.unbind(2), qg.unbind(2), kbar.transpose(-1, -2).unbind(2), decay.unbind(2))
+    for Un, Wn, qgn, kbarTn, decn in per_chunk:  # sequential state pass
+        vt = Un - Wn @ S
+        oin_list.append(qgn @ S)
         vt_list.append(vt)
-        S = decay[:, :, n] * S + kbar[:, :, n].transpose(-1, -2) @ vt
+        S = decn * S + kbarTn @ vt
     vt = torch.stack(vt_list, dim=2)
     o = torch.stack(oin_list, dim=2) + A @ vt  # [B,H,NT,C,V]
     o = o.reshape(B, H, NT * C, V)[:, :, :T].transpose(1, 2)
