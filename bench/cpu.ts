@@ -1,15 +1,18 @@
-// reclin side of `npm run bench:cpu` and the table: times kda.forward/backward, ops.matmul and adamw.step through
-// the public API, runs bench/torch_cpu.py for the PyTorch side of each group right after its own rows (so both see
-// similar machine load), and prints one table of medians. Ops not on this build print "n/a (not built)".
+// `npm run bench:cpu` (through bench/cpu.sh): reclin against PyTorch on this CPU, fp32, one table.
+// reclin is timed through the public API (kda.forward/backward, ops.matmul, adamw.step); PyTorch runs in
+// bench/torch_cpu.py as a server, and the two sides' timed calls alternate (reclin, torch, torch, reclin, ...) so
+// both see the same load on a shared machine. Ops not on this build print "n/a (not built)".
 //   node --import tsx bench/cpu.ts [--only=kda,adamw,gemm] [--quick] [--threads=2] [--kda-shapes='B,T,H,K,V;...']
-import { spawnSync } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as readline from 'node:readline';
 import * as reclin from '../src';
 import type { Tensor } from '../src';
 
-// ---- the API under test, looked up loosely: kda and matmul are written concurrently by other helpers ----------
+// ---- the API under test, looked up loosely: a build may lack some of it ------------------------------------------
 interface KdaApi {
   forward(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor, opts?: object): { o: Tensor; finalState: Tensor };
   backward(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor, dO: Tensor, opts?: object): Record<string, Tensor | null>;
@@ -33,20 +36,10 @@ const KDA_SHAPES = (flag('kda-shapes') ?? '1,1024,4,64,64;4,2048,8,64,64;1,4096,
 const ADAMW_SIZES = [1e6, 1e7];
 const GEMM_SIZES = [1024, 2048];
 const CHUNK = 64;
+const MIN_RUNS = quick ? 3 : 5;
+const MAX_RUNS = 30;
+const BUDGET_MS = quick ? 1000 : 3000; // per row, both sides together, once MIN_RUNS are done
 
-// ---- timing -------------------------------------------------------------------------------------------------
-/** Wall times in ms: warmups, then at least 5 runs (3 with --quick), up to 30 or until ~3 s (1 s) have passed. */
-function timeit(fn: () => void): number[] {
-  for (let i = 0; i < (quick ? 1 : 2); i++) fn();
-  const times: number[] = [];
-  const start = performance.now();
-  for (;;) {
-    const t0 = performance.now();
-    fn();
-    times.push(performance.now() - t0);
-    if (times.length >= 30 || (times.length >= (quick ? 3 : 5) && performance.now() - start > (quick ? 1000 : 3000))) return times;
-  }
-}
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -78,131 +71,186 @@ const logsigmoid = (x: number) => -Math.log1p(Math.exp(-x));
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 // ---- rows -----------------------------------------------------------------------------------------------------
+/** One timed unit of reclin work and how to free its inputs, or why there is none. */
+type Prepared = { run: () => void; free: () => void } | string;
+
 interface Row {
   op: string;
   shape: string;
-  key: string; // matches the "row" field of bench/torch_cpu.py
+  key: string; // the PyTorch server's row key
   work: number; // FLOPs or bytes per call
   unit: 'GFLOP/s' | 'GB/s';
   target?: number; // the ratio (PyTorch ms / reclin ms) to reach
+  prepare: () => Prepared;
   reclin?: number[] | string; // times, or why there are none
   torch?: number[] | string;
-  torchNote?: string;
+  torchMode?: string;
 }
 
-function notBuilt(e: unknown): string {
-  const msg = (e as Error).message ?? String(e);
-  return /has no op|not built|is not a function|Cannot read properties of undefined/.test(msg) ? 'n/a (not built)' : `error: ${msg.split('\n')[0].slice(0, 60)}`;
-}
+const NOT_BUILT = 'n/a (not built)';
+const disposeAll = (r: Record<string, Tensor | null>) => Object.values(r).forEach((t) => t?.dispose());
 
 /** FLOPs per token per head, KDA_SPEC §3.2 (what chunked kernels do at chunk C). */
 const kdaFwdFlops = (K: number, V: number, C = CHUNK) => 6 * K * V + 4 * C * K + 4 * C * V + (C * C) / 2;
 const kdaBwdFlops = (K: number, V: number, C = CHUNK) => 16 * K * V + 10 * C * K + 10 * C * V + 4 * C * C;
 
 function kdaRows(): Row[] {
-  const rows: Row[] = [];
-  for (const [B, T, H, K, V] of KDA_SHAPES) {
+  return KDA_SHAPES.flatMap(([B, T, H, K, V]) => {
     const shape = `${B},${T},${H},${K},${V}`;
     const tokHeads = B * T * H;
-    const isTarget = B === 4 && T === 2048 && H === 8 && K === 64 && V === 64;
-    const fwd: Row = { op: 'KDA forward', shape, key: `kda_fwd ${shape}`, work: tokHeads * kdaFwdFlops(K, V), unit: 'GFLOP/s' };
-    const fb: Row = { op: 'KDA fwd+bwd', shape, key: `kda_fwdbwd ${shape}`, work: tokHeads * (kdaFwdFlops(K, V) + kdaBwdFlops(K, V)), unit: 'GFLOP/s', target: isTarget ? 4 : undefined };
-    rows.push(fwd, fb);
-    const kda = api.kda;
-    if (!kda || typeof kda.forward !== 'function') {
-      fwd.reclin = fb.reclin = 'n/a (not built)';
-      continue;
-    }
-    const { Tensor } = reclin;
-    const q = Tensor.from(unitRows(tokHeads, K), [B, T, H, K]);
-    const k = Tensor.from(unitRows(tokHeads, K), [B, T, H, K]);
-    const v = Tensor.from(randn(tokHeads * V), [B, T, H, V]);
-    const g = Tensor.from(randn(tokHeads * K).map((x) => logsigmoid(x) / 16), [B, T, H, K]);
-    const beta = Tensor.from(randn(tokHeads).map(sigmoid), [B, T, H]);
-    const dO = Tensor.from(randn(tokHeads * V), [B, T, H, V]);
-    const dispose = (r: Record<string, Tensor | null>) => Object.values(r).forEach((t) => t?.dispose());
-    try {
-      fwd.reclin = timeit(() => dispose(kda.forward(q, k, v, g, beta)));
-    } catch (e) {
-      fwd.reclin = notBuilt(e);
-    }
-    try {
-      fb.reclin = timeit(() => {
-        dispose(kda.forward(q, k, v, g, beta));
-        dispose(kda.backward(q, k, v, g, beta, dO));
-      });
-    } catch (e) {
-      fb.reclin = notBuilt(e);
-    }
-    [q, k, v, g, beta, dO].forEach((t) => t.dispose());
-  }
-  return rows;
+    const isTarget = shape === '4,2048,8,64,64';
+    const prepare = (withBackward: boolean) => (): Prepared => {
+      const kda = api.kda;
+      if (!kda || typeof kda.forward !== 'function' || typeof kda.backward !== 'function') return NOT_BUILT;
+      const { Tensor } = reclin;
+      const q = Tensor.from(unitRows(tokHeads, K), [B, T, H, K]);
+      const k = Tensor.from(unitRows(tokHeads, K), [B, T, H, K]);
+      const v = Tensor.from(randn(tokHeads * V), [B, T, H, V]);
+      const g = Tensor.from(randn(tokHeads * K).map((x) => logsigmoid(x) / 16), [B, T, H, K]);
+      const beta = Tensor.from(randn(tokHeads).map(sigmoid), [B, T, H]);
+      const dO = Tensor.from(randn(tokHeads * V), [B, T, H, V]);
+      return {
+        run: () => {
+          disposeAll(kda.forward(q, k, v, g, beta));
+          if (withBackward) disposeAll(kda.backward(q, k, v, g, beta, dO));
+        },
+        free: () => [q, k, v, g, beta, dO].forEach((t) => t.dispose()),
+      };
+    };
+    const fwd = tokHeads * kdaFwdFlops(K, V);
+    const bwd = tokHeads * kdaBwdFlops(K, V);
+    return [
+      { op: 'KDA forward', shape, key: `kda_fwd ${shape}`, work: fwd, unit: 'GFLOP/s', prepare: prepare(false) },
+      { op: 'KDA fwd+bwd', shape, key: `kda_fwdbwd ${shape}`, work: fwd + bwd, unit: 'GFLOP/s', target: isTarget ? 4 : undefined, prepare: prepare(true) },
+    ] as Row[];
+  });
 }
 
 function adamwRows(): Row[] {
-  return ADAMW_SIZES.map((n) => {
-    const row: Row = { op: 'AdamW step', shape: `${n.toExponential(0).replace('+', '')} params`, key: `adamw ${n}`, work: 28 * n, unit: 'GB/s', target: n === 1e7 ? 0.9 : undefined };
-    const { Tensor, adamw } = reclin;
-    const p = Tensor.from(randn(n), [n]);
-    const g = Tensor.from(randn(n), [n]);
-    const m = Tensor.zeros([n]);
-    const v = Tensor.zeros([n]);
-    let step = 0;
-    try {
-      row.reclin = timeit(() => adamw.step([p], [g], [m], [v], { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: ++step }));
-    } catch (e) {
-      row.reclin = notBuilt(e);
-    }
-    [p, g, m, v].forEach((t) => t.dispose());
-    return row;
-  });
+  return ADAMW_SIZES.map((n) => ({
+    op: 'AdamW step',
+    shape: `${n.toExponential(0).replace('+', '')} params`,
+    key: `adamw ${n}`,
+    work: 28 * n, // read p, g, m, v; write p, m, v
+    unit: 'GB/s',
+    target: n === 1e7 ? 0.9 : undefined,
+    prepare: (): Prepared => {
+      const { Tensor, adamw } = reclin;
+      const p = Tensor.from(randn(n), [n]);
+      const g = Tensor.from(randn(n), [n]);
+      const m = Tensor.zeros([n]);
+      const v = Tensor.zeros([n]);
+      let step = 0;
+      return {
+        run: () => adamw.step([p], [g], [m], [v], { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: ++step }),
+        free: () => [p, g, m, v].forEach((t) => t.dispose()),
+      };
+    },
+  }));
 }
 
 function gemmRows(): Row[] {
-  return GEMM_SIZES.map((n) => {
-    const row: Row = { op: 'GEMM (matmul)', shape: `${n}x${n}x${n}`, key: `gemm ${n}`, work: 2 * n ** 3, unit: 'GFLOP/s', target: 0.6 };
-    const matmul = api.ops?.matmul;
-    if (typeof matmul !== 'function') {
-      row.reclin = 'n/a (not built)';
-      return row;
-    }
-    const { Tensor } = reclin;
-    const a = Tensor.from(randn(n * n), [n, n]);
-    const b = Tensor.from(randn(n * n), [n, n]);
-    try {
-      row.reclin = timeit(() => matmul(a, b).dispose());
-    } catch (e) {
-      row.reclin = notBuilt(e);
-    }
-    a.dispose();
-    b.dispose();
-    return row;
-  });
+  return GEMM_SIZES.map((n) => ({
+    op: 'GEMM (matmul)',
+    shape: `${n}x${n}x${n}`,
+    key: `gemm ${n}`,
+    work: 2 * n ** 3,
+    unit: 'GFLOP/s',
+    target: 0.6,
+    prepare: (): Prepared => {
+      const matmul = api.ops?.matmul;
+      if (typeof matmul !== 'function') return NOT_BUILT;
+      const a = reclin.Tensor.from(randn(n * n), [n, n]);
+      const b = reclin.Tensor.from(randn(n * n), [n, n]);
+      return { run: () => matmul(a, b).dispose(), free: () => [a, b].forEach((t) => t.dispose()) };
+    },
+  }));
 }
 
-// ---- the PyTorch side ------------------------------------------------------------------------------------------
-const torchInfo: Record<string, unknown> = {};
-function runTorch(group: string, rows: Row[]): void {
-  if (!fs.existsSync(python)) {
-    rows.forEach((r) => (r.torch = 'n/a (no torch venv)'));
-    return;
+// ---- the PyTorch server ----------------------------------------------------------------------------------------
+class TorchServer {
+  private proc: ChildProcessByStdio<Writable, Readable, null>;
+  private waiting: ((line: string | undefined) => void)[] = [];
+  private dead = false;
+
+  constructor() {
+    this.proc = spawn(python, [path.join(root, 'bench', 'torch_cpu.py'), '--threads', String(threads)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    readline.createInterface({ input: this.proc.stdout }).on('line', (line) => this.waiting.shift()?.(line));
+    this.proc.on('exit', () => {
+      this.dead = true;
+      for (const w of this.waiting.splice(0)) w(undefined);
+    });
   }
-  const r = spawnSync(python, [path.join(root, 'bench', 'torch_cpu.py'), '--threads', String(threads), '--rows', group, '--kda-shapes', KDA_SHAPES.map((x) => x.join(',')).join(';'), ...(quick ? ['--quick'] : [])], {
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const byKey = new Map<string, { ms: number[]; mode?: string }>();
-  for (const line of r.stdout.split('\n')) {
-    if (!line.trim()) continue;
+
+  async call(req: object): Promise<Record<string, unknown>> {
+    if (this.dead) throw new Error('the PyTorch process has exited');
+    const reply = new Promise<string | undefined>((resolve) => this.waiting.push(resolve));
+    this.proc.stdin.write(`${JSON.stringify(req)}\n`);
+    const line = await reply;
+    if (line === undefined) throw new Error('the PyTorch process exited (see its message above)');
     const o = JSON.parse(line);
-    if (o.info) Object.assign(torchInfo, o.info);
-    else byKey.set(o.row, o);
+    if (o.error) throw new Error(o.error);
+    return o;
   }
-  for (const row of rows) {
-    const t = byKey.get(row.key);
-    row.torch = t ? t.ms : r.status === 0 ? 'n/a' : `error (exit ${r.status})`;
-    if (t?.mode && t.mode !== 'fused') row.torchNote = `torch AdamW ${t.mode}`;
+
+  close(): void {
+    this.proc.stdin.end();
+  }
+}
+
+// ---- measuring -------------------------------------------------------------------------------------------------
+async function measure(row: Row, torch: TorchServer | undefined): Promise<void> {
+  let mine: Prepared;
+  try {
+    mine = row.prepare();
+  } catch (e) {
+    mine = `error: ${(e as Error).message.split('\n')[0].slice(0, 50)}`;
+  }
+  let torchReady = false;
+  if (!torch) row.torch = 'n/a (no torch venv)';
+  else {
+    try {
+      row.torchMode = String((await torch.call({ cmd: 'prepare', row: row.key })).mode);
+      torchReady = true;
+    } catch (e) {
+      row.torch = `error: ${(e as Error).message.slice(0, 50)}`;
+    }
+  }
+  const runMine = typeof mine === 'string' ? undefined : mine.run;
+  try {
+    if (runMine) for (let i = 0; i < 2; i++) runMine(); // warmups (the server warmed up its side in prepare)
+  } catch (e) {
+    mine = /has no op/.test((e as Error).message) ? NOT_BUILT : `error: ${(e as Error).message.split('\n')[0].slice(0, 50)}`;
+  }
+  const mineTimes: number[] = [];
+  const torchTimes: number[] = [];
+  const timeMine = () => {
+    const t0 = performance.now();
+    runMine!();
+    mineTimes.push(performance.now() - t0);
+  };
+  const timeTorch = async () => torchTimes.push(Number((await torch!.call({ cmd: 'run', row: row.key })).ms));
+  const start = performance.now();
+  for (let i = 0; typeof mine !== 'string' || torchReady; i++) {
+    // Alternate which side goes first, so neither always follows the other's cache footprint.
+    if (i % 2 === 0) {
+      if (typeof mine !== 'string') timeMine();
+      if (torchReady) await timeTorch();
+    } else {
+      if (torchReady) await timeTorch();
+      if (typeof mine !== 'string') timeMine();
+    }
+    const n = i + 1;
+    if (n >= MAX_RUNS || (n >= MIN_RUNS && performance.now() - start > BUDGET_MS)) break;
+  }
+  if (typeof mine === 'string') row.reclin = mine;
+  else {
+    row.reclin = mineTimes;
+    mine.free();
+  }
+  if (torchReady) {
+    row.torch = torchTimes;
+    await torch!.call({ cmd: 'release', row: row.key });
   }
 }
 
@@ -215,15 +263,16 @@ function fmtMs(x: number[] | string | undefined): string {
 }
 
 function printTable(rows: Row[]): void {
-  const header = ['operation', 'shape', 'reclin ms', 'PyTorch ms', 'ratio', 'ratio best', 'reclin rate', 'PyTorch rate', 'target', 'met'];
+  const header = ['operation', 'shape', 'reclin ms', 'PyTorch ms', 'ratio', 'paired', 'reclin rate', 'PyTorch rate', 'target', 'met'];
   const body = rows.map((r) => {
-    const have = Array.isArray(r.reclin) && Array.isArray(r.torch);
-    const ratio = have ? median(r.torch as number[]) / median(r.reclin as number[]) : undefined;
-    const best = have ? Math.min(...(r.torch as number[])) / Math.min(...(r.reclin as number[])) : undefined;
-    const rate = (t: number[] | string | undefined) => (Array.isArray(t) ? `${(r.work / (median(t) * 1e6)).toFixed(1)} ${r.unit}` : '-');
+    const mine = Array.isArray(r.reclin) ? r.reclin : undefined;
+    const theirs = Array.isArray(r.torch) ? r.torch : undefined;
+    const ratio = mine && theirs ? median(theirs) / median(mine) : undefined;
+    const paired = mine && theirs ? median(mine.map((m, i) => theirs[i] / m)) : undefined;
+    const rate = (t: number[] | undefined) => (t ? `${(r.work / (median(t) * 1e6)).toFixed(1)} ${r.unit}` : '-');
     const target = r.target === undefined ? '-' : `ratio >= ${r.target}`;
     const met = r.target === undefined || ratio === undefined ? '-' : ratio >= r.target ? 'yes' : 'NO';
-    return [r.op, r.shape, fmtMs(r.reclin), fmtMs(r.torch), ratio?.toFixed(2) ?? '-', best?.toFixed(2) ?? '-', rate(r.reclin), rate(r.torch), target, met];
+    return [r.op, r.shape, fmtMs(r.reclin), fmtMs(r.torch), ratio?.toFixed(2) ?? '-', paired?.toFixed(2) ?? '-', rate(mine), rate(theirs), target, met];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
@@ -232,36 +281,47 @@ function printTable(rows: Row[]): void {
   body.forEach((b) => console.log(line(b)));
 }
 
-function main(): void {
+async function main(): Promise<void> {
   reclin.setNumThreads(threads);
+  const torch = fs.existsSync(python) ? new TorchServer() : undefined;
+  const info = torch ? await torch.call({ cmd: 'info' }) : {};
+  const loadBefore = os.loadavg()[0];
+  const rows: Row[] = [];
+  let kdaCheck: number | undefined;
+  try {
+    if (torch && groups.includes('kda')) kdaCheck = Number((await torch.call({ cmd: 'check_kda' })).max_rel_err);
+    const plan: [string, () => Row[]][] = [
+      ['kda', kdaRows],
+      ['adamw', adamwRows],
+      ['gemm', gemmRows],
+    ];
+    for (const [group, make] of plan) {
+      if (!groups.includes(group)) continue;
+      for (const row of make()) {
+        process.stderr.write(`bench: ${row.op} ${row.shape} ...\n`);
+        await measure(row, torch);
+        rows.push(row);
+      }
+    }
+  } finally {
+    torch?.close();
+  }
+
   const cpus = os.cpus();
   const build = reclin.loadAddon().binding.buildInfo();
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
-  const rows: Row[] = [];
-  const plan: [string, () => Row[]][] = [
-    ['kda', kdaRows],
-    ['adamw', adamwRows],
-    ['gemm', gemmRows],
-  ];
-  for (const [group, make] of plan) {
-    if (!groups.includes(group)) continue;
-    process.stderr.write(`bench: ${group} (reclin) ...\n`);
-    const rs = make();
-    process.stderr.write(`bench: ${group} (PyTorch) ...\n`);
-    runTorch(group, rs);
-    rows.push(...rs);
-  }
-  console.log(`machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} logical cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-  console.log(`OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY ?? '(unset: OpenMP default)'} for both sides`);
-  console.log(`reclin ${pkg.version} (${build.compiler}, OpenMP ${build.openmp}, ${reclin.getNumThreads()} threads); node ${process.version}; PyTorch ${torchInfo.torch ?? 'n/a'} (${torchInfo.threads ?? '?'} threads, ${torchInfo.capability ?? '?'})`);
-  if (torchInfo.kda_check_max_rel_err !== undefined)
-    console.log(`PyTorch chunked KDA (bench/torch_cpu.py) checked against its recurrent form, float64: max rel err ${(torchInfo.kda_check_max_rel_err as number).toExponential(1)}`);
-  console.log('fp32, medians of >= 5 timed runs after warmup; ratio = PyTorch ms / reclin ms (> 1: reclin faster); ratio best = the same with each side\'s fastest run.');
-  console.log('KDA GFLOP/s count KDA_SPEC §3.2 FLOPs (fwd 6KV+4CK+4CV+C²/2, bwd 16KV+10CK+10CV+4C² per token and head, C=64); AdamW GB/s count 28 bytes/param.');
+  const load = os.loadavg()[0];
+  console.log(`machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} logical cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; load average ${loadBefore.toFixed(1)} at the start, ${load.toFixed(1)} at the end${load > cpus.length ? ' (shared and busy: timings are noisy)' : ''}`);
+  console.log(`reclin ${pkg.version} (gcc ${build.compiler}, OpenMP ${build.openmp}, ${reclin.getNumThreads()} threads); node ${process.version}; PyTorch ${info.torch ?? 'n/a'} (${info.threads ?? '?'} threads, ${info.capability ?? '?'}); OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY ?? 'unset'}`);
+  if (kdaCheck !== undefined) console.log(`PyTorch side: our chunked KDA (bench/torch_cpu.py) matches its recurrent form in float64 to ${kdaCheck.toExponential(1)} (outputs, final state, all gradients)`);
+  console.log(`fp32; medians of >= ${MIN_RUNS} timed runs after warmups, the two sides' runs interleaved; ratio = PyTorch ms / reclin ms (> 1: reclin faster); paired = median of the per-run ratios.`);
+  console.log('KDA GFLOP/s use KDA_SPEC §3.2 (per token and head: fwd 6KV+4CK+4CV+C²/2, bwd 16KV+10CK+10CV+4C², C=64); AdamW GB/s count 28 bytes per parameter.');
   printTable(rows);
-  const notes = rows.filter((r) => r.torchNote).map((r) => `${r.shape}: ${r.torchNote}`);
-  if (notes.length) console.log(`notes: ${notes.join('; ')}`);
-  if (groups.includes('adamw')) console.log('PyTorch AdamW: torch.optim.AdamW(fused=True) unless noted; one tensor per step on both sides.');
+  const modes = [...new Set(rows.filter((r) => r.key.startsWith('adamw') && r.torchMode).map((r) => r.torchMode))];
+  if (modes.length) console.log(`PyTorch AdamW: torch.optim.AdamW ${modes.join(', ')}; one tensor per step on both sides.`);
 }
 
-main();
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

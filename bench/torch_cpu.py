@@ -1,8 +1,15 @@
 """PyTorch side of `npm run bench:cpu`: our own chunked KDA written from KDA_SPEC.md §3, torch.optim.AdamW and
-torch.mm, timed at fp32 with the same thread count as the reclin side. Prints one JSON object per line
-({"row": ..., "ms": [...]} or {"info": ...}); bench/cpu.ts joins them with its own rows into one table.
+torch.mm, at fp32 with the same thread count as the reclin side.
 
-Usage: python bench/torch_cpu.py --threads 2 --rows kda,adamw,gemm [--quick]
+bench/cpu.ts starts this as a server and alternates single timed calls of both sides, so that both see the same
+machine load (the machine is shared). One JSON request per stdin line, one JSON reply per stdout line:
+  {"cmd": "info"}                    -> {"torch": ..., "threads": ..., "capability": ...}
+  {"cmd": "check_kda"}               -> {"max_rel_err": ...}   chunked vs recurrent, float64, every gradient
+  {"cmd": "prepare", "row": KEY}     -> {"ok": true, "mode": ...}   builds inputs, runs 2 warmups
+  {"cmd": "run", "row": KEY}         -> {"ms": ...}             one timed call
+  {"cmd": "release", "row": KEY}     -> {"ok": true}
+Row keys: "kda_fwd B,T,H,K,V", "kda_fwdbwd B,T,H,K,V", "adamw N", "gemm N".
+Usage: python bench/torch_cpu.py --threads 2
 """
 import argparse
 import json
@@ -13,10 +20,6 @@ import torch
 import torch.nn.functional as F
 
 C = 64  # chunk size
-
-
-def emit(obj):
-    print(json.dumps(obj), flush=True)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -132,20 +135,20 @@ def kda_inputs(B, T, H, K, V, dtype, seed=0):
 
 
 def check_kda():
-    """Chunked vs recurrent in float64 at awkward small sizes, outputs, final state and every gradient."""
+    """Chunked vs recurrent in float64 at awkward small sizes: outputs, final state and every gradient."""
     worst = 0.0
     for (B, T, H, K, V) in [(1, 100, 2, 8, 6), (2, 64, 1, 5, 7), (1, 150, 1, 16, 16)]:
-        ins = [x.requires_grad_() for x in kda_inputs(B, T, H, K, V, torch.float64, seed=T)]
-        g0 = torch.randn(B, H, K, V, dtype=torch.float64).requires_grad_()
-        # stronger decays for this check: exponents far below 0 must stay finite
-        ins[3] = (ins[3].detach() * 40).requires_grad_()
+        ins = list(kda_inputs(B, T, H, K, V, torch.float64, seed=T))
+        ins[3] = ins[3] * 40  # strong decays: exponents far below 0 must stay finite
+        ins = [x.requires_grad_() for x in ins]
+        s0 = torch.randn(B, H, K, V, dtype=torch.float64).requires_grad_()
         scale = K ** -0.5
         res = []
         for fn in (kda_recurrent, kda_chunked):
-            o, S = fn(*ins, scale, g0)
+            o, S = fn(*ins, scale, s0)
             do = torch.sin(torch.arange(o.numel(), dtype=o.dtype)).reshape(o.shape)
             ds = torch.cos(torch.arange(S.numel(), dtype=S.dtype)).reshape(S.shape)
-            grads = torch.autograd.grad((o * do).sum() + (S * ds).sum(), [*ins, g0])
+            grads = torch.autograd.grad((o * do).sum() + (S * ds).sum(), [*ins, s0])
             res.append([o, S, *grads])
         for name, a, b in zip(['o', 'S', 'dq', 'dk', 'dv', 'dg', 'dbeta', 'dS0'], *res):
             err = ((a - b).norm() / a.norm()).item()
@@ -158,77 +161,77 @@ def check_kda():
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def timeit(fn, quick):
-    """Median-ready list of wall times in ms: 2 warmups, then at least 5 runs (3 if quick), up to 30 or ~3 s."""
-    for _ in range(1 if quick else 2):
-        fn()
-    times = []
-    budget = 1.0 if quick else 3.0
-    t_start = time.perf_counter()
-    while True:
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-        n = len(times)
-        if n >= 30 or (n >= (3 if quick else 5) and time.perf_counter() - t_start > budget):
-            return times
-
-
-def bench_kda(shapes, quick):
-    for (B, T, H, K, V) in shapes:
+def make_row(key):
+    """A zero-argument callable doing one timed unit of work for a row key, and a note on how."""
+    kind, arg = key.split(' ', 1)
+    if kind in ('kda_fwd', 'kda_fwdbwd'):
+        B, T, H, K, V = (int(x) for x in arg.split(','))
         q, k, v, g, beta = kda_inputs(B, T, H, K, V, torch.float32)
         scale = K ** -0.5
-        with torch.no_grad():
-            emit({'row': f'kda_fwd {B},{T},{H},{K},{V}', 'ms': timeit(lambda: kda_chunked(q, k, v, g, beta, scale), quick)})
-        ins = [x.clone().requires_grad_() for x in (q, k, v, g, beta)]
+        if kind == 'kda_fwd':
+
+            def fwd():
+                with torch.no_grad():
+                    kda_chunked(q, k, v, g, beta, scale)
+
+            return fwd, 'chunked, no_grad'
+        ins = [x.requires_grad_() for x in (q, k, v, g, beta)]
         do = torch.randn(B, T, H, V)
 
         def fwd_bwd():
             o, _ = kda_chunked(*ins, scale)
             torch.autograd.grad(o, ins, do)
 
-        emit({'row': f'kda_fwdbwd {B},{T},{H},{K},{V}', 'ms': timeit(fwd_bwd, quick)})
-
-
-def bench_adamw(sizes, quick):
-    for n in sizes:
+        return fwd_bwd, 'chunked, autograd'
+    if kind == 'adamw':
+        n = int(arg)
         p = torch.nn.Parameter(torch.randn(n))
         p.grad = torch.randn(n)
-        mode = 'fused'
         try:
             opt = torch.optim.AdamW([p], lr=1e-3, weight_decay=0.01, fused=True)
             opt.step()
+            return opt.step, 'fused'
         except RuntimeError as e:  # fused unsupported on this build's CPU path
-            mode = f'foreach ({e})'[:60]
             opt = torch.optim.AdamW([p], lr=1e-3, weight_decay=0.01, foreach=True)
-        emit({'row': f'adamw {n}', 'ms': timeit(opt.step, quick), 'mode': mode})
-
-
-def bench_gemm(sizes, quick):
-    for n in sizes:
-        a = torch.randn(n, n)
-        b = torch.randn(n, n)
-        emit({'row': f'gemm {n}', 'ms': timeit(lambda: torch.mm(a, b), quick)})
+            return opt.step, f'foreach (fused failed: {str(e)[:40]})'
+    if kind == 'gemm':
+        n = int(arg)
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        return (lambda: torch.mm(a, b)), 'torch.mm'
+    raise ValueError(f'unknown row {key!r}')
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--rows', default='kda,adamw,gemm')
-    ap.add_argument('--kda-shapes', default='1,1024,4,64,64;4,2048,8,64,64;1,4096,4,128,128')
-    ap.add_argument('--quick', action='store_true')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    rows = set(args.rows.split(','))
-    emit({'info': {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'python': sys.version.split()[0],
-                   'capability': torch.backends.cpu.get_cpu_capability()}})
-    if 'kda' in rows:
-        emit({'info': {'kda_check_max_rel_err': check_kda()}})
-        bench_kda([tuple(int(x) for x in s.split(',')) for s in args.kda_shapes.split(';')], args.quick)
-    if 'adamw' in rows:
-        bench_adamw([10**6, 10**7], args.quick)
-    if 'gemm' in rows:
-        bench_gemm([1024, 2048], args.quick)
+    rows = {}
+    for line in sys.stdin:
+        req = json.loads(line)
+        cmd = req['cmd']
+        if cmd == 'info':
+            rep = {'torch': torch.__version__, 'threads': torch.get_num_threads(),
+                   'capability': torch.backends.cpu.get_cpu_capability()}
+        elif cmd == 'check_kda':
+            rep = {'max_rel_err': check_kda()}
+        elif cmd == 'prepare':
+            fn, mode = make_row(req['row'])
+            fn()
+            fn()
+            rows[req['row']] = fn
+            rep = {'ok': True, 'mode': mode}
+        elif cmd == 'run':
+            fn = rows[req['row']]
+            t0 = time.perf_counter()
+            fn()
+            rep = {'ms': (time.perf_counter() - t0) * 1e3}
+        elif cmd == 'release':
+            rows.pop(req['row'], None)
+            rep = {'ok': True}
+        else:
+            rep = {'error': f'unknown cmd {cmd}'}
+        print(json.dumps(rep), flush=True)
 
 
 if __name__ == '__main__':
