@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "op_util.h"
+#include "vec_math.h"
 
 namespace reclin {
 namespace {
@@ -11,12 +12,16 @@ inline float sigmoid(float x) {
   const float e = std::exp(x);
   return e / (1.f + e);
 }
-inline float silu(float x) { return x * sigmoid(x); }
-inline float silu_grad(float x) {
-  const float s = sigmoid(x);
-  return s * (1.f + x * (1.f - s));
-}
 inline float softplus(float x) { return x > 20.f ? x : std::log1p(std::exp(x)); }
+
+// Runs f(lo, hi) over fixed chunks of [0, n), in parallel when big enough.
+template <class F>
+void chunked(int64_t n, F f) {
+  constexpr int64_t kBlock = 4096;
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (n > kParallelGrain)
+  for (int64_t b = 0; b < blocks; ++b) f(b * kBlock, std::min(n, (b + 1) * kBlock));
+}
 
 template <class F>
 Tensor map1(const Tensor& x, F f) {
@@ -45,8 +50,16 @@ Napi::Value Activation(const Napi::CallbackInfo& info) {
   Tensor x = arg_f32(info, 0, "x");
   std::string kind = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
   Tensor y;
-  if (kind == "sigmoid") y = map1(x, sigmoid);
-  else if (kind == "silu") y = map1(x, silu);
+  if (kind == "sigmoid" || kind == "silu") {
+    y = empty(x.shape);
+    const float* px = x.f32();
+    float* py = y.f32();
+    const bool sig = kind == "sigmoid";
+    chunked(x.numel(), [&](int64_t lo, int64_t hi) {
+      if (sig) vec::sigmoid(px + lo, hi - lo, py + lo);
+      else vec::silu(px + lo, hi - lo, py + lo);
+    });
+  }
   else if (kind == "softplus") y = map1(x, softplus);
   else throw ArgError("kind: unknown activation '" + kind + "' (allowed: sigmoid, silu, softplus)");
   return wrap(info.Env(), y);
@@ -62,7 +75,12 @@ Napi::Value ActivationBackward(const Napi::CallbackInfo& info) {
   expect_same_shape(dy, t, "dy", tname);
   Tensor dx;
   if (kind == "sigmoid") dx = map2(dy, t, [](float g, float y) { return g * y * (1.f - y); });
-  else if (kind == "silu") dx = map2(dy, t, [](float g, float x) { return g * silu_grad(x); });
+  else if (kind == "silu") {
+    dx = empty(dy.shape);
+    const float *pg = dy.f32(), *px = t.f32();
+    float* pd = dx.f32();
+    chunked(dy.numel(), [&](int64_t lo, int64_t hi) { vec::silu_backward(pg + lo, px + lo, hi - lo, pd + lo); });
+  }
   else if (kind == "softplus") dx = map2(dy, t, [](float g, float x) { return x > 20.f ? g : g * sigmoid(x); });
   else throw ArgError("kind: unknown activation '" + kind + "' (allowed: sigmoid, silu, softplus)");
   return wrap(info.Env(), dx);
@@ -73,7 +91,11 @@ RECLIN_EXPORT("activationBackward", ActivationBackward)
 Napi::Value Swiglu(const Napi::CallbackInfo& info) {
   Tensor gate = arg_f32(info, 0, "gate"), up = arg_f32(info, 1, "up");
   expect_same_shape(up, gate, "up", "gate");
-  return wrap(info.Env(), map2(gate, up, [](float g, float u) { return silu(g) * u; }));
+  Tensor y = empty(gate.shape);
+  const float *pg = gate.f32(), *pu = up.f32();
+  float* py = y.f32();
+  chunked(gate.numel(), [&](int64_t lo, int64_t hi) { vec::swiglu(pg + lo, pu + lo, hi - lo, py + lo); });
+  return wrap(info.Env(), y);
 }
 RECLIN_EXPORT("swiglu", Swiglu)
 
@@ -85,13 +107,9 @@ Napi::Value SwigluBackward(const Napi::CallbackInfo& info) {
   Tensor dg = empty(dy.shape), du = empty(dy.shape);
   const float *pdy = dy.f32(), *pg = gate.f32(), *pu = up.f32();
   float *pdg = dg.f32(), *pdu = du.f32();
-  const int64_t n = dy.numel();
-#pragma omp parallel for schedule(static) if (n > kParallelGrain)
-  for (int64_t i = 0; i < n; ++i) {
-    const float s = sigmoid(pg[i]);
-    pdu[i] = pdy[i] * pg[i] * s;
-    pdg[i] = pdy[i] * pu[i] * s * (1.f + pg[i] * (1.f - s));
-  }
+  chunked(dy.numel(), [&](int64_t lo, int64_t hi) {
+    vec::swiglu_backward(pdy + lo, pg + lo, pu + lo, hi - lo, pdg + lo, pdu + lo);
+  });
   Napi::Object res = result_object(info.Env());
   res.Set("dGate", wrap(info.Env(), dg));
   res.Set("dUp", wrap(info.Env(), du));

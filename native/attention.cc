@@ -8,6 +8,7 @@
 
 #include "gemm.h"
 #include "op_util.h"
+#include "vec_math.h"
 
 namespace reclin {
 namespace {
@@ -39,8 +40,7 @@ inline void masked_probs(float* S, int64_t nq, int64_t nk, int64_t i0, const flo
   for (int64_t r = 0; r < nq; ++r) {
     float* s = S + r * nk;
     const int64_t last = i0 + r;
-    const float l = lse[r];
-    for (int64_t j = 0; j <= last; ++j) s[j] = std::exp(s[j] - l);
+    vec::exp_scaled(s, last + 1, lse[r], 1.f, s);
     for (int64_t j = last + 1; j < nk; ++j) s[j] = 0.f;
   }
 }
@@ -72,16 +72,17 @@ Napi::Value CausalAttention(const Napi::CallbackInfo& info) {
     const float* vb = pv + b * d.T * ldv + h * d.Dv;
     gemm_serial(false, true, nq, nk, d.D, scale, qb, ldq, kb, ldq, 0.f, S.data(), nk);
     float* lrow = pl + bh * d.T + i0;
+    // Row softmax over the visible keys; P overwrites S (zeros past the diagonal).
     for (int64_t r = 0; r < nq; ++r) {
       float* s = S.data() + r * nk;
-      const int64_t last = i0 + r;
-      float m = -INFINITY;
-      for (int64_t j = 0; j <= last; ++j) m = std::max(m, s[j]);
-      double sum = 0;
-      for (int64_t j = 0; j <= last; ++j) sum += std::exp(s[j] - m);
+      const int64_t n = i0 + r + 1;
+      const float m = vec::max(s, n);
+      const double sum = vec::exp_sum(s, n, m, s);
       lrow[r] = m + static_cast<float>(std::log(sum));
+      const float inv = static_cast<float>(1.0 / sum);
+      for (int64_t j = 0; j < n; ++j) s[j] *= inv;
+      for (int64_t j = n; j < nk; ++j) s[j] = 0.f;
     }
-    masked_probs(S.data(), nq, nk, i0, lrow);
     gemm_serial(false, false, nq, d.Dv, nk, 1.f, S.data(), nk, vb, ldv, 0.f, po + (b * d.T + i0) * ldv + h * d.Dv, ldv);
   }
   Napi::Object res = result_object(info.Env());
@@ -126,9 +127,7 @@ Napi::Value CausalAttentionBackward(const Napi::CallbackInfo& info) {
       gemm_serial(true, false, nk, d.Dv, nq, 1.f, P.data(), nk, dob, ldv, 1.f, dvb, ldv);
       gemm_serial(false, true, nq, nk, d.Dv, 1.f, dob, ldv, vb, ldv, 0.f, dS.data(), nk);
       for (int64_t r = 0; r < nq; ++r) {
-        double di = 0;
-        for (int64_t e = 0; e < d.Dv; ++e) di += static_cast<double>(dob[r * ldv + e]) * ob[r * ldv + e];
-        const float dif = static_cast<float>(di);
+        const float dif = static_cast<float>(vec::dot(dob + r * ldv, ob + r * ldv, d.Dv));
         float *ds = dS.data() + r * nk, *p = P.data() + r * nk;
         for (int64_t j = 0; j < nk; ++j) ds[j] = p[j] * (ds[j] - dif);
       }

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "op_util.h"
+#include "vec_math.h"
 
 namespace reclin {
 
@@ -137,7 +138,14 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
   if (kind == "scale") out = map_unary(x, [s](float v) { return v * s; });
   else if (kind == "addScalar") out = map_unary(x, [s](float v) { return v + s; });
   else if (kind == "neg") out = map_unary(x, [](float v) { return -v; });
-  else if (kind == "exp") out = map_unary(x, [](float v) { return std::exp(v); });
+  else if (kind == "exp") {
+    out = empty(x.shape);
+    const float* px = x.f32();
+    float* po = out.f32();
+    const int64_t n = x.numel(), blocks = (n + 4095) / 4096;
+#pragma omp parallel for schedule(static) if (n > kParallelGrain)
+    for (int64_t b = 0; b < blocks; ++b) vec::exp_scaled(px + b * 4096, std::min<int64_t>(4096, n - b * 4096), 0.f, 1.f, po + b * 4096);
+  }
   else if (kind == "log") out = map_unary(x, [](float v) { return std::log(v); });
   else if (kind == "sqrt") out = map_unary(x, [](float v) { return std::sqrt(v); });
   else if (kind == "square") out = map_unary(x, [](float v) { return v * v; });

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "op_util.h"
+#include "vec_math.h"
 
 namespace reclin {
 namespace {
@@ -37,11 +38,8 @@ Napi::Value CrossEntropy(const Napi::CallbackInfo& info) {
 #pragma omp parallel for schedule(static) if (N * V > kParallelGrain)
   for (int64_t n = 0; n < N; ++n) {
     const float* x = px + n * V;
-    float m = -INFINITY;
-    for (int64_t j = 0; j < V; ++j) m = std::max(m, x[j]);
-    double s = 0;
-    for (int64_t j = 0; j < V; ++j) s += std::exp(x[j] - m);
-    const float l = m + static_cast<float>(std::log(s));
+    const float m = vec::max(x, V);
+    const float l = m + static_cast<float>(std::log(vec::exp_sum(x, V, m, nullptr)));
     plse[n] = l;
     ploss[n] = pt[n] == ignore ? 0.f : l - x[pt[n]];
   }
@@ -76,7 +74,7 @@ Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
       continue;
     }
     const float g = pg[n], l = pl[n];
-    for (int64_t j = 0; j < V; ++j) o[j] = g * std::exp(x[j] - l);
+    vec::exp_scaled(x, V, l, g, o);
     o[pt[n]] -= g;
   }
   return wrap(info.Env(), dx);

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "op_util.h"
+#include "vec_math.h"
 
 namespace reclin {
 namespace {
@@ -30,9 +31,7 @@ Napi::Value Rmsnorm(const Napi::CallbackInfo& info) {
   for (int64_t r = 0; r < R; ++r) {
     const float* a = px + r * D;
     float* o = py + r * D;
-    double ss = 0;
-    for (int64_t j = 0; j < D; ++j) ss += static_cast<double>(a[j]) * a[j];
-    const float rs = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(D) + eps));
+    const float rs = static_cast<float>(1.0 / std::sqrt(vec::sumsq(a, D) / static_cast<double>(D) + eps));
     pr[r] = rs;
     if (pw)
       for (int64_t j = 0; j < D; ++j) o[j] = a[j] * rs * pw[j];
@@ -66,16 +65,13 @@ Napi::Value RmsnormBackward(const Napi::CallbackInfo& info) {
     const float *g = pdy + r * D, *a = px + r * D;
     float* o = pdx + r * D;
     const float rs = pr[r];
-    double dot = 0;
+    // o first holds g = dy * weight, then becomes dx.
     if (pw)
-      for (int64_t j = 0; j < D; ++j) dot += static_cast<double>(g[j]) * pw[j] * a[j];
+      for (int64_t j = 0; j < D; ++j) o[j] = g[j] * pw[j];
     else
-      for (int64_t j = 0; j < D; ++j) dot += static_cast<double>(g[j]) * a[j];
-    const float c = static_cast<float>(dot / static_cast<double>(D)) * rs * rs;
-    if (pw)
-      for (int64_t j = 0; j < D; ++j) o[j] = rs * (g[j] * pw[j] - a[j] * c);
-    else
-      for (int64_t j = 0; j < D; ++j) o[j] = rs * (g[j] - a[j] * c);
+      for (int64_t j = 0; j < D; ++j) o[j] = g[j];
+    const float c = static_cast<float>(vec::dot(o, a, D) / static_cast<double>(D)) * rs * rs;
+    for (int64_t j = 0; j < D; ++j) o[j] = rs * (o[j] - a[j] * c);
   }
   Napi::Object res = result_object(info.Env());
   res.Set("dx", wrap(info.Env(), dx));
@@ -120,9 +116,7 @@ Napi::Value L2norm(const Napi::CallbackInfo& info) {
 #pragma omp parallel for schedule(static) if (x.numel() > kParallelGrain)
   for (int64_t r = 0; r < R; ++r) {
     const float* a = px + r * D;
-    double ss = 0;
-    for (int64_t j = 0; j < D; ++j) ss += static_cast<double>(a[j]) * a[j];
-    const float rs = static_cast<float>(1.0 / std::sqrt(ss + eps));
+    const float rs = static_cast<float>(1.0 / std::sqrt(vec::sumsq(a, D) + eps));
     pr[r] = rs;
     for (int64_t j = 0; j < D; ++j) py[r * D + j] = a[j] * rs;
   }
@@ -148,9 +142,7 @@ Napi::Value L2normBackward(const Napi::CallbackInfo& info) {
 #pragma omp parallel for schedule(static) if (y.numel() > kParallelGrain)
   for (int64_t r = 0; r < R; ++r) {
     const float *g = pdy + r * D, *a = py + r * D;
-    double dot = 0;
-    for (int64_t j = 0; j < D; ++j) dot += static_cast<double>(g[j]) * a[j];
-    const float d = static_cast<float>(dot), rs = pr[r];
+    const float d = static_cast<float>(vec::dot(g, a, D)), rs = pr[r];
     for (int64_t j = 0; j < D; ++j) pdx[r * D + j] = rs * (g[j] - a[j] * d);
   }
   return wrap(info.Env(), dx);

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "op_util.h"
+#include "vec_math.h"
 
 namespace reclin {
 namespace {
@@ -197,13 +198,7 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
   for (int64_t r = 0; r < R; ++r) {
     const float* a = px + r * D;
     float* o = py + r * D;
-    float m = -INFINITY;
-    for (int64_t j = 0; j < D; ++j) m = std::max(m, a[j]);
-    double s = 0;
-    for (int64_t j = 0; j < D; ++j) {
-      o[j] = std::exp(a[j] - m);
-      s += o[j];
-    }
+    const double s = vec::exp_sum(a, D, vec::max(a, D), o);
     const float inv = static_cast<float>(1.0 / s);
     for (int64_t j = 0; j < D; ++j) o[j] *= inv;
   }
