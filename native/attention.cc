@@ -1,4 +1,7 @@
 // Causal softmax attention without positional encoding (the full-attention layers), forward and backward.
+// q holds the last Tq of Tk positions (Tq <= Tk; Tq == Tk is plain causal self-attention, Tq < Tk lets a
+// chunk attend to cached keys of earlier positions): query i sits at position Tk - Tq + i and sees keys
+// 0 .. Tk - Tq + i.
 // Work is split into (batch, head, query block) tasks; each block computes S = scale * Q K^T against the
 // keys it may see, a masked softmax (saving lse = log sum exp per query), and O = P V with the packed GEMM.
 // The backward recomputes P from lse, per (batch, head), walking query blocks in order so dK and dV
@@ -16,16 +19,21 @@ namespace {
 constexpr int64_t kBlockQ = 128;
 
 struct Dims {
-  int64_t B, T, H, D, Dv;
+  int64_t B, Tq, Tk, H, D, Dv;
+  int64_t offset() const { return Tk - Tq; }
 };
 
 Dims check_qkv(const Tensor& q, const Tensor& k, const Tensor& v) {
-  expect_ndim(q, 4, "q", "[B,T,H,D]");
-  Dims d{q.dim(0), q.dim(1), q.dim(2), q.dim(3), 0};
-  expect_shape(k, q.shape, "k", "[B,T,H,D] (q's shape)");
-  expect_ndim(v, 4, "v", "[B,T,H,Dv]");
-  if (v.dim(0) != d.B || v.dim(1) != d.T || v.dim(2) != d.H)
-    throw ArgError("v: expected shape [B,T,H,Dv] with B,T,H = " + std::to_string(d.B) + "," + std::to_string(d.T) +
+  expect_ndim(q, 4, "q", "[B,Tq,H,D]");
+  expect_ndim(k, 4, "k", "[B,Tk,H,D]");
+  Dims d{q.dim(0), q.dim(1), k.dim(1), q.dim(2), q.dim(3), 0};
+  if (k.dim(0) != d.B || k.dim(2) != d.H || k.dim(3) != d.D || d.Tk < d.Tq)
+    throw ArgError("k: expected shape [B,Tk,H,D] with B,H,D = " + std::to_string(d.B) + "," + std::to_string(d.H) +
+                   "," + std::to_string(d.D) + " and Tk >= Tq = " + std::to_string(d.Tq) + " (from q " + q.shape_str() +
+                   "), got " + k.shape_str());
+  expect_ndim(v, 4, "v", "[B,Tk,H,Dv]");
+  if (v.dim(0) != d.B || v.dim(1) != d.Tk || v.dim(2) != d.H)
+    throw ArgError("v: expected shape [B,Tk,H,Dv] with B,Tk,H = " + std::to_string(d.B) + "," + std::to_string(d.Tk) +
                    "," + std::to_string(d.H) + ", got " + v.shape_str());
   d.Dv = v.dim(3);
   return d;
@@ -35,13 +43,13 @@ float scale_of(const Napi::Object& opts, int64_t D) {
   return static_cast<float>(opt_number(opts, "scale", 1.0 / std::sqrt(static_cast<double>(std::max<int64_t>(D, 1)))));
 }
 
-// P[r, j] = exp(S[r, j] - lse_r) for keys j <= i0 + r, 0 after (the causal mask).
-inline void masked_probs(float* S, int64_t nq, int64_t nk, int64_t i0, const float* lse) {
+// Row r of a block sees keys 0 .. first + r (inclusive); P = exp(S - lse) there, 0 after (the causal mask).
+inline void masked_probs(float* S, int64_t nq, int64_t nk, int64_t first, const float* lse) {
   for (int64_t r = 0; r < nq; ++r) {
     float* s = S + r * nk;
-    const int64_t last = i0 + r;
-    vec::exp_scaled(s, last + 1, lse[r], 1.f, s);
-    for (int64_t j = last + 1; j < nk; ++j) s[j] = 0.f;
+    const int64_t n = first + r + 1;
+    vec::exp_scaled(s, n, lse[r], 1.f, s);
+    for (int64_t j = n; j < nk; ++j) s[j] = 0.f;
   }
 }
 
@@ -50,32 +58,33 @@ std::vector<float>& scratch(int which) {
   return buf[which];
 }
 
-// causalAttention(q, k, v, { scale }) -> { o [B,T,H,Dv], lse [B,H,T] }
+// causalAttention(q [B,Tq,H,D], k [B,Tk,H,D], v [B,Tk,H,Dv], { scale }) -> { o [B,Tq,H,Dv], lse [B,H,Tq] }
 Napi::Value CausalAttention(const Napi::CallbackInfo& info) {
   Tensor q = arg_f32(info, 0, "q"), k = arg_f32(info, 1, "k"), v = arg_f32(info, 2, "v");
-  Dims d = check_qkv(q, k, v);
+  const Dims d = check_qkv(q, k, v);
   const float scale = scale_of(arg_object(info, 3, "options"), d.D);
-  Tensor o = empty({d.B, d.T, d.H, d.Dv}), lse = empty({d.B, d.H, d.T});
+  Tensor o = empty({d.B, d.Tq, d.H, d.Dv}), lse = empty({d.B, d.H, d.Tq});
   const float *pq = q.f32(), *pk = k.f32(), *pv = v.f32();
   float *po = o.f32(), *pl = lse.f32();
-  const int64_t n_blocks = (d.T + kBlockQ - 1) / kBlockQ, n_tasks = d.B * d.H * n_blocks;
+  const int64_t n_blocks = (d.Tq + kBlockQ - 1) / kBlockQ, n_tasks = d.B * d.H * n_blocks;
   const int64_t ldq = d.H * d.D, ldv = d.H * d.Dv;
   // Later blocks cost more; dynamic scheduling balances them without affecting the result.
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t task = 0; task < n_tasks; ++task) {
     const int64_t blk = n_blocks - 1 - task % n_blocks, bh = task / n_blocks, b = bh / d.H, h = bh % d.H;
-    const int64_t i0 = blk * kBlockQ, nq = std::min(kBlockQ, d.T - i0), nk = i0 + nq;
+    const int64_t i0 = blk * kBlockQ, nq = std::min(kBlockQ, d.Tq - i0);
+    const int64_t first = d.offset() + i0, nk = first + nq;  // row r sees keys 0 .. first + r
     std::vector<float>& S = scratch(0);
     S.resize(static_cast<size_t>(nq * nk));
-    const float* qb = pq + (b * d.T + i0) * ldq + h * d.D;
-    const float* kb = pk + b * d.T * ldq + h * d.D;
-    const float* vb = pv + b * d.T * ldv + h * d.Dv;
+    const float* qb = pq + (b * d.Tq + i0) * ldq + h * d.D;
+    const float* kb = pk + b * d.Tk * ldq + h * d.D;
+    const float* vb = pv + b * d.Tk * ldv + h * d.Dv;
     gemm_serial(false, true, nq, nk, d.D, scale, qb, ldq, kb, ldq, 0.f, S.data(), nk);
-    float* lrow = pl + bh * d.T + i0;
+    float* lrow = pl + bh * d.Tq + i0;
     // Row softmax over the visible keys; P overwrites S (zeros past the diagonal).
     for (int64_t r = 0; r < nq; ++r) {
       float* s = S.data() + r * nk;
-      const int64_t n = i0 + r + 1;
+      const int64_t n = first + r + 1;
       const float m = vec::max(s, n);
       const double sum = vec::exp_sum(s, n, m, s);
       lrow[r] = m + static_cast<float>(std::log(sum));
@@ -83,7 +92,7 @@ Napi::Value CausalAttention(const Napi::CallbackInfo& info) {
       for (int64_t j = 0; j < n; ++j) s[j] *= inv;
       for (int64_t j = n; j < nk; ++j) s[j] = 0.f;
     }
-    gemm_serial(false, false, nq, d.Dv, nk, 1.f, S.data(), nk, vb, ldv, 0.f, po + (b * d.T + i0) * ldv + h * d.Dv, ldv);
+    gemm_serial(false, false, nq, d.Dv, nk, 1.f, S.data(), nk, vb, ldv, 0.f, po + (b * d.Tq + i0) * ldv + h * d.Dv, ldv);
   }
   Napi::Object res = result_object(info.Env());
   res.Set("o", wrap(info.Env(), o));
@@ -97,33 +106,34 @@ RECLIN_EXPORT("causalAttention", CausalAttention)
 Napi::Value CausalAttentionBackward(const Napi::CallbackInfo& info) {
   Tensor dO = arg_f32(info, 0, "dO"), q = arg_f32(info, 1, "q"), k = arg_f32(info, 2, "k"), v = arg_f32(info, 3, "v");
   Tensor o = arg_f32(info, 4, "o"), lse = arg_f32(info, 5, "lse");
-  Dims d = check_qkv(q, k, v);
-  expect_shape(o, {d.B, d.T, d.H, d.Dv}, "o", "[B,T,H,Dv]");
-  expect_shape(dO, {d.B, d.T, d.H, d.Dv}, "dO", "[B,T,H,Dv]");
-  expect_shape(lse, {d.B, d.H, d.T}, "lse", "[B,H,T]");
+  const Dims d = check_qkv(q, k, v);
+  expect_shape(o, {d.B, d.Tq, d.H, d.Dv}, "o", "[B,Tq,H,Dv]");
+  expect_shape(dO, {d.B, d.Tq, d.H, d.Dv}, "dO", "[B,Tq,H,Dv]");
+  expect_shape(lse, {d.B, d.H, d.Tq}, "lse", "[B,H,Tq]");
   const float scale = scale_of(arg_object(info, 6, "options"), d.D);
   Tensor dq = empty(q.shape), dk = zeros(k.shape), dv = zeros(v.shape);
   const float *pq = q.f32(), *pk = k.f32(), *pv = v.f32(), *po = o.f32(), *pdo = dO.f32(), *pl = lse.f32();
   float *pdq = dq.f32(), *pdk = dk.f32(), *pdv = dv.f32();
-  const int64_t ldq = d.H * d.D, ldv = d.H * d.Dv, n_blocks = (d.T + kBlockQ - 1) / kBlockQ;
+  const int64_t ldq = d.H * d.D, ldv = d.H * d.Dv, n_blocks = (d.Tq + kBlockQ - 1) / kBlockQ;
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t bh = 0; bh < d.B * d.H; ++bh) {
     const int64_t b = bh / d.H, h = bh % d.H;
-    const float* kb = pk + b * d.T * ldq + h * d.D;
-    const float* vb = pv + b * d.T * ldv + h * d.Dv;
-    float* dkb = pdk + b * d.T * ldq + h * d.D;
-    float* dvb = pdv + b * d.T * ldv + h * d.Dv;
+    const float* kb = pk + b * d.Tk * ldq + h * d.D;
+    const float* vb = pv + b * d.Tk * ldv + h * d.Dv;
+    float* dkb = pdk + b * d.Tk * ldq + h * d.D;
+    float* dvb = pdv + b * d.Tk * ldv + h * d.Dv;
     std::vector<float>& P = scratch(0);
     std::vector<float>& dS = scratch(1);
     for (int64_t blk = 0; blk < n_blocks; ++blk) {
-      const int64_t i0 = blk * kBlockQ, nq = std::min(kBlockQ, d.T - i0), nk = i0 + nq;
+      const int64_t i0 = blk * kBlockQ, nq = std::min(kBlockQ, d.Tq - i0);
+      const int64_t first = d.offset() + i0, nk = first + nq;
       P.resize(static_cast<size_t>(nq * nk));
       dS.resize(static_cast<size_t>(nq * nk));
-      const float* qb = pq + (b * d.T + i0) * ldq + h * d.D;
-      const float* dob = pdo + (b * d.T + i0) * ldv + h * d.Dv;
-      const float* ob = po + (b * d.T + i0) * ldv + h * d.Dv;
+      const float* qb = pq + (b * d.Tq + i0) * ldq + h * d.D;
+      const float* dob = pdo + (b * d.Tq + i0) * ldv + h * d.Dv;
+      const float* ob = po + (b * d.Tq + i0) * ldv + h * d.Dv;
       gemm_serial(false, true, nq, nk, d.D, scale, qb, ldq, kb, ldq, 0.f, P.data(), nk);
-      masked_probs(P.data(), nq, nk, i0, pl + bh * d.T + i0);
+      masked_probs(P.data(), nq, nk, first, pl + bh * d.Tq + i0);
       gemm_serial(true, false, nk, d.Dv, nq, 1.f, P.data(), nk, dob, ldv, 1.f, dvb, ldv);
       gemm_serial(false, true, nq, nk, d.Dv, 1.f, dob, ldv, vb, ldv, 0.f, dS.data(), nk);
       for (int64_t r = 0; r < nq; ++r) {
@@ -131,7 +141,7 @@ Napi::Value CausalAttentionBackward(const Napi::CallbackInfo& info) {
         float *ds = dS.data() + r * nk, *p = P.data() + r * nk;
         for (int64_t j = 0; j < nk; ++j) ds[j] = p[j] * (ds[j] - dif);
       }
-      gemm_serial(false, false, nq, d.D, nk, scale, dS.data(), nk, kb, ldq, 0.f, pdq + (b * d.T + i0) * ldq + h * d.D, ldq);
+      gemm_serial(false, false, nq, d.D, nk, scale, dS.data(), nk, kb, ldq, 0.f, pdq + (b * d.Tq + i0) * ldq + h * d.D, ldq);
       gemm_serial(true, false, nk, d.D, nq, scale, dS.data(), nk, qb, ldq, 1.f, dkb, ldq);
     }
   }

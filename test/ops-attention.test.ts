@@ -6,34 +6,36 @@ import { assertSameBits, F64, fdGrad, rand, vals } from './ops-ref';
 
 interface Dims {
   B: number;
-  T: number;
+  T: number; // query positions
   H: number;
   D: number;
   Dv: number;
+  Tk?: number; // key positions (default T); query i sits at position Tk - T + i
 }
 
-/** float64 causal attention: returns o [B,T,H,Dv] and lse [B,H,T], plus P per (b,h) for the backward. */
+/** float64 causal attention: returns o [B,T,H,Dv] and lse [B,H,T], plus P [T,Tk] per (b,h) for the backward. */
 function attnRef(q: F64, k: F64, v: F64, d: Dims, scale: number) {
   const { B, T, H, D, Dv } = d;
+  const Tk = d.Tk ?? T, off = Tk - T;
   const o = new Float64Array(B * T * H * Dv), lse = new Float64Array(B * H * T);
   const P: F64[] = [];
   for (let b = 0; b < B; b++)
     for (let h = 0; h < H; h++) {
-      const p = new Float64Array(T * T);
+      const p = new Float64Array(T * Tk);
       for (let i = 0; i < T; i++) {
         let m = -Infinity;
-        for (let j = 0; j <= i; j++) {
+        for (let j = 0; j <= off + i; j++) {
           let s = 0;
-          for (let e = 0; e < D; e++) s += q[((b * T + i) * H + h) * D + e] * k[((b * T + j) * H + h) * D + e];
-          p[i * T + j] = s * scale;
+          for (let e = 0; e < D; e++) s += q[((b * T + i) * H + h) * D + e] * k[((b * Tk + j) * H + h) * D + e];
+          p[i * Tk + j] = s * scale;
           m = Math.max(m, s * scale);
         }
         let z = 0;
-        for (let j = 0; j <= i; j++) z += Math.exp(p[i * T + j] - m);
+        for (let j = 0; j <= off + i; j++) z += Math.exp(p[i * Tk + j] - m);
         lse[(b * H + h) * T + i] = m + Math.log(z);
-        for (let j = 0; j <= i; j++) {
-          p[i * T + j] = Math.exp(p[i * T + j] - m) / z;
-          for (let e = 0; e < Dv; e++) o[((b * T + i) * H + h) * Dv + e] += p[i * T + j] * v[((b * T + j) * H + h) * Dv + e];
+        for (let j = 0; j <= off + i; j++) {
+          p[i * Tk + j] = Math.exp(p[i * Tk + j] - m) / z;
+          for (let e = 0; e < Dv; e++) o[((b * T + i) * H + h) * Dv + e] += p[i * Tk + j] * v[((b * Tk + j) * H + h) * Dv + e];
         }
       }
       P.push(p);
@@ -44,28 +46,32 @@ function attnRef(q: F64, k: F64, v: F64, d: Dims, scale: number) {
 /** float64 analytic backward of attnRef. */
 function attnBackwardRef(dO: F64, q: F64, k: F64, v: F64, d: Dims, scale: number) {
   const { B, T, H, D, Dv } = d;
+  const Tk = d.Tk ?? T, off = Tk - T;
   const { P } = attnRef(q, k, v, d, scale);
   const dq = new Float64Array(q.length), dk = new Float64Array(k.length), dv = new Float64Array(v.length);
   for (let b = 0; b < B; b++)
     for (let h = 0; h < H; h++) {
       const p = P[b * H + h];
       const qi = (t: number, e: number) => ((b * T + t) * H + h) * D + e;
-      const vi = (t: number, e: number) => ((b * T + t) * H + h) * Dv + e;
+      const ki = (t: number, e: number) => ((b * Tk + t) * H + h) * D + e;
+      const oi = (t: number, e: number) => ((b * T + t) * H + h) * Dv + e;
+      const vi = (t: number, e: number) => ((b * Tk + t) * H + h) * Dv + e;
       for (let i = 0; i < T; i++) {
-        const dp = new Float64Array(i + 1);
+        const n = off + i + 1;
+        const dp = new Float64Array(n);
         let rowdot = 0;
-        for (let j = 0; j <= i; j++) {
+        for (let j = 0; j < n; j++) {
           for (let e = 0; e < Dv; e++) {
-            dp[j] += dO[vi(i, e)] * v[vi(j, e)];
-            dv[vi(j, e)] += p[i * T + j] * dO[vi(i, e)];
+            dp[j] += dO[oi(i, e)] * v[vi(j, e)];
+            dv[vi(j, e)] += p[i * Tk + j] * dO[oi(i, e)];
           }
-          rowdot += p[i * T + j] * dp[j];
+          rowdot += p[i * Tk + j] * dp[j];
         }
-        for (let j = 0; j <= i; j++) {
-          const ds = p[i * T + j] * (dp[j] - rowdot) * scale;
+        for (let j = 0; j < n; j++) {
+          const ds = p[i * Tk + j] * (dp[j] - rowdot) * scale;
           for (let e = 0; e < D; e++) {
-            dq[qi(i, e)] += ds * k[qi(j, e)];
-            dk[qi(j, e)] += ds * q[qi(i, e)];
+            dq[qi(i, e)] += ds * k[ki(j, e)];
+            dk[ki(j, e)] += ds * q[qi(i, e)];
           }
         }
       }
@@ -106,10 +112,33 @@ test('causal attention backward matches finite differences (tiny, custom scale)'
   assertClose('dv', fdGrad(f, xs, dO.x, 2), vals(g.dv), 1e-5);
 });
 
+test('queries attending to earlier cached keys (Tq < Tk) match float64 and equal the tail of full attention', () => {
+  const d = { B: 2, T: 5, Tk: 133, H: 2, D: 4, Dv: 3 };
+  const q = rand([d.B, d.T, d.H, d.D], 11), k = rand([d.B, d.Tk, d.H, d.D], 12), v = rand([d.B, d.Tk, d.H, d.Dv], 13);
+  const { o, lse } = ops.causalAttention(q.t, k.t, v.t);
+  assert.deepEqual(o.shape, [2, 5, 2, 3]);
+  assert.deepEqual(lse.shape, [2, 2, 5]);
+  const ref = attnRef(q.x, k.x, v.x, d, 0.5);
+  assertClose('o', ref.o, vals(o), 1e-5);
+  assertClose('lse', ref.lse, vals(lse), 1e-6);
+  const dO = rand([d.B, d.T, d.H, d.Dv], 14);
+  const g = ops.causalAttentionBackward(dO.t, q.t, k.t, v.t, o, lse);
+  const gr = attnBackwardRef(dO.x, q.x, k.x, v.x, d, 0.5);
+  assertClose('dq', gr.dq, vals(g.dq), 1e-5);
+  assertClose('dk', gr.dk, vals(g.dk), 1e-5);
+  assertClose('dv', gr.dv, vals(g.dv), 1e-5);
+  assert.deepEqual(g.dk.shape, [2, 133, 2, 4]);
+  // Same as running full causal attention over all Tk positions (queries padded in front) and keeping the tail.
+  const qFull = ops.concat([rand([d.B, d.Tk - d.T, d.H, d.D], 15).t, q.t], 1);
+  const tail = ops.slice(ops.causalAttention(qFull, k.t, v.t).o, 1, d.Tk - d.T, d.Tk);
+  assertClose('tail of full attention', vals(tail), vals(o), 1e-6);
+});
+
 test('attention validates shapes by name', () => {
   const q = rand([1, 4, 2, 3], 1).t;
-  assert.throws(() => ops.causalAttention(q, rand([1, 4, 2, 2], 2).t, rand([1, 4, 2, 5], 3).t), /k: expected shape \[B,T,H,D\]/);
-  assert.throws(() => ops.causalAttention(q, q, rand([1, 5, 2, 5], 3).t), /v: expected shape \[B,T,H,Dv\] with B,T,H = 1,4,2/);
+  assert.throws(() => ops.causalAttention(q, rand([1, 4, 2, 2], 2).t, rand([1, 4, 2, 5], 3).t), /k: expected shape \[B,Tk,H,D\] with B,H,D = 1,2,3/);
+  assert.throws(() => ops.causalAttention(q, q, rand([1, 5, 2, 5], 3).t), /v: expected shape \[B,Tk,H,Dv\] with B,Tk,H = 1,4,2/);
   const { o, lse } = ops.causalAttention(q, q, q);
-  assert.throws(() => ops.causalAttentionBackward(o, q, q, q, o, rand([1, 4, 2], 4).t), /lse: expected shape \[B,H,T\] = \[1,2,4\]/);
+  assert.throws(() => ops.causalAttention(rand([1, 5, 2, 3], 5).t, q, q), /k: expected shape \[B,Tk,H,D\] .* and Tk >= Tq = 5/);
+  assert.throws(() => ops.causalAttentionBackward(o, q, q, q, o, rand([1, 4, 2], 4).t), /lse: expected shape \[B,H,Tq\] = \[1,2,4\]/);
 });

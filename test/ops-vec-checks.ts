@@ -1,6 +1,6 @@
 // Checks of the vectorised row primitives (native/vec_math.cc) through the ops that use them, on lengths
-// around every vector width and on edge values. Run in-process by ops-vec.test.ts and, with RECLIN_VEC
-// set, as a child process (the SIMD level is chosen once per process).
+// around every vector width and on edge values. Run in-process by ops-simd.test.ts and, with RECLIN_VEC
+// set, in ops-simd-child.ts (the SIMD level is chosen once per process).
 import { Tensor, ops } from '../src';
 import { rmsRel } from './helpers';
 import { rand, vals } from './ops-ref';
@@ -64,8 +64,3 @@ export function vecChecks(): string[] {
   return bad;
 }
 
-if (require.main === module) {
-  const bad = vecChecks();
-  console.log(`RECLIN_VEC=${process.env.RECLIN_VEC ?? ''} failures=${bad.length}\n${bad.join('\n')}`);
-  process.exit(bad.length ? 1 : 0);
-}
