@@ -105,6 +105,18 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) static inline void
   for (; d + W <= n; d += W) vst(dst + d, vld(src + d));
   for (; d < n; ++d) dst[d] = src[d];
 }
+// Output rows that fill whole aligned vectors bypass the cache (no read-for-ownership of lines that are about to
+// be overwritten); others are copied normally. The caller ends its work with _mm_sfence().
+static inline void store_row(float* __restrict dst, const float* __restrict src, int n, float scale = 1.0f) {
+  const VF f = vset(scale);
+  if (n % W == 0 && reinterpret_cast<uintptr_t>(dst) % (W * sizeof(float)) == 0) {
+    for (int d = 0; d < n; d += W) vst_stream(dst + d, vmul(vld(src + d), f));
+  } else {
+    int d = 0;
+    for (; d + W <= n; d += W) vst(dst + d, vmul(vld(src + d), f));
+    for (; d < n; ++d) dst[d] = src[d] * scale;
+  }
+}
 __attribute__((optimize("no-tree-loop-distribute-patterns"))) static inline void zero_row(float* dst, int n) {
   int d = 0;
   for (; d + W <= n; d += W) vst(dst + d, vzero());
@@ -152,7 +164,7 @@ static inline void solve_block_upper(float* Y, long ldy, const float* L, long ld
 // ---- per-thread workspace ---------------------------------------------------------------------------------
 
 struct Work {
-  int C, NC, Kp, Vp, LX;
+  int C, K, V, NC, Kp, Vp, LX;
   float scale;
   std::vector<double> G;  // Γ, cumulative log decay inside the chunk [C, Kp]
   float* mem = nullptr;
@@ -165,7 +177,8 @@ struct Work {
   // backward
   float *dVt, *dA, *dL, *dX, *VtT, *S0T, *dST, *XT, *dQi, *dKb, *P1, *Rr, *Coff, *Cd, *dG, *dS, *tmp, *colsum;
 
-  Work(int C_, int K, int V, float scale_) : C(C_), NC(C_ / BC), Kp(pad16(K)), Vp(pad16(V)), LX(0), scale(scale_) {
+  Work(int C_, int K_, int V_, float scale_)
+      : C(C_), K(K_), V(V_), NC(C_ / BC), Kp(pad16(K_)), Vp(pad16(V_)), LX(0), scale(scale_) {
     LX = Kp + Vp;
     G.assign(static_cast<size_t>(C) * Kp, 0.0);
     const long CK = (long)C * Kp, CV = (long)C * Vp, CC = (long)C * C, KV = (long)Kp * Vp, CX = (long)C * LX;
@@ -466,7 +479,7 @@ static void forward_stream(const KdaProblem& P, Work& w, int bh) {
     advance_state(w, w.S, n);
     const int b = bh / P.H, h = bh % P.H;
     for (int r = 0; r < n; ++r)
-      copy_row(P.o + ((static_cast<long>(b) * P.T + t0 + r) * P.H + h) * P.V, w.O + (long)r * Vp, P.V);
+      store_row(P.o + ((static_cast<long>(b) * P.T + t0 + r) * P.H + h) * P.V, w.O + (long)r * Vp, P.V);
   }
   if (P.ht) store_state(P, w.S, w, P.ht + bh * KV);
   (void)Kp;
@@ -650,10 +663,9 @@ static void backward_chunk(const KdaProblem& P, Work& w, const float* S0, int bh
     if (r < n) {
       const long t = t0 + r;
       const long rowk = ((static_cast<long>(b) * P.T + t) * P.H + h);
-      copy_row(P.dq + rowk * P.K, w.P1 + o, P.K);
-      copy_row(P.dk + rowk * P.K, w.Rr + o, P.K);
-      float* dv = P.dv + rowk * P.V;
-      for (int v = 0; v < P.V; ++v) dv[v] = br * yv[v];
+      store_row(P.dq + rowk * P.K, w.P1 + o, P.K);
+      store_row(P.dk + rowk * P.K, w.Rr + o, P.K);
+      store_row(P.dv + rowk * P.V, yv, P.V, br);
       P.dbeta[rowk] = vsum(dbk) + vsum(dbv) + vsum(dbr);
     }
   }
@@ -672,7 +684,7 @@ static void backward_chunk(const KdaProblem& P, Work& w, const float* S0, int bh
     }
     if (r < n) {
       const long rowk = ((static_cast<long>(b) * P.T + t0 + r) * P.H + h);
-      copy_row(P.dg + rowk * P.K, sum, P.K);
+      store_row(P.dg + rowk * P.K, sum, P.K);
     }
   }
 }
@@ -714,14 +726,27 @@ struct FlushDenormals {
   ~FlushDenormals() { _mm_setcsr(saved); }
 };
 
+// Each thread keeps its workspace between calls of the same (C, K, V): its allocation and first touch cost as
+// much as a small problem. The padding columns of the chunk inputs stay zero because K and V match exactly.
+static Work& thread_work(const KdaProblem& P) {
+  static thread_local std::unique_ptr<Work> cached;
+  if (!cached || cached->C != P.C || cached->K != P.K || cached->V != P.V) {
+    cached.reset();
+    cached.reset(new Work(P.C, P.K, P.V, P.scale));
+  }
+  cached->scale = P.scale;
+  return *cached;
+}
+
 static void forward(const KdaProblem& P) {
   const int BH = P.B * P.H;
 #pragma omp parallel
   {
     FlushDenormals ftz;
-    Work w(P.C, P.K, P.V, P.scale);
+    Work& w = thread_work(P);
 #pragma omp for schedule(static)
     for (int bh = 0; bh < BH; ++bh) forward_stream(P, w, bh);
+    _mm_sfence();  // order the streaming output stores before the results are used
   }
 }
 
@@ -730,9 +755,10 @@ static void backward(const KdaProblem& P) {
 #pragma omp parallel
   {
     FlushDenormals ftz;
-    Work w(P.C, P.K, P.V, P.scale);
+    Work& w = thread_work(P);
     std::vector<float> hist(static_cast<size_t>((P.T + P.C - 1) / P.C) * w.Kp * w.Vp);
 #pragma omp for schedule(static)
     for (int bh = 0; bh < BH; ++bh) backward_stream(P, w, hist, bh);
+    _mm_sfence();
   }
 }

@@ -21,6 +21,7 @@ static inline VF vmul(VF a, VF b) { return {_mm512_mul_ps(a.v, b.v)}; }
 static inline VF vfma(VF a, VF b, VF c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }    // a*b + c
 static inline VF vfnma(VF a, VF b, VF c) { return {_mm512_fnmadd_ps(a.v, b.v, c.v)}; }  // c - a*b
 static inline float vsum(VF a) { return _mm512_reduce_add_ps(a.v); }
+static inline void vst_stream(float* p, VF a) { _mm512_stream_ps(p, a.v); }  // p 64-byte aligned
 
 // exp(x) for x <= 0 (Cody-Waite reduction + Cephes-style degree-7 polynomial, ~1 ulp). x < ln(FLT_MIN) gives 0.
 static inline VF vexp(VF x) {
@@ -89,6 +90,7 @@ static inline VF vsub(VF a, VF b) { return {_mm256_sub_ps(a.v, b.v)}; }
 static inline VF vmul(VF a, VF b) { return {_mm256_mul_ps(a.v, b.v)}; }
 static inline VF vfma(VF a, VF b, VF c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
 static inline VF vfnma(VF a, VF b, VF c) { return {_mm256_fnmadd_ps(a.v, b.v, c.v)}; }
+static inline void vst_stream(float* p, VF a) { _mm256_stream_ps(p, a.v); }  // p 32-byte aligned
 static inline float vsum(VF a) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -155,6 +157,7 @@ static inline VF vmul(VF a, VF b) { return {a.v * b.v}; }
 static inline VF vfma(VF a, VF b, VF c) { return {std::fma(a.v, b.v, c.v)}; }
 static inline VF vfnma(VF a, VF b, VF c) { return {std::fma(-a.v, b.v, c.v)}; }
 static inline float vsum(VF a) { return a.v; }
+static inline void vst_stream(float* p, VF a) { *p = a.v; }
 static inline VF vexp(VF x) { return {x.v < -87.33654f ? 0.0f : std::exp(x.v)}; }
 static inline void transpose_tile(const float* in, long ldi, float* out, long ldo) { out[0] = in[0]; (void)ldi; (void)ldo; }
 static constexpr int TILE = 1;
