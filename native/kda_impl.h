@@ -287,6 +287,9 @@ static void gather(const KdaProblem& P, const Stream& s, Work& w, int t0, int n,
       copy_row(q, s.q + t * s.sk, K);
       copy_row(k, s.k + t * s.sk, K);
       copy_row(g, s.g + t * s.sk, K);
+      // exp(-1000) is 0 in float and double alike: clamping changes no result but keeps -inf (a full reset)
+      // from turning differences of cumulative gates into NaN.
+      for (int d = 0; d < K; ++d) g[d] = std::max(g[d], -1000.0f);
       copy_row(v, s.v + t * s.sv, V);
       w.bc[r] = s.beta[t * s.sb];
       if (with_dO) copy_row(w.dO + r * Vp, s.dO + t * s.sv, V);

@@ -325,6 +325,26 @@ test('kda stays exact with strong decays (g in [-20, -5] on some channels)', () 
   cases.forEach((c, i) => checkCase(c, 200 + i));
 });
 
+test('kda handles full resets (g = -inf) and huge decays exactly', () => {
+  const x = makeInputs({ B: 1, T: 100, H: 2, K: 20, V: 12, h0: true, dht: true }, 41);
+  for (let i = 0; i < x.g.length; i += 37) x.g[i] = -Infinity;
+  for (let i = 5; i < x.g.length; i += 53) x.g[i] = -1e6;
+  const ref = refForward(x);
+  const rb = refBackward(x, ref.states);
+  const t = tensors(x);
+  const f = kda.forward(t.q, t.k, t.v, t.g, t.beta, { initialState: t.h0 });
+  const gr = kda.backward(t.q, t.k, t.v, t.g, t.beta, t.dO, { initialState: t.h0, dFinalState: t.dht });
+  assertClose('reset o', ref.o, f.o.toFloat32Array(), TOL);
+  assertClose('reset finalState', ref.ht, f.finalState.toFloat32Array(), TOL);
+  assertClose('reset dq', rb.dq, gr.dq.toFloat32Array(), TOL);
+  assertClose('reset dk', rb.dk, gr.dk.toFloat32Array(), TOL);
+  assertClose('reset dv', rb.dv, gr.dv.toFloat32Array(), TOL);
+  assertClose('reset dg', rb.dg, gr.dg.toFloat32Array(), TOL);
+  assertClose('reset dbeta', rb.dbeta, gr.dbeta.toFloat32Array(), TOL);
+  assertClose('reset dInitialState', rb.dh0, gr.dInitialState!.toFloat32Array(), TOL);
+  disposeAll(t, f, gr);
+});
+
 test('kda is deterministic and independent of the thread count', () => {
   const x = makeInputs({ B: 2, T: 150, H: 2, K: 64, V: 32, h0: true, dht: true }, 7);
   const t = tensors(x);
