@@ -1,13 +1,18 @@
 // Fused AdamW: one call updates many f32 tensors in place (params, m, v), with PyTorch's torch.optim.AdamW
-// semantics (non-amsgrad, non-maximize), in the order of torch's single-tensor path and its CPU fused kernel:
+// semantics (non-amsgrad, non-maximize):
 //   p  = p * (1 - lr*wd)                                (decoupled weight decay, before the Adam update)
-//   m  = beta1*m + (1-beta1)*g
+//   m  = lerp(m, g, 1-beta1)                            (= beta1*m + (1-beta1)*g)
 //   v  = beta2*v + (1-beta2)*g*g
 //   denom = sqrt(v) / sqrt(1 - beta2^step) + eps
 //   p  = p - (lr / (1 - beta1^step)) * m / denom
-// Scalar coefficients are computed in double (as torch does) and rounded to f32 once; the per-element math is f32
-// with no FMA contraction, so the AVX-512, AVX2 and scalar paths give bit-identical results (tails use masked
-// loads/stores, so every element goes through the same instructions).
+// Rounding follows torch's fused CPU kernel (ATen FusedAdamKernel, torch 2.13 with AVX2/AVX-512 vectors), which we
+// match bit for bit on this machine: scalar coefficients computed in double and rounded to f32 once;
+// m = fma(w', g - m, base) with (w', base) = (w, m) if w = 1-beta1 < 0.5 else (w - 1, g) (ATen's lerp);
+// v = fma((1-beta2)*g, g, v*beta2); every other step unfused, in the order written above. The single-tensor
+// path (adam.py) computes the same formula with different roundings (it agrees to ~1e-7 relative).
+// Only those two FMAs are fused (fp-contract is off below), and the scalar path uses std::fma, so the AVX-512,
+// AVX2 and scalar paths give bit-identical results (tails use masked loads/stores, so every element goes through
+// the same instructions).
 //
 // The work is memory-bandwidth bound (7 f32 streams per element), so it is one pass over fixed-size blocks,
 // spread over threads with a static schedule. Elementwise with no reduction: results do not depend on the thread
@@ -23,7 +28,7 @@
 #include "threads.h"
 
 // GCC contracts a*b + c into an FMA even across intrinsics (it is allowed to by default, and AVX-512F implies
-// FMA). Turn that off for this file so all paths round identically.
+// FMA). Turn that off for this file so that only the FMAs written out are fused, on every path.
 #pragma GCC optimize("fp-contract=off")
 
 namespace reclin {
@@ -31,7 +36,8 @@ namespace {
 
 struct AdamWCoeffs {
   float decay;       // 1 - lr*wd
-  float beta1, one_minus_beta1;
+  float lerp_w;
+  bool lerp_base_is_g;  // m = fma(lerp_w, g - m, base), base = g if lerp_base_is_g else m
   float beta2, one_minus_beta2;
   float bc2_sqrt;    // sqrt(1 - beta2^step)
   float eps;
@@ -52,8 +58,8 @@ void adamw_scalar(const Block& b, const AdamWCoeffs& c) {
     // Compiled for baseline x86-64 (no FMA), so nothing is contracted: same rounding as the SIMD paths.
     float p = b.p[i] * c.decay;
     float g = b.g[i];
-    float m = c.beta1 * b.m[i] + c.one_minus_beta1 * g;
-    float v = c.beta2 * b.v[i] + c.one_minus_beta2 * (g * g);
+    float m = std::fma(c.lerp_w, g - b.m[i], c.lerp_base_is_g ? g : b.m[i]);
+    float v = std::fma(c.one_minus_beta2 * g, g, b.v[i] * c.beta2);
     float denom = std::sqrt(v) / c.bc2_sqrt + c.eps;
     b.m[i] = m;
     b.v[i] = v;
@@ -68,9 +74,8 @@ __attribute__((target("avx2,fma"))) static inline void adamw_avx2_at(const Block
   __m256 p = _mm256_maskload_ps(b.p + i, k), g = _mm256_maskload_ps(b.g + i, k);
   __m256 m = _mm256_maskload_ps(b.m + i, k), v = _mm256_maskload_ps(b.v + i, k);
   p = _mm256_mul_ps(p, _mm256_set1_ps(c.decay));
-  m = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(c.beta1), m), _mm256_mul_ps(_mm256_set1_ps(c.one_minus_beta1), g));
-  v = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(c.beta2), v),
-                    _mm256_mul_ps(_mm256_set1_ps(c.one_minus_beta2), _mm256_mul_ps(g, g)));
+  m = _mm256_fmadd_ps(_mm256_set1_ps(c.lerp_w), _mm256_sub_ps(g, m), c.lerp_base_is_g ? g : m);
+  v = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(c.one_minus_beta2), g), g, _mm256_mul_ps(v, _mm256_set1_ps(c.beta2)));
   __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(v), _mm256_set1_ps(c.bc2_sqrt)), _mm256_set1_ps(c.eps));
   p = _mm256_sub_ps(p, _mm256_div_ps(_mm256_mul_ps(_mm256_set1_ps(c.step_size), m), denom));
   _mm256_maskstore_ps(b.p + i, k, p);
@@ -93,9 +98,8 @@ RECLIN_AVX512 static inline void adamw_avx512_at(const Block& b, const AdamWCoef
   __m512 p = _mm512_maskz_loadu_ps(k, b.p + i), g = _mm512_maskz_loadu_ps(k, b.g + i);
   __m512 m = _mm512_maskz_loadu_ps(k, b.m + i), v = _mm512_maskz_loadu_ps(k, b.v + i);
   p = _mm512_mul_ps(p, _mm512_set1_ps(c.decay));
-  m = _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(c.beta1), m), _mm512_mul_ps(_mm512_set1_ps(c.one_minus_beta1), g));
-  v = _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(c.beta2), v),
-                    _mm512_mul_ps(_mm512_set1_ps(c.one_minus_beta2), _mm512_mul_ps(g, g)));
+  m = _mm512_fmadd_ps(_mm512_set1_ps(c.lerp_w), _mm512_sub_ps(g, m), c.lerp_base_is_g ? g : m);
+  v = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(c.one_minus_beta2), g), g, _mm512_mul_ps(v, _mm512_set1_ps(c.beta2)));
   __m512 denom = _mm512_add_ps(_mm512_div_ps(_mm512_maskz_sqrt_ps(k, v), _mm512_set1_ps(c.bc2_sqrt)), _mm512_set1_ps(c.eps));
   p = _mm512_sub_ps(p, _mm512_div_ps(_mm512_mul_ps(_mm512_set1_ps(c.step_size), m), denom));
   _mm512_mask_storeu_ps(b.p + i, k, p);
@@ -194,8 +198,9 @@ Napi::Value AdamWStep(const Napi::CallbackInfo& info) {
 
   AdamWCoeffs c;
   c.decay = static_cast<float>(1.0 - lr * wd);
-  c.beta1 = static_cast<float>(beta1);
-  c.one_minus_beta1 = static_cast<float>(1.0 - beta1);
+  const float w = static_cast<float>(1.0 - beta1);  // ATen's lerp: small weights step from m, large ones from g
+  c.lerp_base_is_g = !(std::fabs(w) < 0.5f);
+  c.lerp_w = c.lerp_base_is_g ? w - 1.0f : w;
   c.beta2 = static_cast<float>(beta2);
   c.one_minus_beta2 = static_cast<float>(1.0 - beta2);
   c.bc2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(beta2, step)));
