@@ -243,6 +243,7 @@ test('tracker: resume supersedes what was logged after the checkpoint (metrics, 
   const s = summarizeRunDir(tr.dir);
   assert.equal(s.segments, 2);
   assert.equal(s.final_metrics['train/loss'], 108);
+  assert.equal(readJson(path.join(tr.dir, 'experiment_metadata.json')).final_loss, 108, 'final loss of the resumed run, not the first segment');
 });
 
 test('tracker: status of a dead writer is reported as stale; listExperiments shows every run', async () => {

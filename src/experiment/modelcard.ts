@@ -144,7 +144,10 @@ export function renderModelCard(input: ModelCardInput): string {
   if (meta.duration_s !== null) rows.push(['duration', `${meta.duration_s} s${meta.segments.length > 1 ? ` over ${meta.segments.length} segments (resumed ${meta.segments.length - 1}×)` : ''}`]);
   const gpu = meta.runtime.cuda?.gpus?.map((g) => g.name).join(', ');
   rows.push(['hardware', `${meta.host.cpu_model} (${meta.host.cpu_count} cores)${gpu ? `, ${gpu}` : ''}`]);
-  rows.push(['software', `reclin ${meta.runtime.reclin ?? ''}, Node ${meta.runtime.node}${meta.runtime.addon ? `, addon ${meta.runtime.addon.cuda ? 'CUDA' : 'CPU'}` : ''}${meta.runtime.cuda?.driver ? `, driver ${meta.runtime.cuda.driver}` : ''}`.replace('reclin ,', 'reclin,')]);
+  const sw = [meta.runtime.reclin ? `reclin ${meta.runtime.reclin}` : 'reclin', `Node ${meta.runtime.node}`];
+  if (meta.runtime.addon) sw.push(`${meta.runtime.addon.cuda ? 'CUDA' : 'CPU'} addon${meta.runtime.addon.threads ? ` (${meta.runtime.addon.threads} threads)` : ''}`);
+  if (meta.runtime.cuda?.driver) sw.push(`driver ${meta.runtime.cuda.driver}${meta.runtime.cuda.cuda_version ? ` (CUDA ${meta.runtime.cuda.cuda_version})` : ''}`);
+  rows.push(['software', sw.join(', ')]);
   if (meta.git) rows.push(['code', `git ${meta.git.commit.slice(0, 12)}${meta.git.dirty ? ' + uncommitted changes (git_diff.patch)' : ''}`]);
   for (const [k, v] of rows) L.push(`| ${k} | ${cell(v)} |`);
   L.push('');

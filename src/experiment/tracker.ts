@@ -236,6 +236,8 @@ export class ExperimentTracker {
   private readonly bestMode: 'min' | 'max';
   private readonly onExit: () => void;
   private readonly flushIntervalMs: number | undefined;
+  /** final_loss given by the caller (updateMetadata) in this segment; otherwise it is taken from the logs. */
+  private finalLossGiven = false;
 
   private constructor(args: {
     dir: string;
@@ -503,7 +505,7 @@ export class ExperimentTracker {
     const records = readMetrics(this.dir);
     const last = Object.fromEntries(Object.entries(metricSummary(records)).map(([k, s]) => [k, s.last]));
     this.meta.final_metrics = Object.fromEntries(Object.entries(last).map(([k, v]) => [k, encodeValue(v)]));
-    this.meta.final_loss = this.meta.final_loss ?? pickFinalLoss(last);
+    if (!this.finalLossGiven) this.meta.final_loss = pickFinalLoss(last);
     this.meta.status = status;
     this.meta.ended_at = now;
     const seg = this.meta.segments.at(-1);
@@ -652,6 +654,7 @@ export class ExperimentTracker {
     const r = MetadataUpdateSchema.safeParse(patch);
     if (!r.success) throw new ConfigError('updateMetadata', formatProblems(MetadataUpdateSchema, patch, r.error.issues), 'metadata update');
     const { extra, ...rest } = r.data;
+    if ('final_loss' in rest) this.finalLossGiven = true;
     Object.assign(this.meta, rest);
     if (extra) this.meta.extra = { ...this.meta.extra, ...extra };
     this.writeMeta();
