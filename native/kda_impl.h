@@ -741,27 +741,50 @@ static Work& thread_work(const KdaProblem& P) {
   return *cached;
 }
 
+// Workspace allocation happens inside the parallel region (the cache is per thread); a failure there must not
+// escape an OpenMP region (that would terminate the process), so it is recorded and rethrown afterwards.
 static void forward(const KdaProblem& P) {
   const int BH = P.B * P.H;
+  std::atomic<bool> failed{false};
 #pragma omp parallel
   {
     FlushDenormals ftz;
-    Work& w = thread_work(P);
+    Work* w = nullptr;
+    try {
+      w = &thread_work(P);
+    } catch (...) {
+      failed = true;
+    }
+#pragma omp barrier
+    if (!failed) {
 #pragma omp for schedule(static)
-    for (int bh = 0; bh < BH; ++bh) forward_stream(P, w, bh);
-    _mm_sfence();  // order the streaming output stores before the results are used
+      for (int bh = 0; bh < BH; ++bh) forward_stream(P, *w, bh);
+      _mm_sfence();  // order the streaming output stores before the results are used
+    }
   }
+  if (failed) throw std::bad_alloc();
 }
 
 static void backward(const KdaProblem& P) {
   const int BH = P.B * P.H;
+  std::atomic<bool> failed{false};
 #pragma omp parallel
   {
     FlushDenormals ftz;
-    Work& w = thread_work(P);
-    std::vector<float> hist(static_cast<size_t>((P.T + P.C - 1) / P.C) * w.Kp * w.Vp);
+    Work* w = nullptr;
+    std::vector<float> hist;  // the state entering every chunk of the current stream
+    try {
+      w = &thread_work(P);
+      hist.resize(static_cast<size_t>((P.T + P.C - 1) / P.C) * w->Kp * w->Vp);
+    } catch (...) {
+      failed = true;
+    }
+#pragma omp barrier
+    if (!failed) {
 #pragma omp for schedule(static)
-    for (int bh = 0; bh < BH; ++bh) backward_stream(P, w, hist, bh);
-    _mm_sfence();
+      for (int bh = 0; bh < BH; ++bh) backward_stream(P, *w, hist, bh);
+      _mm_sfence();
+    }
   }
+  if (failed) throw std::bad_alloc();
 }
