@@ -170,6 +170,9 @@ test('tracker: checkpoints hold a loadable model directory, verify their checksu
   const t = Tensor.from(Float32Array.from([1.5, -2, 3.25, 4]), [2, 2]);
   await tr.saveCheckpoint({ step: 100, model: { ...weights(100), 'lm_head.weight': t }, optimizer: { 'lm_head.weight.exp_avg': { dtype: 'BF16', shape: [2, 2], data: Float32Array.from([1, 2, 3, 4]) } }, trainerState: { rng: { s: [1, 2] }, data_position: 800, schedule: { lr: 1e-3 } }, metrics: { 'eval/loss': 3.5 } });
   t.dispose();
+  await assert.rejects(tr.saveCheckpoint({ step: 101, model: { 'lm_head.weight': t } }), /tensor "lm_head.weight": cannot read the tensor \(toFloat32Array: tensor was disposed\)/);
+  assert.deepEqual(tr.listCheckpoints(), [100], 'a failed save leaves nothing behind');
+  assert.deepEqual(fs.readdirSync(path.join(tr.dir, 'checkpoints')), ['step_000100']);
   const dir = path.join(tr.dir, 'checkpoints', 'step_000100');
   for (const f of ['model/config.json', 'model/model.safetensors', 'optimizer.safetensors', 'trainer_state.json', 'recursive_config.json', 'checkpoint_metadata.json']) assert.ok(fs.existsSync(path.join(dir, f)), f);
   const cm = readJson(path.join(dir, 'checkpoint_metadata.json'));

@@ -101,15 +101,27 @@ function numelOf(shape: readonly number[], what: string): number {
 export function toTensorData(name: string, entry: TensorEntry): TensorData {
   const what = `tensor "${name}"`;
   if (isReclinTensor(entry)) {
-    const shape = [...entry.shape];
-    if (entry.dtype === 'i32') {
-      const t = entry as Tensor & { toInt32Array?: () => Int32Array };
-      const data = typeof t.toInt32Array === 'function' ? t.toInt32Array() : Int32Array.from(t.toFloat32Array());
-      return { dtype: 'I32', shape, data };
+    try {
+      return fromReclinTensor(entry);
+    } catch (e) {
+      throw new SafetensorsError(`${what}: cannot read the tensor (${(e as Error).message})`);
     }
-    const f = entry.toFloat32Array();
-    return entry.dtype === 'bf16' ? { dtype: 'BF16', shape, data: float32ToBf16Bits(f) } : { dtype: 'F32', shape, data: f };
   }
+  return fromPlainEntry(what, entry);
+}
+
+function fromReclinTensor(entry: Tensor): TensorData {
+  const shape = [...entry.shape];
+  if (entry.dtype === 'i32') {
+    const t = entry as Tensor & { toInt32Array?: () => Int32Array };
+    const data = typeof t.toInt32Array === 'function' ? t.toInt32Array() : Int32Array.from(t.toFloat32Array());
+    return { dtype: 'I32', shape, data };
+  }
+  const f = entry.toFloat32Array();
+  return entry.dtype === 'bf16' ? { dtype: 'BF16', shape, data: float32ToBf16Bits(f) } : { dtype: 'F32', shape, data: f };
+}
+
+function fromPlainEntry(what: string, entry: TensorEntry): TensorData {
   if (typeof entry !== 'object' || entry === null) throw new SafetensorsError(`${what}: expected a Tensor or { dtype, shape, data }, got ${entry === null ? 'null' : typeof entry}`);
   const { dtype, shape, data } = entry as { dtype: SafetensorsDType; shape: number[]; data: ArrayLike<number> };
   if (!SAFETENSORS_DTYPES.includes(dtype)) throw new SafetensorsError(`${what}: dtype must be one of ${SAFETENSORS_DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`);
