@@ -2,9 +2,10 @@
 // pack op(B) into NR-wide panels; for each MC-tall block of op(A), pack it into MR-tall panels; then a
 // register-tile micro-kernel computes every MR x NR tile of C from one A panel and one B panel.
 // The micro-kernel (AVX-512 14x32, AVX2 6x16 or portable 4x8) is chosen at run time.
-// Threads take independent slabs of C (columns, or rows when C is tall) and run the serial algorithm on
-// them, so there are no barriers. Determinism: every C element accumulates its K products in the same
-// order (KC slices in order, k in order inside a slice) whatever the thread count or slab split.
+// Threads pack each B block together, then take (row block, column chunk) items of C dynamically (measured
+// on the busy 2-core machine: faster than fixed per-thread slabs, which re-pack the shared operand and stall
+// when one core is preempted). Determinism: every C element accumulates its K products in the same order (KC
+// slices in order, k in order inside a slice) whatever the thread count or who computes its tile.
 #include "gemm.h"
 
 #include <immintrin.h>
@@ -267,8 +268,61 @@ void gemm_serial_impl(bool transA, bool transB, int64_t M, int64_t N, int64_t K,
   }
 }
 
-// Threads take independent column (or row) slabs of C, each running the serial algorithm on its slab; no
-// barriers, and every C element still sums its K products in the same order as the serial code.
+// Threads share one packed B block per (jc, pc) step and take (row block, column chunk) items of C
+// dynamically, each packing its own A block; a busy core just takes fewer items. Every C element still sums
+// its K products in the same order as the serial code.
+void gemm_shared_b_impl(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                        int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc, int threads) {
+  const KernelInfo& kern = kernel();
+  const int MR = kern.mr, NR = kern.nr;
+  const int64_t KC = balanced_block(K, kern.kc, 8);
+  const int64_t NC = balanced_block(N, kern.nc, NR);
+  const int64_t MC = balanced_block(M, kern.mc, MR);
+  static thread_local Scratch scratch_b;
+  float* pack_b = scratch_b.get(static_cast<size_t>(KC * NC));
+  const int64_t n_ic = (M + MC - 1) / MC;
+#pragma omp parallel
+  {
+    static thread_local Scratch scratch_a;
+    float* pack_a = scratch_a.get(static_cast<size_t>(MC * KC));
+    for (int64_t jc = 0; jc < N; jc += NC) {
+      const int64_t nc = std::min(NC, N - jc);
+      const int64_t n_panels = (nc + NR - 1) / NR;
+      // With few row blocks, also split the columns so every thread gets items (A is re-packed per chunk).
+      const int64_t n_chunks = std::min<int64_t>(n_panels, std::max<int64_t>(1, (2 * threads + n_ic - 1) / n_ic));
+      const int64_t chunk_panels = (n_panels + n_chunks - 1) / n_chunks;
+      for (int64_t pc = 0; pc < K; pc += KC) {
+        const int64_t kc = std::min(KC, K - pc);
+        const float beta_here = pc == 0 ? beta : 1.f;
+#pragma omp for schedule(static)
+        for (int64_t q = 0; q < n_panels; ++q)
+          pack_b_panel(transB, B, ldb, pc, jc + q * NR, static_cast<int>(std::min<int64_t>(NR, nc - q * NR)), kc, NR,
+                       pack_b + q * NR * kc);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t item = 0; item < n_ic * n_chunks; ++item) {
+          const int64_t ic = item / n_chunks * MC, q0 = item % n_chunks * chunk_panels;
+          const int64_t q1 = std::min(n_panels, q0 + chunk_panels);
+          const int64_t mc = std::min(MC, M - ic);
+          const int64_t m_panels = (mc + MR - 1) / MR;
+          for (int64_t p = 0; p < m_panels; ++p)
+            pack_a_panel(transA, A, lda, ic + p * MR, pc, static_cast<int>(std::min<int64_t>(MR, mc - p * MR)), kc, MR,
+                         pack_a + p * MR * kc);
+          for (int64_t q = q0; q < q1; ++q) {
+            const int nr = static_cast<int>(std::min<int64_t>(NR, nc - q * NR));
+            for (int64_t p = 0; p < m_panels; ++p) {
+              const int mr = static_cast<int>(std::min<int64_t>(MR, mc - p * MR));
+              kern.fn(kc, pack_a + p * MR * kc, pack_b + q * NR * kc, C + (ic + p * MR) * ldc + jc + q * NR, ldc,
+                      alpha, beta_here, mr, nr);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Runs on the calling thread when the product is small, threads are unavailable or we are already inside a
+// parallel region; otherwise on all OpenMP threads sharing packed B blocks.
 void gemm_impl(bool parallel, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
                const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
@@ -286,26 +340,7 @@ void gemm_impl(bool parallel, bool transA, bool transB, int64_t M, int64_t N, in
     gemm_serial_impl(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
-  const KernelInfo& kern = kernel();
-  // Split the longer side into one slab per thread: each slab re-packs the whole shared operand, so more
-  // slabs cost packing work (measured: 1 slab per thread is fastest at 1024^3 and 2048^3 on 2 threads).
-  const bool split_n = N >= M;
-  const int64_t unit = split_n ? kern.nr : kern.mr, len = split_n ? N : M;
-  const int64_t units = (len + unit - 1) / unit;
-  const int64_t min_units = split_n ? 4 : 8;  // keep slabs wide enough to amortise packing
-  const int64_t slabs = std::max<int64_t>(1, std::min<int64_t>(threads, units / min_units));
-  const int64_t per = (units + slabs - 1) / slabs * unit;
-#pragma omp parallel for schedule(static, 1)
-  for (int64_t s = 0; s < slabs; ++s) {
-    const int64_t lo = s * per, hi = std::min(len, lo + per);
-    if (lo >= hi) continue;
-    if (split_n)
-      gemm_serial_impl(transA, transB, M, hi - lo, K, alpha, A, lda, transB ? B + lo * ldb : B + lo, ldb, beta, C + lo,
-                       ldc);
-    else
-      gemm_serial_impl(transA, transB, hi - lo, N, K, alpha, transA ? A + lo : A + lo * lda, lda, B, ldb, beta,
-                       C + lo * ldc, ldc);
-  }
+  gemm_shared_b_impl(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
 }
 
 }  // namespace

@@ -5,9 +5,10 @@ import { assertClose } from './helpers';
 import { assertSameBits, matmulRef, rand, vals } from './ops-ref';
 
 // [M, K, N]: odd sizes, K beyond one KC slice (256), M beyond one MC block (336), N beyond one NC block
-// (4096), and products big enough to take the multi-threaded path.
+// (4096), and products big enough to take the multi-threaded path (with several row blocks and K slices).
 const SIZES: [number, number, number][] = [
   [1, 1, 1], [5, 7, 3], [13, 17, 29], [33, 65, 47], [15, 300, 33], [350, 20, 40], [3, 5, 4100], [150, 120, 130],
+  [400, 800, 70],
 ];
 
 test('matmul matches a float64 reference for every transpose combination and awkward size', () => {
@@ -52,18 +53,20 @@ test('matmul backward identities (dA = dC B^T, dB = A^T dC) agree with the refer
 });
 
 test('matmul is bit-identical run to run and across thread counts', () => {
-  const a = rand([301, 257], 30), b = rand([257, 190], 31);
-  const r1 = ops.matmul(a.t, b.t).toFloat32Array();
-  const r2 = ops.matmul(a.t, b.t).toFloat32Array();
-  assertSameBits('matmul rerun', r1, r2);
   const before = getNumThreads();
-  try {
-    setNumThreads(1);
-    assertSameBits('matmul 1 thread vs default', r1, ops.matmul(a.t, b.t).toFloat32Array());
-    setNumThreads(3);
-    assertSameBits('matmul 3 threads vs default', r1, ops.matmul(a.t, b.t).toFloat32Array());
-  } finally {
-    setNumThreads(before);
+  for (const [M, K, N] of [[301, 257, 190], [700, 800, 70]]) {
+    const a = rand([M, K], 30), b = rand([K, N], 31);
+    const r1 = ops.matmul(a.t, b.t).toFloat32Array();
+    const r2 = ops.matmul(a.t, b.t).toFloat32Array();
+    assertSameBits('matmul rerun', r1, r2);
+    try {
+      setNumThreads(1);
+      assertSameBits(`matmul ${M}x${K}x${N} 1 thread vs default`, r1, ops.matmul(a.t, b.t).toFloat32Array());
+      setNumThreads(3);
+      assertSameBits(`matmul ${M}x${K}x${N} 3 threads vs default`, r1, ops.matmul(a.t, b.t).toFloat32Array());
+    } finally {
+      setNumThreads(before);
+    }
   }
 });
 
