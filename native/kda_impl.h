@@ -12,6 +12,11 @@
 // Γ is accumulated in double so differences of large cumulative decays stay exact.
 // A partial last chunk is zero-padded: padded rows have q = k = v = beta = g = 0, which makes every padded
 // contribution vanish and carries the chunk decay of the last valid row to the chunk end.
+//
+// The backward recomputes: a forward state pass stores the state entering every chunk (NT·K·V floats per
+// thread), then a reverse pass recomputes each chunk's intra quantities and applies §4.2. Only parallel over
+// streams: with fewer (batch, head) pairs than threads the extra threads idle. Each stream's arithmetic is
+// fixed, so results are bit-identical for any thread count.
 
 static constexpr int BC = 16;  // sub-chunk size
 
@@ -485,7 +490,6 @@ static void forward_stream(const KdaProblem& P, Work& w, int bh) {
       store_row(P.o + ((static_cast<long>(b) * P.T + t0 + r) * P.H + h) * P.V, w.O + (long)r * Vp, P.V);
   }
   if (P.ht) store_state(P, w.S, w, P.ht + bh * KV);
-  (void)Kp;
 }
 
 // ---- backward ---------------------------------------------------------------------------------------------
@@ -652,7 +656,7 @@ static void backward_chunk(const KdaProblem& P, Work& w, const float* S0, int bh
       VF dki = vmul(vld(w.dKb + o + d), vld(w.ebar + o + d));      // dK^inter
       VF c = vfma(vld(w.Coff + o + d), vld(w.rho + o + d), vld(w.Cd + o + d));
       VF rr = vld(w.Rr + o + d);
-      VF kpart = vfma(vb, vfma(gam, dbkr, rr), vzero());           // β(γ dBk + R)
+      VF kpart = vmul(vb, vfma(gam, dbkr, rr));                    // β(γ dBk + R)
       VF dk = vadd(vadd(dki, kpart), c);
       dbk = vfma(dbkr, vld(w.Kg + o + d), dbk);
       dbr = vfma(rr, k, dbr);
