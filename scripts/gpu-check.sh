@@ -1,19 +1,55 @@
 #!/usr/bin/env bash
-# One prepared run on the GPU machine (see ../shared/device/README.md): the CUDA binary must already be
-# built here (npm run build:cuda -- --arch=90) and carried with node_modules, dist and build/.
-# Runs every test/gpu test with the CUDA binary and prints a short table last.
+# One prepared run on the GPU machine (see ../shared/device/README.md). Prepare it here first:
+#   node scripts/build-native.js --force --cuda --arch=90 --out=build-cuda && node scripts/build-ts.js && bash scripts/gpu-pack.sh
+# then run on the device with carry [".device", "build", "build-cuda", "dist"]:
+#   mkdir -p /tmp/bin && xz -dc .device/node.xz > /tmp/bin/node && chmod +x /tmp/bin/node && export PATH=/tmp/bin:$PATH && bash scripts/gpu-check.sh
+# Runs every test/gpu test with the CUDA binary, then the benchmark (ours: bench/gpu.ts; peers: bench/peers.py with
+# flash-linear-attention's chunk_kda, torch fused AdamW and the copy bandwidth) and prints a short table last.
+# Every stage has its own time limit so the whole run stays under 8 minutes; logs go to $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export RECLIN_ADDON="$PWD/build/Release/reclin.node:$PWD/build-cuda/Release/reclin.node"
+out=${OUT:-/tmp/reclin-gpu}
+mkdir -p "$out"
+if [ ! -d node_modules ] && [ -f .device/node_modules.tar.gz ]; then tar -xzf .device/node_modules.tar.gz; fi
+export RECLIN_ADDON="$PWD/build-cuda/Release/reclin.node"
 export RECLIN_BACKEND=cuda
-out=${OUT:-/tmp}
 nvidia-smi --query-gpu=name,driver_version,compute_cap --format=csv,noheader | tee "$out/gpu.txt"
-node -e "const r=require('./dist'); const a=r.loadAddon(); console.log('addon:', a.path, '|', a.reason)"
+node -e "const r=require('./dist'); const a=r.loadAddon(); console.log('addon:', a.path, '|', a.reason)" 2>&1 | tee "$out/addon.txt"
 status=0
+
+: > "$out/gpu-tests.log"
 for f in test/gpu/*.test.ts; do
-  node --import tsx --test --test-reporter=spec "$f" 2>&1 | tee -a "$out/gpu-tests.log" || status=1
+  timeout 150 node --import tsx --test --test-reporter=spec "$f" >> "$out/gpu-tests.log" 2>&1 || status=1
 done
+tail -n 60 "$out/gpu-tests.log"
+
+timeout 150 node --import tsx bench/gpu.ts > "$out/bench-ours.jsonl" 2> "$out/bench-ours.err" || echo "bench/gpu.ts stopped (exit $?)" >> "$out/bench-ours.err"
+if [ -d .device/whl ]; then
+  python3 -m pip install -q --no-index --no-deps --target /tmp/reclin-site .device/whl/*.whl > "$out/pip.log" 2>&1
+  export PYTHONPATH=/tmp/reclin-site TRITON_CACHE_DIR=/tmp/reclin-triton
+fi
+timeout 200 python3 bench/peers.py > "$out/bench-peers.jsonl" 2> "$out/bench-peers.err" || echo "bench/peers.py stopped (exit $?)" >> "$out/bench-peers.err"
+tail -n 5 "$out/bench-ours.err" "$out/bench-peers.err" 2>/dev/null
+
 echo
-echo "== summary =="
-grep -E '^(✔|✖)' "$out/gpu-tests.log" | sed 's/ (.*ms)$//'
+echo "== summary ($(cat "$out/gpu.txt")) =="
+grep -E '^(✔|✖)' "$out/gpu-tests.log" | sed 's/ ([0-9.]*ms)$//' | head -40
+node -e '
+const fs = require("fs");
+const read = (f) => { try { return fs.readFileSync(f, "utf8").split("\n").filter(Boolean).map((l) => { try { return JSON.parse(l); } catch { return null; } }).filter(Boolean); } catch { return []; } };
+const rows = [...read(process.argv[1]), ...read(process.argv[2])];
+const f = (x) => (typeof x === "number" ? x.toFixed(2) : "-");
+const kda = rows.filter((r) => r.what === "kda");
+const key = (s) => s.join(",");
+console.log("KDA (B,T,H,K=V)        reclin fwd / fwd+bwd ms        fla fwd / fwd+bwd ms");
+for (const s of [[8,4096,16,128],[1,16384,16,128],[4,2048,32,64]]) {
+  const o = kda.find((r) => r.impl.startsWith("reclin") && key(r.shape) === key(s)) || {};
+  const p = kda.find((r) => r.impl.startsWith("fla") && key(r.shape) === key(s)) || {};
+  console.log(`(${key(s)})`.padEnd(23) + `${f(o.fwd_ms)} / ${f(o.fwd_bwd_ms)}`.padEnd(31) + `${f(p.fwd_ms)} / ${f(p.fwd_bwd_ms)}`);
+}
+const copy = rows.find((r) => r.what === "copy");
+for (const r of rows.filter((r) => r.what === "adamw"))
+  console.log(`AdamW 1e8 ${r.impl}: ${f(r.ms)} ms, ${f(r.gbs)} GB/s` + (copy ? ` = ${(100 * r.gbs / copy.gbs).toFixed(0)}% of copy (${f(copy.gbs)} GB/s)` : ""));
+for (const r of rows.filter((r) => r.what === "error")) console.log(`error ${r.impl}: ${r.error}`);
+' "$out/bench-ours.jsonl" "$out/bench-peers.jsonl"
 exit $status

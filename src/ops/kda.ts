@@ -75,10 +75,15 @@ function rawOpts(opts: KdaBackwardOptions): RawOpts {
   return out;
 }
 
+// cuda tensors go to the CUDA kernels (cuda/kda.cu, same arguments); the native side checks that all agree.
+function onCuda(q: Tensor): boolean {
+  return q instanceof Tensor && !q.disposed && q.device.startsWith('cuda');
+}
+
 export const kda = {
   /** Chunked KDA forward: the outputs o [B,T,H,V] and the final state [B,H,K,V]. */
   forward(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor, opts: KdaForwardOptions = {}): KdaForwardResult {
-    const r = op<RawForward>('kdaForward')(handle(q, 'q'), handle(k, 'k'), handle(v, 'v'), handle(g, 'g'), handle(beta, 'beta'), rawOpts(opts));
+    const r = op<RawForward>(onCuda(q) ? 'kdaForwardCuda' : 'kdaForward')(handle(q, 'q'), handle(k, 'k'), handle(v, 'v'), handle(g, 'g'), handle(beta, 'beta'), rawOpts(opts));
     return { o: Tensor.wrap(r.o), finalState: Tensor.wrap(r.finalState) };
   },
 
@@ -87,7 +92,7 @@ export const kda = {
    * L(o, finalState) given dO = ∂L/∂o and optionally dFinalState = ∂L/∂finalState.
    */
   backward(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor, dO: Tensor, opts: KdaBackwardOptions = {}): KdaBackwardResult {
-    const r = op<RawBackward>('kdaBackward')(
+    const r = op<RawBackward>(onCuda(q) ? 'kdaBackwardCuda' : 'kdaBackward')(
       handle(q, 'q'),
       handle(k, 'k'),
       handle(v, 'v'),

@@ -1,0 +1,91 @@
+// Our side of the GPU benchmark (scripts/gpu-check.sh): CUDA KDA forward and forward+backward (fp32 storage)
+// at the shapes, and fused AdamW at 1e8 parameters. Wall-clock per call after a warm-up, with a device
+// synchronisation before and after; median of the repetitions. Prints one JSON line per measurement.
+import { Tensor, adamw, kda, ops } from '../src';
+import { native } from '../src/native/loader';
+
+const sync = () => (native() as unknown as { cudaSynchronize(d: number): void }).cudaSynchronize(0);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Median milliseconds of f() (each result disposed), after one warm-up call. */
+function time(f: () => Tensor[], reps: number): number {
+  f().forEach((t) => t.dispose());
+  sync();
+  const ms: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t0 = process.hrtime.bigint();
+    const out = f();
+    sync();
+    ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    out.forEach((t) => t.dispose());
+  }
+  return median(ms);
+}
+
+/** Fast seeded uniform [lo, hi) values (an LCG: these are timings, not statistics). */
+function fill(n: number, seed: number, lo: number, hi: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = lo + ((hi - lo) * s) / 4294967296;
+  }
+  return a;
+}
+
+const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
+const shapes: [number, number, number, number][] = [
+  [8, 4096, 16, 128],
+  [1, 16384, 16, 128],
+  [4, 2048, 32, 64],
+];
+const reps = Number(process.env.RECLIN_BENCH_REPS ?? 5);
+
+for (const [B, T, H, D] of shapes) {
+  const n = B * T * H * D;
+  const up = (a: Float32Array, shape: number[]) => Tensor.from(a, shape).to('cuda');
+  const unit = (seed: number) => {
+    const raw = up(fill(n, seed, -1, 1), [B, T, H, D]);
+    const y = ops.l2norm(raw).y; // q, k unit-norm as in the peer run (and our l2norm op on the GPU)
+    raw.dispose();
+    return y;
+  };
+  const q = unit(1), k = unit(2);
+  const v = up(fill(n, 3, -1, 1), [B, T, H, D]);
+  const g = up(fill(n, 4, -0.2, -0.01), [B, T, H, D]);
+  const beta = up(fill(B * T * H, 5, 0.1, 0.9), [B, T, H]);
+  const dO = up(fill(n, 6, -1, 1), [B, T, H, D]);
+  const fwd = time(() => {
+    const r = kda.forward(q, k, v, g, beta);
+    return [r.o, r.finalState];
+  }, reps);
+  const fwdBwd = time(() => {
+    const r = kda.forward(q, k, v, g, beta);
+    const b = kda.backward(q, k, v, g, beta, dO);
+    return [r.o, r.finalState, b.dq, b.dk, b.dv, b.dg, b.dbeta];
+  }, reps);
+  emit({ what: 'kda', impl: 'reclin cuda fp32 (SIMT)', shape: [B, T, H, D], fwd_ms: fwd, fwd_bwd_ms: fwdBwd });
+  [q, k, v, g, beta, dO].forEach((t) => t.dispose());
+}
+
+{
+  const parts = 10, each = 1e7; // 1e8 parameters in 10 tensors, one launch
+  const mk = (seed: number) => Array.from({ length: parts }, (_, i) => Tensor.from(fill(each, seed * 100 + i, -1, 1), [each]).to('cuda'));
+  const p = mk(1), gr = mk(2), m = mk(3), v = mk(4).map((t) => {
+    const s = ops.square(t);
+    t.dispose();
+    return s;
+  });
+  let step = 0;
+  const ms = time(() => {
+    adamw.step(p, gr, m, v, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: ++step });
+    return [];
+  }, 20);
+  // bytes moved: read p, g, m, v and write p, m, v (fp32)
+  const gbs = (7 * 4 * parts * each) / (ms * 1e-3) / 1e9;
+  emit({ what: 'adamw', impl: 'reclin cuda fused', params: parts * each, ms, gbs });
+}

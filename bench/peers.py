@@ -1,0 +1,83 @@
+# The peers' side of the GPU benchmark (scripts/gpu-check.sh): flash-linear-attention's chunk_kda (bf16 q/k/v/beta,
+# fp32 log-decay gate, unit-norm q/k, chunk 64) forward and forward+backward at the issue's shapes,
+# torch.optim.AdamW(fused=True) fp32 at 1e8 parameters, and the device-to-device copy bandwidth.
+# CUDA-event timings after warm-ups, medians. Prints one JSON line per measurement.
+import json
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+
+
+def timed(f, reps=10, warm=3):
+    for _ in range(warm):
+        f()
+    torch.cuda.synchronize()
+    ms = []
+    for _ in range(reps):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        f()
+        b.record()
+        torch.cuda.synchronize()
+        ms.append(a.elapsed_time(b))
+    return sorted(ms)[len(ms) // 2]
+
+
+def emit(**kw):
+    print(json.dumps(kw), flush=True)
+
+
+def copy_bandwidth():
+    n = 1 << 28  # 1 GiB of fp32
+    src = torch.empty(n, device="cuda")
+    dst = torch.empty_like(src)
+    ms = timed(lambda: dst.copy_(src), reps=20)
+    emit(what="copy", impl="torch copy_", ms=ms, gbs=2 * 4 * n / (ms * 1e-3) / 1e9)
+
+
+def adamw():
+    params = [torch.nn.Parameter(torch.randn(10_000_000, device="cuda")) for _ in range(10)]
+    for p in params:
+        p.grad = torch.randn_like(p)
+    opt = torch.optim.AdamW(params, lr=1e-3, fused=True)
+    ms = timed(opt.step, reps=20)
+    emit(what="adamw", impl="torch fused", params=100_000_000, ms=ms, gbs=7 * 4 * 1e8 / (ms * 1e-3) / 1e9)
+
+
+def kda():
+    from fla.ops.kda import chunk_kda
+
+    for B, T, H, D in [(8, 4096, 16, 128), (1, 16384, 16, 128), (4, 2048, 32, 64)]:
+        dev = "cuda"
+        q = F.normalize(torch.randn(B, T, H, D, device=dev), dim=-1).bfloat16().requires_grad_()
+        k = F.normalize(torch.randn(B, T, H, D, device=dev), dim=-1).bfloat16().requires_grad_()
+        v = torch.randn(B, T, H, D, device=dev, dtype=torch.bfloat16).requires_grad_()
+        g = F.logsigmoid(torch.randn(B, T, H, D, device=dev, dtype=torch.float32)).div(16).requires_grad_()
+        beta = torch.rand(B, T, H, device=dev, dtype=torch.bfloat16).requires_grad_()
+        do = torch.randn_like(v)
+
+        def fwd():
+            with torch.no_grad():
+                chunk_kda(q, k, v, g, beta)
+
+        def fwd_bwd():
+            o, _ = chunk_kda(q, k, v, g, beta)
+            o.backward(do)
+
+        emit(what="kda", impl="fla chunk_kda bf16", shape=[B, T, H, D], fwd_ms=timed(fwd), fwd_bwd_ms=timed(fwd_bwd))
+        del q, k, v, g, beta, do
+        torch.cuda.empty_cache()
+
+
+if __name__ == "__main__":
+    emit(what="device", name=torch.cuda.get_device_name(0))
+    copy_bandwidth()
+    adamw()
+    if os.environ.get("RECLIN_SKIP_FLA") != "1":
+        try:
+            kda()
+        except Exception as e:  # report and go on: the table still shows the other rows
+            emit(what="error", impl="fla chunk_kda", error=repr(e)[:300])
+    sys.exit(0)

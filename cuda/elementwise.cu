@@ -1,0 +1,289 @@
+// Elementwise ops on CUDA, the twins of native/elementwise.cc and native/activation.cc (same arguments,
+// same formulas): broadcasting binary ops, unary maps, copies and in-place updates, sigmoid/SiLU/softplus
+// and SwiGLU with their backward. f32; one thread per element in grid-stride loops.
+#include <napi.h>
+
+#include <cmath>
+#include <string>
+
+#include "cuda_util.cuh"
+
+namespace reclin {
+
+std::vector<int64_t> broadcast_shapes(const std::vector<int64_t>& a, const std::vector<int64_t>& b);  // elementwise.cc
+
+namespace {
+
+constexpr int kMaxDims = 12;
+
+// Output dims (coalesced) and the element strides of a and b along them (0 where broadcast).
+struct Bcast {
+  int nd;
+  int64_t dims[kMaxDims], sa[kMaxDims], sb[kMaxDims];
+};
+
+enum Op { ADD = 0, SUB, MUL, DIV };
+
+__global__ void binary_kernel(const float* a, const float* b, float* o, int64_t n, Bcast bc, int op) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    int64_t rem = i, oa = 0, ob = 0;
+    for (int d = bc.nd - 1; d >= 0; --d) {
+      const int64_t idx = rem % bc.dims[d];
+      rem /= bc.dims[d];
+      oa += idx * bc.sa[d];
+      ob += idx * bc.sb[d];
+    }
+    const float x = a[oa], y = b[ob];
+    o[i] = op == ADD ? x + y : op == SUB ? x - y : op == MUL ? x * y : x / y;
+  }
+}
+
+std::vector<int64_t> strides_for(const std::vector<int64_t>& shape, const std::vector<int64_t>& out) {
+  std::vector<int64_t> st(out.size(), 0);
+  int64_t s = 1;
+  for (int i = static_cast<int>(shape.size()) - 1; i >= 0; --i) {
+    const int o = i + static_cast<int>(out.size() - shape.size());
+    st[o] = shape[i] == 1 ? 0 : s;
+    s *= shape[i];
+  }
+  return st;
+}
+
+Napi::Value BinaryCuda(const Napi::CallbackInfo& info) {
+  Tensor a = arg_cuda_f32(info, 0, "a"), b = arg_cuda_f32(info, 1, "b");
+  expect_same_device(a, b, "a", "b");
+  const std::string kind = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
+  const int op = kind == "add" ? ADD : kind == "sub" ? SUB : kind == "mul" ? MUL : kind == "div" ? DIV : -1;
+  if (op < 0) throw ArgError("op: unknown binary op '" + kind + "' (allowed: add, sub, mul, div)");
+  const std::vector<int64_t> shape = broadcast_shapes(a.shape, b.shape);
+  Tensor out = empty(shape, DType::F32, a.device);
+  const int64_t n = out.numel();
+  if (n == 0) return wrap(info.Env(), out);
+  const std::vector<int64_t> sa = strides_for(a.shape, shape), sb = strides_for(b.shape, shape);
+  Bcast bc{};
+  // Coalesce neighbouring dimensions that are contiguous for both inputs (as the CPU op does).
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == 1) continue;
+    if (bc.nd > 0 && bc.sa[bc.nd - 1] == sa[i] * shape[i] && bc.sb[bc.nd - 1] == sb[i] * shape[i]) {
+      bc.dims[bc.nd - 1] *= shape[i];
+      bc.sa[bc.nd - 1] = sa[i];
+      bc.sb[bc.nd - 1] = sb[i];
+    } else {
+      if (bc.nd == kMaxDims) throw ArgError("a: more than 12 non-mergeable dimensions are not supported on cuda");
+      bc.dims[bc.nd] = shape[i];
+      bc.sa[bc.nd] = sa[i];
+      bc.sb[bc.nd] = sb[i];
+      ++bc.nd;
+    }
+  }
+  if (bc.nd == 0) {
+    bc.nd = 1;
+    bc.dims[0] = 1;
+  }
+  cudaStream_t st = stream_for(a.device.index);
+  binary_kernel<<<blocks_for(n), 256, 0, st>>>(cf(a), cf(b), mf(out), n, bc, op);
+  launch_check("binary_kernel");
+  return wrap(info.Env(), out);
+}
+RECLIN_EXPORT("binaryCuda", BinaryCuda)
+
+enum Un { SCALE = 0, ADDS, NEG, EXP, LOG, SQRT, SQUARE, TANH, SIGMOID, SILU, SOFTPLUS };
+
+__device__ __forceinline__ float sigmoidf_(float x) {
+  if (x >= 0.f) return 1.f / (1.f + expf(-x));
+  const float e = expf(x);
+  return e / (1.f + e);
+}
+
+__global__ void unary_kernel(const float* x, float* y, int64_t n, int op, float s) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const float v = x[i];
+    float r;
+    switch (op) {
+      case SCALE: r = v * s; break;
+      case ADDS: r = v + s; break;
+      case NEG: r = -v; break;
+      case EXP: r = expf(v); break;
+      case LOG: r = logf(v); break;
+      case SQRT: r = sqrtf(v); break;
+      case SQUARE: r = v * v; break;
+      case TANH: r = tanhf(v); break;
+      case SIGMOID: r = sigmoidf_(v); break;
+      case SILU: r = v * sigmoidf_(v); break;
+      default: r = v > 20.f ? v : log1pf(expf(v)); break;  // softplus, torch's threshold
+    }
+    y[i] = r;
+  }
+}
+
+Tensor run_unary(const Tensor& x, int op, float s) {
+  Tensor y = empty(x.shape, DType::F32, x.device);
+  const int64_t n = x.numel();
+  if (n) {
+    unary_kernel<<<blocks_for(n), 256, 0, stream_for(x.device.index)>>>(cf(x), mf(y), n, op, s);
+    launch_check("unary_kernel");
+  }
+  return y;
+}
+
+// unaryCuda(x, kind, s): scale, addScalar, neg, exp, log, sqrt, square, tanh.
+Napi::Value UnaryCuda(const Napi::CallbackInfo& info) {
+  Tensor x = arg_cuda_f32(info, 0, "x");
+  const std::string kind = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+  const float s = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().FloatValue() : 0.f;
+  const char* names[] = {"scale", "addScalar", "neg", "exp", "log", "sqrt", "square", "tanh"};
+  for (int op = 0; op < 8; ++op)
+    if (kind == names[op]) return wrap(info.Env(), run_unary(x, op, s));
+  throw ArgError("op: unknown unary op '" + kind + "'");
+}
+RECLIN_EXPORT("unaryCuda", UnaryCuda)
+
+Napi::Value ActivationCuda(const Napi::CallbackInfo& info) {
+  Tensor x = arg_cuda_f32(info, 0, "x");
+  const std::string kind = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+  if (kind == "sigmoid") return wrap(info.Env(), run_unary(x, SIGMOID, 0.f));
+  if (kind == "silu") return wrap(info.Env(), run_unary(x, SILU, 0.f));
+  if (kind == "softplus") return wrap(info.Env(), run_unary(x, SOFTPLUS, 0.f));
+  throw ArgError("kind: unknown activation '" + kind + "' (allowed: sigmoid, silu, softplus)");
+}
+RECLIN_EXPORT("activationCuda", ActivationCuda)
+
+// op 0: sigmoid (t = y), 1: silu (t = x), 2: softplus (t = x), 3: swiglu forward (a = gate, b = up)
+__global__ void map2_kernel(const float* a, const float* b, float* y, int64_t n, int op) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const float g = a[i], t = b[i];
+    float r;
+    if (op == 0) r = g * t * (1.f - t);
+    else if (op == 1) {
+      const float s = sigmoidf_(t);
+      r = g * (s * (1.f + t * (1.f - s)));
+    } else if (op == 2) r = t > 20.f ? g : g * sigmoidf_(t);
+    else r = g * sigmoidf_(g) * t;
+    y[i] = r;
+  }
+}
+
+Tensor run_map2(const Tensor& a, const Tensor& b, int op) {
+  Tensor y = empty(a.shape, DType::F32, a.device);
+  const int64_t n = a.numel();
+  if (n) {
+    map2_kernel<<<blocks_for(n), 256, 0, stream_for(a.device.index)>>>(cf(a), cf(b), mf(y), n, op);
+    launch_check("map2_kernel");
+  }
+  return y;
+}
+
+void expect_same(const Tensor& t, const Tensor& ref, const char* name, const char* ref_name) {
+  expect_same_device(ref, t, ref_name, name);
+  if (t.shape != ref.shape)
+    throw ArgError(std::string(name) + ": expected the shape of " + ref_name + " " + ref.shape_str() + ", got " +
+                   t.shape_str());
+}
+
+// activationBackwardCuda(dy, t, kind): t is x for silu/softplus and the output y for sigmoid.
+Napi::Value ActivationBackwardCuda(const Napi::CallbackInfo& info) {
+  Tensor dy = arg_cuda_f32(info, 0, "dy");
+  const std::string kind = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
+  const char* tname = kind == "sigmoid" ? "y" : "x";
+  Tensor t = arg_cuda_f32(info, 1, tname);
+  expect_same(t, dy, tname, "dy");
+  if (kind == "sigmoid") return wrap(info.Env(), run_map2(dy, t, 0));
+  if (kind == "silu") return wrap(info.Env(), run_map2(dy, t, 1));
+  if (kind == "softplus") return wrap(info.Env(), run_map2(dy, t, 2));
+  throw ArgError("kind: unknown activation '" + kind + "' (allowed: sigmoid, silu, softplus)");
+}
+RECLIN_EXPORT("activationBackwardCuda", ActivationBackwardCuda)
+
+Napi::Value SwigluCuda(const Napi::CallbackInfo& info) {
+  Tensor gate = arg_cuda_f32(info, 0, "gate"), up = arg_cuda_f32(info, 1, "up");
+  expect_same(up, gate, "up", "gate");
+  return wrap(info.Env(), run_map2(gate, up, 3));
+}
+RECLIN_EXPORT("swigluCuda", SwigluCuda)
+
+__global__ void swiglu_bwd_kernel(const float* dy, const float* gate, const float* up, float* dg, float* du, int64_t n) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const float g = gate[i], s = sigmoidf_(g);
+    du[i] = dy[i] * g * s;
+    dg[i] = dy[i] * up[i] * s * (1.f + g * (1.f - s));
+  }
+}
+
+Napi::Value SwigluBackwardCuda(const Napi::CallbackInfo& info) {
+  Tensor dy = arg_cuda_f32(info, 0, "dy"), gate = arg_cuda_f32(info, 1, "gate"), up = arg_cuda_f32(info, 2, "up");
+  expect_same(gate, dy, "gate", "dy");
+  expect_same(up, dy, "up", "dy");
+  Tensor dg = empty(dy.shape, DType::F32, dy.device), du = empty(dy.shape, DType::F32, dy.device);
+  const int64_t n = dy.numel();
+  if (n) {
+    swiglu_bwd_kernel<<<blocks_for(n), 256, 0, stream_for(dy.device.index)>>>(cf(dy), cf(gate), cf(up), mf(dg), mf(du), n);
+    launch_check("swiglu_bwd_kernel");
+  }
+  Napi::Object res = Napi::Object::New(info.Env());
+  res.Set("dGate", wrap(info.Env(), dg));
+  res.Set("dUp", wrap(info.Env(), du));
+  return res;
+}
+RECLIN_EXPORT("swigluBackwardCuda", SwigluBackwardCuda)
+
+Napi::Value CopyCuda(const Napi::CallbackInfo& info) {
+  Tensor x = arg_tensor(info, 0, "x");
+  expect_cuda(x, "x");
+  Tensor out = empty(x.shape, x.dtype, x.device);
+  if (x.nbytes())
+    cuda_check(cudaMemcpyAsync(out.raw(), x.raw(), x.nbytes(), cudaMemcpyDeviceToDevice, stream_for(x.device.index)),
+               "cudaMemcpyAsync");
+  return wrap(info.Env(), out);
+}
+RECLIN_EXPORT("copyCuda", CopyCuda)
+
+__global__ void axpy_kernel(float* d, const float* s, float alpha, int64_t n) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    d[i] = alpha == 1.f ? d[i] + s[i] : fmaf(alpha, s[i], d[i]);
+}
+
+// addInPlaceCuda(dst, src, alpha): dst += alpha * src.
+Napi::Value AddInPlaceCuda(const Napi::CallbackInfo& info) {
+  Tensor dst = arg_cuda_f32(info, 0, "dst"), src = arg_cuda_f32(info, 1, "src");
+  const float alpha = static_cast<float>(arg_number(info, 2, "alpha"));
+  expect_same(src, dst, "src", "dst");
+  const int64_t n = dst.numel();
+  if (n) {
+    axpy_kernel<<<blocks_for(n), 256, 0, stream_for(dst.device.index)>>>(mf(dst), cf(src), alpha, n);
+    launch_check("axpy_kernel");
+  }
+  return info.Env().Undefined();
+}
+RECLIN_EXPORT("addInPlaceCuda", AddInPlaceCuda)
+
+__global__ void scale_kernel(float* d, float s, int64_t n) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) d[i] *= s;
+}
+
+Napi::Value ScaleInPlaceCuda(const Napi::CallbackInfo& info) {
+  Tensor dst = arg_cuda_f32(info, 0, "dst");
+  const float s = static_cast<float>(arg_number(info, 1, "s"));
+  const int64_t n = dst.numel();
+  if (n) {
+    scale_kernel<<<blocks_for(n), 256, 0, stream_for(dst.device.index)>>>(mf(dst), s, n);
+    launch_check("scale_kernel");
+  }
+  return info.Env().Undefined();
+}
+RECLIN_EXPORT("scaleInPlaceCuda", ScaleInPlaceCuda)
+
+Napi::Value CopyInPlaceCuda(const Napi::CallbackInfo& info) {
+  Tensor dst = arg_tensor(info, 0, "dst"), src = arg_tensor(info, 1, "src");
+  expect_cuda(dst, "dst");
+  expect_cuda(src, "src");
+  expect_dtype(src, dst.dtype, "src");
+  expect_same(src, dst, "src", "dst");
+  if (dst.nbytes() && dst.raw() != src.raw())
+    cuda_check(cudaMemcpyAsync(dst.raw(), src.raw(), dst.nbytes(), cudaMemcpyDeviceToDevice, stream_for(dst.device.index)),
+               "cudaMemcpyAsync");
+  return info.Env().Undefined();
+}
+RECLIN_EXPORT("copyInPlaceCuda", CopyInPlaceCuda)
+
+}  // namespace
+}  // namespace reclin

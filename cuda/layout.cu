@@ -1,0 +1,332 @@
+// Data-movement ops on CUDA, the twins of native/embedding.cc, native/conv.cc and native/shape_ops.cc:
+// embedding (+ backward), causal depthwise short conv (+ backward), concat, slice (+ backward), transpose.
+// Same arguments and checks as the CPU ops. Gradient sums run in a fixed order (no atomics), in double.
+#include <napi.h>
+
+#include <algorithm>
+#include <string>
+
+#include "cuda_util.cuh"
+
+namespace reclin {
+namespace {
+
+// ---- embedding ---------------------------------------------------------------------------------------------
+
+__global__ void bad_id_kernel(const int32_t* ids, int64_t n, int64_t V, unsigned long long* first) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    if (ids[i] < 0 || ids[i] >= V) atomicMin(first, static_cast<unsigned long long>(i));
+}
+
+void check_ids(const Tensor& ids, int64_t V) {
+  const int64_t n = ids.numel();
+  if (n == 0) return;
+  cudaStream_t st = stream_for(ids.device.index);
+  Tensor flag = empty({2}, DType::I32, ids.device);
+  cuda_check(cudaMemsetAsync(flag.raw(), 0xff, 8, st), "cudaMemsetAsync");
+  bad_id_kernel<<<blocks_for(n), 256, 0, st>>>(ci(ids), n, V, static_cast<unsigned long long*>(flag.raw()));
+  launch_check("bad_id_kernel");
+  unsigned long long first = 0;
+  cuda_check(cudaMemcpyAsync(&first, flag.raw(), 8, cudaMemcpyDeviceToHost, st), "cudaMemcpyAsync");
+  cuda_check(cudaStreamSynchronize(st), "cudaStreamSynchronize");
+  if (first == ~0ull) return;
+  int32_t bad = 0;
+  cuda_check(cudaMemcpyAsync(&bad, ci(ids) + first, 4, cudaMemcpyDeviceToHost, st), "cudaMemcpyAsync");
+  cuda_check(cudaStreamSynchronize(st), "cudaStreamSynchronize");
+  throw ArgError("ids: id " + std::to_string(bad) + " at position " + std::to_string(first) + " is out of range [0, " +
+                 std::to_string(V) + ")");
+}
+
+__global__ void embedding_kernel(const float* w, const int32_t* ids, float* out, int64_t n, int64_t D) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n * D; i += (int64_t)gridDim.x * blockDim.x)
+    out[i] = w[static_cast<int64_t>(ids[i / D]) * D + i % D];
+}
+
+Napi::Value EmbeddingCuda(const Napi::CallbackInfo& info) {
+  Tensor w = arg_cuda_f32(info, 0, "weight");
+  expect_ndim(w, 2, "weight", "[V,D]");
+  Tensor ids = arg_cuda_i32(info, 1, "ids");
+  expect_same_device(w, ids, "weight", "ids");
+  const int64_t V = w.dim(0), D = w.dim(1), n = ids.numel();
+  check_ids(ids, V);
+  std::vector<int64_t> shape = ids.shape;
+  shape.push_back(D);
+  Tensor out = empty(shape, DType::F32, w.device);
+  if (n * D) {
+    embedding_kernel<<<blocks_for(n * D), 256, 0, stream_for(w.device.index)>>>(cf(w), ci(ids), mf(out), n, D);
+    launch_check("embedding_kernel");
+  }
+  return wrap(info.Env(), out);
+}
+RECLIN_EXPORT("embeddingCuda", EmbeddingCuda)
+
+// One thread per column j walks the tokens in order and adds into the rows they name (deterministic).
+__global__ void embedding_bwd_kernel(const float* g, const int32_t* ids, float* dw, int64_t n, int64_t D) {
+  const int64_t j = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  if (j >= D) return;
+  for (int64_t i = 0; i < n; ++i) dw[static_cast<int64_t>(ids[i]) * D + j] += g[i * D + j];
+}
+
+Napi::Value EmbeddingBackwardCuda(const Napi::CallbackInfo& info) {
+  Tensor dout = arg_cuda_f32(info, 0, "dOut");
+  Tensor ids = arg_cuda_i32(info, 1, "ids");
+  expect_same_device(dout, ids, "dOut", "ids");
+  const int64_t V = arg_int(info, 2, "V");
+  if (V < 1) throw ArgError("V: expected a vocabulary size >= 1, got " + std::to_string(V));
+  if (dout.ndim() != ids.ndim() + 1 || !std::equal(ids.shape.begin(), ids.shape.end(), dout.shape.begin()))
+    throw ArgError("dOut: expected shape [...ids.shape, D] with ids " + ids.shape_str() + ", got " + dout.shape_str());
+  const int64_t D = dout.dim(-1), n = ids.numel();
+  check_ids(ids, V);
+  Tensor dw = zeros({V, D}, DType::F32, dout.device);
+  if (n && D) {
+    embedding_bwd_kernel<<<static_cast<unsigned>((D + 127) / 128), 128, 0, stream_for(dout.device.index)>>>(cf(dout), ci(ids), mf(dw), n, D);
+    launch_check("embedding_bwd_kernel");
+  }
+  return wrap(info.Env(), dw);
+}
+RECLIN_EXPORT("embeddingBackwardCuda", EmbeddingBackwardCuda)
+
+// ---- short conv --------------------------------------------------------------------------------------------
+
+void check_conv(const Tensor& x, const Tensor& w) {
+  expect_ndim(x, 3, "x", "[B,T,C]");
+  expect_ndim(w, 2, "w", "[C,W]");
+  expect_same_device(x, w, "x", "w");
+  if (w.dim(0) != x.dim(2))
+    throw ArgError("w: expected shape [C,W] with C = " + std::to_string(x.dim(2)) + " (from x " + x.shape_str() +
+                   "), got " + w.shape_str());
+}
+
+// y[b,t,c] = Σ_j w[c,j]·x[b,t−W+1+j,c]
+__global__ void conv_kernel(const float* x, const float* w, float* y, int64_t B, int64_t T, int64_t C, int64_t W) {
+  const int64_t n = B * T * C;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t c = i % C, bt = i / C, t = bt % T, b = bt / T;
+    float s = 0.f;
+    for (int64_t j = max(static_cast<int64_t>(0), W - 1 - t); j < W; ++j) s += w[c * W + j] * x[(b * T + t - W + 1 + j) * C + c];
+    y[i] = s;
+  }
+}
+
+// dx[b,s,c] = Σ_j w[c,j]·dy[b,s+W−1−j,c]
+__global__ void conv_dx_kernel(const float* dy, const float* w, float* dx, int64_t B, int64_t T, int64_t C, int64_t W) {
+  const int64_t n = B * T * C;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t c = i % C, bs = i / C, s = bs % T, b = bs / T;
+    float acc = 0.f;
+    for (int64_t j = 0; j < W; ++j) {
+      const int64_t t = s + W - 1 - j;
+      if (t < T) acc += w[c * W + j] * dy[(b * T + t) * C + c];
+    }
+    dx[i] = acc;
+  }
+}
+
+// dw[c,j] = Σ_{b,t} dy[b,t,c]·x[b,t−W+1+j,c], one thread per (c, j), in order, in double.
+__global__ void conv_dw_kernel(const float* dy, const float* x, float* dw, int64_t B, int64_t T, int64_t C, int64_t W) {
+  const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  if (i >= C * W) return;
+  const int64_t c = i / W, j = i % W;
+  double acc = 0;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = max(static_cast<int64_t>(0), W - 1 - j); t < T; ++t)
+      acc += static_cast<double>(dy[(b * T + t) * C + c]) * x[(b * T + t - W + 1 + j) * C + c];
+  dw[i] = static_cast<float>(acc);
+}
+
+Napi::Value ShortConvCuda(const Napi::CallbackInfo& info) {
+  Tensor x = arg_cuda_f32(info, 0, "x"), w = arg_cuda_f32(info, 1, "w");
+  check_conv(x, w);
+  const int64_t B = x.dim(0), T = x.dim(1), C = x.dim(2), W = w.dim(1);
+  Tensor y = empty(x.shape, DType::F32, x.device);
+  if (x.numel()) {
+    conv_kernel<<<blocks_for(x.numel()), 256, 0, stream_for(x.device.index)>>>(cf(x), cf(w), mf(y), B, T, C, W);
+    launch_check("conv_kernel");
+  }
+  return wrap(info.Env(), y);
+}
+RECLIN_EXPORT("shortConvCuda", ShortConvCuda)
+
+Napi::Value ShortConvBackwardCuda(const Napi::CallbackInfo& info) {
+  Tensor dy = arg_cuda_f32(info, 0, "dy"), x = arg_cuda_f32(info, 1, "x"), w = arg_cuda_f32(info, 2, "w");
+  check_conv(x, w);
+  expect_same_device(x, dy, "x", "dy");
+  if (dy.shape != x.shape)
+    throw ArgError("dy: expected the shape of x " + x.shape_str() + ", got " + dy.shape_str());
+  const int64_t B = x.dim(0), T = x.dim(1), C = x.dim(2), W = w.dim(1);
+  cudaStream_t st = stream_for(x.device.index);
+  Tensor dx = empty(x.shape, DType::F32, x.device), dw = empty({C, W}, DType::F32, x.device);
+  if (x.numel()) {
+    conv_dx_kernel<<<blocks_for(x.numel()), 256, 0, st>>>(cf(dy), cf(w), mf(dx), B, T, C, W);
+    launch_check("conv_dx_kernel");
+  }
+  if (C * W) {
+    conv_dw_kernel<<<static_cast<unsigned>((C * W + 127) / 128), 128, 0, st>>>(cf(dy), cf(x), mf(dw), B, T, C, W);
+    launch_check("conv_dw_kernel");
+  }
+  Napi::Object res = Napi::Object::New(info.Env());
+  res.Set("dx", wrap(info.Env(), dx));
+  res.Set("dw", wrap(info.Env(), dw));
+  return res;
+}
+RECLIN_EXPORT("shortConvBackwardCuda", ShortConvBackwardCuda)
+
+// ---- shape ops (any dtype) -----------------------------------------------------------------------------------
+
+int64_t prod(const std::vector<int64_t>& s, int from, int to) {
+  int64_t p = 1;
+  for (int i = from; i < to; ++i) p *= s[i];
+  return p;
+}
+
+int norm_dim(int64_t dim, int ndim, const char* name) {
+  if (dim < -ndim || dim >= ndim || ndim == 0)
+    throw ArgError(std::string(name) + ": dimension " + std::to_string(dim) + " is out of range for a " +
+                   std::to_string(ndim) + "-D tensor");
+  return static_cast<int>(dim < 0 ? dim + ndim : dim);
+}
+
+std::string shape_string(const std::vector<int64_t>& shape) {
+  Tensor t;
+  t.shape = shape;
+  return t.shape_str();
+}
+
+// `outer` rows of `width` bytes, strided copies (cudaMemcpy2D does the gather/scatter).
+void copy_rows(void* dst, int64_t dpitch, const void* src, int64_t spitch, int64_t width, int64_t outer, cudaStream_t st) {
+  if (width == 0 || outer == 0) return;
+  cuda_check(cudaMemcpy2DAsync(dst, static_cast<size_t>(dpitch), src, static_cast<size_t>(spitch), static_cast<size_t>(width),
+                               static_cast<size_t>(outer), cudaMemcpyDeviceToDevice, st),
+             "cudaMemcpy2DAsync");
+}
+
+Napi::Value ConcatCuda(const Napi::CallbackInfo& info) {
+  std::vector<Tensor> ts = arg_tensor_list(info, 0, "tensors");
+  if (ts.empty()) throw ArgError("tensors: expected at least one tensor");
+  const Tensor& t0 = ts[0];
+  expect_cuda(t0, "tensors[0]");
+  const int dim = norm_dim(arg_int(info, 1, "dim"), t0.ndim(), "dim");
+  std::vector<int64_t> shape = t0.shape;
+  shape[dim] = 0;
+  for (size_t i = 0; i < ts.size(); ++i) {
+    const std::string nm = "tensors[" + std::to_string(i) + "]";
+    expect_cuda(ts[i], nm.c_str());
+    expect_same_device(t0, ts[i], "tensors[0]", nm.c_str());
+    expect_dtype(ts[i], t0.dtype, nm.c_str());
+    bool ok = ts[i].ndim() == t0.ndim();
+    for (int d = 0; ok && d < t0.ndim(); ++d) ok = d == dim || ts[i].shape[d] == t0.shape[d];
+    if (!ok)
+      throw ArgError(nm + ": shape " + ts[i].shape_str() + " must match tensors[0] " + t0.shape_str() +
+                     " except along dim " + std::to_string(dim));
+    shape[dim] += ts[i].shape[dim];
+  }
+  Tensor out = empty(shape, t0.dtype, t0.device);
+  const int64_t es = static_cast<int64_t>(dtype_size(t0.dtype));
+  const int64_t outer = prod(shape, 0, dim), inner = prod(shape, dim + 1, static_cast<int>(shape.size())) * es;
+  cudaStream_t st = stream_for(t0.device.index);
+  int64_t offset = 0;
+  for (const Tensor& t : ts) {
+    const int64_t len = t.shape[dim] * inner;
+    copy_rows(static_cast<uint8_t*>(out.raw()) + offset, shape[dim] * inner, t.raw(), len, len, outer, st);
+    offset += len;
+  }
+  return wrap(info.Env(), out);
+}
+RECLIN_EXPORT("concatCuda", ConcatCuda)
+
+Napi::Value SliceCuda(const Napi::CallbackInfo& info) {
+  Tensor x = arg_tensor(info, 0, "x");
+  expect_cuda(x, "x");
+  const int dim = norm_dim(arg_int(info, 1, "dim"), x.ndim(), "dim");
+  const int64_t n = x.shape[dim];
+  int64_t start = arg_int(info, 2, "start"), end = arg_int(info, 3, "end");
+  if (start < 0) start += n;
+  if (end < 0) end += n;
+  if (start < 0 || end > n || start > end)
+    throw ArgError("start/end: slice [" + std::to_string(start) + ", " + std::to_string(end) + ") is invalid for dim " +
+                   std::to_string(dim) + " of size " + std::to_string(n) + " (x " + x.shape_str() + ")");
+  std::vector<int64_t> shape = x.shape;
+  shape[dim] = end - start;
+  Tensor out = empty(shape, x.dtype, x.device);
+  const int64_t es = static_cast<int64_t>(dtype_size(x.dtype));
+  const int64_t outer = prod(shape, 0, dim), inner = prod(shape, dim + 1, static_cast<int>(shape.size())) * es;
+  const int64_t len = shape[dim] * inner;
+  copy_rows(out.raw(), len, static_cast<const uint8_t*>(x.raw()) + start * inner, n * inner, len, outer,
+            stream_for(x.device.index));
+  return wrap(info.Env(), out);
+}
+RECLIN_EXPORT("sliceCuda", SliceCuda)
+
+Napi::Value SliceBackwardCuda(const Napi::CallbackInfo& info) {
+  Tensor dy = arg_tensor(info, 0, "dy");
+  expect_cuda(dy, "dy");
+  std::vector<int64_t> shape = arg_shape(info, 1, "inputShape");
+  const int dim = norm_dim(arg_int(info, 2, "dim"), static_cast<int>(shape.size()), "dim");
+  int64_t start = arg_int(info, 3, "start");
+  if (start < 0) start += shape[dim];
+  bool ok = dy.ndim() == static_cast<int>(shape.size());
+  for (int d = 0; ok && d < dy.ndim(); ++d) ok = d == dim || dy.shape[d] == shape[d];
+  if (!ok || start < 0 || start + dy.shape[dim] > shape[dim])
+    throw ArgError("dy: shape " + dy.shape_str() + " at start " + std::to_string(start) + " along dim " +
+                   std::to_string(dim) + " does not fit inputShape " + shape_string(shape));
+  Tensor out = zeros(shape, dy.dtype, dy.device);
+  const int64_t es = static_cast<int64_t>(dtype_size(dy.dtype));
+  const int64_t outer = prod(shape, 0, dim), inner = prod(shape, dim + 1, static_cast<int>(shape.size())) * es;
+  const int64_t len = dy.shape[dim] * inner;
+  copy_rows(static_cast<uint8_t*>(out.raw()) + start * inner, shape[dim] * inner, dy.raw(), len, len, outer,
+            stream_for(dy.device.index));
+  return wrap(info.Env(), out);
+}
+RECLIN_EXPORT("sliceBackwardCuda", SliceBackwardCuda)
+
+constexpr int kMaxDims = 12;
+struct Perm {
+  int nd;
+  int64_t oshape[kMaxDims], istride[kMaxDims];
+};
+
+template <class E>
+__global__ void transpose_kernel(const E* src, E* dst, int64_t n, Perm p) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    int64_t rem = i, off = 0;
+    for (int d = p.nd - 1; d >= 0; --d) {
+      off += (rem % p.oshape[d]) * p.istride[d];
+      rem /= p.oshape[d];
+    }
+    dst[i] = src[off];
+  }
+}
+
+Napi::Value TransposeCuda(const Napi::CallbackInfo& info) {
+  Tensor x = arg_tensor(info, 0, "x");
+  expect_cuda(x, "x");
+  const int d0 = norm_dim(arg_int(info, 1, "dim0"), x.ndim(), "dim0");
+  const int d1 = norm_dim(arg_int(info, 2, "dim1"), x.ndim(), "dim1");
+  const int nd = x.ndim();
+  if (nd > kMaxDims) throw ArgError("x: more than 12 dimensions are not supported on cuda");
+  Perm p{};
+  p.nd = nd;
+  int64_t s = 1;
+  for (int i = nd - 1; i >= 0; --i) {
+    p.istride[i] = s;
+    p.oshape[i] = x.shape[i];
+    s *= x.shape[i];
+  }
+  std::swap(p.oshape[d0], p.oshape[d1]);
+  std::swap(p.istride[d0], p.istride[d1]);
+  std::vector<int64_t> oshape(p.oshape, p.oshape + nd);
+  Tensor out = empty(oshape, x.dtype, x.device);
+  const int64_t n = out.numel();
+  if (n == 0) return wrap(info.Env(), out);
+  cudaStream_t st = stream_for(x.device.index);
+  if (dtype_size(x.dtype) == 4)
+    transpose_kernel<uint32_t><<<blocks_for(n), 256, 0, st>>>(static_cast<const uint32_t*>(x.raw()), static_cast<uint32_t*>(out.raw()), n, p);
+  else
+    transpose_kernel<uint16_t><<<blocks_for(n), 256, 0, st>>>(static_cast<const uint16_t*>(x.raw()), static_cast<uint16_t*>(out.raw()), n, p);
+  launch_check("transpose_kernel");
+  return wrap(info.Env(), out);
+}
+RECLIN_EXPORT("transposeCuda", TransposeCuda)
+
+}  // namespace
+}  // namespace reclin

@@ -1,0 +1,573 @@
+// Reductions and row ops on CUDA, the twins of native/reduce.cc, native/norm.cc and native/loss.cc:
+// sum/mean over dimensions, sumToShape, sumSquares, softmax, argmax, RMSNorm, L2 norm and cross-entropy,
+// forward and backward. Sums accumulate in double; every block reduces in a fixed tree order (256 threads),
+// so results are the same run to run.
+#include <napi.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "cuda_util.cuh"
+
+namespace reclin {
+namespace {
+
+constexpr int kT = 256;  // threads per block (a power of two: the tree reductions rely on it)
+constexpr int kMaxDims = 12;
+
+template <class T>
+__device__ T block_sum(T v, T* sh) {
+  sh[threadIdx.x] = v;
+  __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s) sh[threadIdx.x] += sh[threadIdx.x + s];
+    __syncthreads();
+  }
+  const T r = sh[0];
+  __syncthreads();
+  return r;
+}
+
+__device__ float block_max(float v, float* sh) {
+  sh[threadIdx.x] = v;
+  __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s) sh[threadIdx.x] = fmaxf(sh[threadIdx.x], sh[threadIdx.x + s]);
+    __syncthreads();
+  }
+  const float r = sh[0];
+  __syncthreads();
+  return r;
+}
+
+// ---- sum over dimensions ------------------------------------------------------------------------------------
+
+struct Groups {
+  int nk, nr;
+  int64_t ks[kMaxDims], kst[kMaxDims];  // kept sizes and strides (outer to inner)
+  int64_t rs[kMaxDims], rst[kMaxDims];  // reduced sizes and strides
+  int64_t n_out, n_red;
+};
+
+__device__ __forceinline__ int64_t offset_of(int64_t i, int n, const int64_t* size, const int64_t* stride) {
+  int64_t off = 0;
+  for (int d = n - 1; d >= 0; --d) {
+    off += (i % size[d]) * stride[d];
+    i /= size[d];
+  }
+  return off;
+}
+
+// One block per output element: threads stride over the reduced elements, then a fixed-order tree sum.
+__global__ void reduce_kernel(const float* x, float* out, Groups g, double scale) {
+  __shared__ double sh[kT];
+  for (int64_t o = blockIdx.x; o < g.n_out; o += gridDim.x) {
+    const int64_t base = offset_of(o, g.nk, g.ks, g.kst);
+    double s = 0;
+    for (int64_t r = threadIdx.x; r < g.n_red; r += blockDim.x) s += x[base + offset_of(r, g.nr, g.rs, g.rst)];
+    s = block_sum(s, sh);
+    if (threadIdx.x == 0) out[o] = static_cast<float>(s * scale);
+  }
+}
+
+void reduce_dims(const Tensor& x, const std::vector<bool>& keep, const Tensor& out, double scale) {
+  Groups g{};
+  std::vector<std::pair<int64_t, int64_t>> kept, red;  // (size, stride), built inner to outer
+  bool have_last = false, last_kept = false;
+  int64_t stride = 1;
+  for (int i = x.ndim() - 1; i >= 0; --i) {
+    const int64_t s = x.shape[i];
+    if (s != 1) {
+      auto& v = keep[i] ? kept : red;
+      if (have_last && last_kept == keep[i]) v.back().first *= s;
+      else v.push_back({s, stride});
+      have_last = true;
+      last_kept = keep[i];
+    }
+    stride *= s;
+  }
+  if (kept.size() > kMaxDims || red.size() > kMaxDims) throw ArgError("x: too many dimensions for the cuda reduction");
+  g.nk = static_cast<int>(kept.size());
+  g.nr = static_cast<int>(red.size());
+  g.n_out = 1;
+  g.n_red = 1;
+  for (int i = 0; i < g.nk; ++i) {  // outer to inner
+    g.ks[i] = kept[g.nk - 1 - i].first;
+    g.kst[i] = kept[g.nk - 1 - i].second;
+    g.n_out *= g.ks[i];
+  }
+  for (int i = 0; i < g.nr; ++i) {
+    g.rs[i] = red[g.nr - 1 - i].first;
+    g.rst[i] = red[g.nr - 1 - i].second;
+    g.n_red *= g.rs[i];
+  }
+  if (g.n_out == 0 || out.numel() == 0) return;
+  cudaStream_t st = stream_for(x.device.index);
+  if (x.numel() == 0) {  // nothing to sum: zeros (as the CPU op)
+    cuda_check(cudaMemsetAsync(out.raw(), 0, out.nbytes(), st), "cudaMemsetAsync");
+    return;
+  }
+  reduce_kernel<<<blocks_for(g.n_out * kT, kT), kT, 0, st>>>(cf(x), mf(out), g, scale);
+  launch_check("reduce_kernel");
+}
+
+Napi::Value SumDimsCuda(const Napi::CallbackInfo& info) {
+  Tensor x = arg_cuda_f32(info, 0, "x");
+  std::vector<bool> keep(x.ndim(), true);
+  if (!info[1].IsArray()) throw ArgError("dim: expected an array of dimensions");
+  Napi::Array dims = info[1].As<Napi::Array>();
+  if (dims.Length() == 0) std::fill(keep.begin(), keep.end(), false);
+  for (uint32_t i = 0; i < dims.Length(); ++i) {
+    Napi::Value v = dims.Get(i);
+    if (!v.IsNumber()) throw ArgError("dim: expected integers");
+    const int64_t d = static_cast<int64_t>(v.As<Napi::Number>().DoubleValue());
+    if (d < -x.ndim() || d >= x.ndim() || x.ndim() == 0)
+      throw ArgError("dim: dimension " + std::to_string(d) + " is out of range for a " + std::to_string(x.ndim()) +
+                     "-D tensor");
+    keep[d < 0 ? d + x.ndim() : d] = false;
+  }
+  const bool keep_dim = arg_bool(info, 2, "keepDim"), mean = arg_bool(info, 3, "mean");
+  std::vector<int64_t> shape;
+  int64_t count = 1;
+  for (int i = 0; i < x.ndim(); ++i) {
+    if (keep[i]) shape.push_back(x.shape[i]);
+    else {
+      count *= x.shape[i];
+      if (keep_dim) shape.push_back(1);
+    }
+  }
+  Tensor out = empty(shape, DType::F32, x.device);
+  reduce_dims(x, keep, out, mean ? (count ? 1.0 / static_cast<double>(count) : NAN) : 1.0);
+  return wrap(info.Env(), out);
+}
+RECLIN_EXPORT("sumDimsCuda", SumDimsCuda)
+
+Napi::Value SumToShapeCuda(const Napi::CallbackInfo& info) {
+  Tensor x = arg_cuda_f32(info, 0, "x");
+  std::vector<int64_t> shape = arg_shape(info, 1, "shape");
+  const int nd = x.ndim(), off = nd - static_cast<int>(shape.size());
+  bool ok = off >= 0;
+  std::vector<bool> keep(nd, false);
+  for (int i = 0; ok && i < static_cast<int>(shape.size()); ++i) {
+    if (shape[i] == x.shape[i + off]) keep[i + off] = true;
+    else if (shape[i] != 1) ok = false;
+  }
+  if (!ok) {
+    Tensor t;
+    t.shape = shape;
+    throw ArgError("shape: " + t.shape_str() + " does not broadcast to x's shape " + x.shape_str());
+  }
+  for (int i = 0; i < static_cast<int>(shape.size()); ++i)
+    if (x.shape[i + off] == 1) keep[i + off] = true;
+  Tensor out = empty(shape, DType::F32, x.device);
+  reduce_dims(x, keep, out, 1.0);
+  return wrap(info.Env(), out);
+}
+RECLIN_EXPORT("sumToShapeCuda", SumToShapeCuda)
+
+// ---- sum of squares (gradient clipping) ----------------------------------------------------------------------
+
+constexpr int kSqBlocks = 256;
+
+__global__ void sumsq_partial(const float* x, int64_t n, double* part) {
+  __shared__ double sh[kT];
+  double s = 0;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    s += static_cast<double>(x[i]) * x[i];
+  s = block_sum(s, sh);
+  if (threadIdx.x == 0) part[blockIdx.x] = s;
+}
+
+__global__ void sum_in_order(const double* part, int64_t n, double* out) {
+  __shared__ double sh[kT];
+  double s = 0;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) s += part[i];
+  s = block_sum(s, sh);
+  if (threadIdx.x == 0) *out = s;
+}
+
+Napi::Value SumSquaresCuda(const Napi::CallbackInfo& info) {
+  std::vector<Tensor> ts = arg_tensor_list(info, 0, "tensors");
+  if (ts.empty()) return Napi::Number::New(info.Env(), 0.0);
+  for (size_t i = 0; i < ts.size(); ++i) {
+    const std::string nm = "tensors[" + std::to_string(i) + "]";
+    expect_cuda(ts[i], nm.c_str());
+    expect_dtype(ts[i], DType::F32, nm.c_str());
+    expect_same_device(ts[0], ts[i], "tensors[0]", nm.c_str());
+  }
+  const Device dev = ts[0].device;
+  cudaStream_t st = stream_for(dev.index);
+  const int64_t np = static_cast<int64_t>(ts.size()) * kSqBlocks;
+  Tensor part = empty({2 * (np + 1)}, DType::F32, dev);  // doubles
+  double* pp = static_cast<double*>(part.raw());
+  cuda_check(cudaMemsetAsync(pp, 0, sizeof(double) * (np + 1), st), "cudaMemsetAsync");
+  for (size_t i = 0; i < ts.size(); ++i)
+    if (ts[i].numel()) {
+      sumsq_partial<<<kSqBlocks, kT, 0, st>>>(cf(ts[i]), ts[i].numel(), pp + i * kSqBlocks);
+      launch_check("sumsq_partial");
+    }
+  sum_in_order<<<1, kT, 0, st>>>(pp, np, pp + np);
+  launch_check("sum_in_order");
+  double r = 0;
+  cuda_check(cudaMemcpyAsync(&r, pp + np, sizeof(double), cudaMemcpyDeviceToHost, st), "cudaMemcpyAsync");
+  cuda_check(cudaStreamSynchronize(st), "cudaStreamSynchronize");
+  return Napi::Number::New(info.Env(), r);
+}
+RECLIN_EXPORT("sumSquaresCuda", SumSquaresCuda)
+
+// ---- row ops over the last dimension (one block per row) ----------------------------------------------------
+
+int64_t rows_of(const Tensor& t) {
+  int64_t r = 1;
+  for (int i = 0; i + 1 < t.ndim(); ++i) r *= t.shape[i];
+  return r;
+}
+std::vector<int64_t> without_last(const std::vector<int64_t>& s) {
+  return std::vector<int64_t>(s.begin(), s.end() - (s.empty() ? 0 : 1));
+}
+void expect_rows(const Tensor& t, const char* name) {
+  if (t.ndim() < 1) throw ArgError(std::string(name) + ": expected at least 1 dimension(s) [...,D], got " + t.shape_str());
+}
+void expect_same(const Tensor& t, const Tensor& ref, const char* name, const char* ref_name) {
+  expect_same_device(ref, t, ref_name, name);
+  if (t.shape != ref.shape)
+    throw ArgError(std::string(name) + ": expected the shape of " + ref_name + " " + ref.shape_str() + ", got " +
+                   t.shape_str());
+}
+unsigned row_grid(int64_t R) { return static_cast<unsigned>(std::min<int64_t>(std::max<int64_t>(R, 1), 65535 * 16)); }
+
+__global__ void softmax_kernel(const float* x, float* y, int64_t R, int64_t D) {
+  __shared__ float shf[kT];
+  __shared__ double shd[kT];
+  for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
+    const float* a = x + r * D;
+    float* o = y + r * D;
+    float m = -INFINITY;
+    for (int64_t j = threadIdx.x; j < D; j += blockDim.x) m = fmaxf(m, a[j]);
+    m = block_max(m, shf);
+    double s = 0;
+    for (int64_t j = threadIdx.x; j < D; j += blockDim.x) s += expf(a[j] - m);
+    s = block_sum(s, shd);
+    const float inv = static_cast<float>(1.0 / s);
+    for (int64_t j = threadIdx.x; j < D; j += blockDim.x) o[j] = expf(a[j] - m) * inv;
+  }
+}
+
+Napi::Value SoftmaxCuda(const Napi::CallbackInfo& info) {
+  Tensor x = arg_cuda_f32(info, 0, "x");
+  expect_rows(x, "x");
+  Tensor y = empty(x.shape, DType::F32, x.device);
+  const int64_t D = x.dim(-1), R = rows_of(x);
+  if (x.numel()) {
+    softmax_kernel<<<row_grid(R), kT, 0, stream_for(x.device.index)>>>(cf(x), mf(y), R, D);
+    launch_check("softmax_kernel");
+  }
+  return wrap(info.Env(), y);
+}
+RECLIN_EXPORT("softmaxCuda", SoftmaxCuda)
+
+// First index of the maximum (ties go to the smaller index, as the CPU loop).
+__global__ void argmax_kernel(const float* x, int32_t* y, int64_t R, int64_t D) {
+  __shared__ float sv[kT];
+  __shared__ int64_t si[kT];
+  for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
+    const float* a = x + r * D;
+    float bv = -INFINITY;
+    int64_t bi = -1;
+    for (int64_t j = threadIdx.x; j < D; j += blockDim.x)
+      if (bi < 0 || a[j] > bv) bv = a[j], bi = j;
+    sv[threadIdx.x] = bv;
+    si[threadIdx.x] = bi;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+      if (threadIdx.x < s) {
+        const float v2 = sv[threadIdx.x + s];
+        const int64_t i2 = si[threadIdx.x + s];
+        const int64_t i1 = si[threadIdx.x];
+        if (i2 >= 0 && (i1 < 0 || v2 > sv[threadIdx.x] || (v2 == sv[threadIdx.x] && i2 < i1))) {
+          sv[threadIdx.x] = v2;
+          si[threadIdx.x] = i2;
+        }
+      }
+      __syncthreads();
+    }
+    if (threadIdx.x == 0) y[r] = static_cast<int32_t>(si[0] < 0 ? 0 : si[0]);
+    __syncthreads();
+  }
+}
+
+Napi::Value ArgmaxCuda(const Napi::CallbackInfo& info) {
+  Tensor x = arg_cuda_f32(info, 0, "x");
+  expect_rows(x, "x");
+  const int64_t D = x.dim(-1), R = rows_of(x);
+  if (D == 0) throw ArgError("x: argmax needs a non-empty last dimension, got " + x.shape_str());
+  Tensor y = empty(without_last(x.shape), DType::I32, x.device);
+  if (R) {
+    argmax_kernel<<<row_grid(R), kT, 0, stream_for(x.device.index)>>>(cf(x), mi(y), R, D);
+    launch_check("argmax_kernel");
+  }
+  return wrap(info.Env(), y);
+}
+RECLIN_EXPORT("argmaxCuda", ArgmaxCuda)
+
+// ---- RMSNorm and L2 norm -----------------------------------------------------------------------------------
+
+Tensor opt_weight(const Napi::CallbackInfo& info, size_t i, int64_t D, const Tensor& x) {
+  if (arg_is_undefined(info, i)) return Tensor();
+  Tensor w = arg_cuda_f32(info, i, "weight");
+  expect_same_device(x, w, "x", "weight");
+  expect_shape(w, {D}, "weight", "[D]");
+  return w;
+}
+
+// mode 0: rmsnorm (rs = 1/sqrt(mean x² + eps), y = x·rs·w), 1: l2norm (rs = 1/sqrt(sum x² + eps), y = x·rs)
+__global__ void norm_kernel(const float* x, const float* w, float* y, float* rs_out, int64_t R, int64_t D, double eps,
+                            int mode) {
+  __shared__ double sh[kT];
+  for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
+    const float* a = x + r * D;
+    double ss = 0;
+    for (int64_t j = threadIdx.x; j < D; j += blockDim.x) ss += static_cast<double>(a[j]) * a[j];
+    ss = block_sum(ss, sh);
+    const float rs = static_cast<float>(1.0 / sqrt(mode == 0 ? ss / static_cast<double>(D) + eps : ss + eps));
+    if (threadIdx.x == 0) rs_out[r] = rs;
+    for (int64_t j = threadIdx.x; j < D; j += blockDim.x) y[r * D + j] = w ? a[j] * rs * w[j] : a[j] * rs;
+  }
+}
+
+Napi::Value RmsnormCuda(const Napi::CallbackInfo& info) {
+  Tensor x = arg_cuda_f32(info, 0, "x");
+  expect_rows(x, "x");
+  const int64_t D = x.dim(-1), R = rows_of(x);
+  Tensor w = opt_weight(info, 1, D, x);
+  const double eps = arg_number(info, 2, "eps");
+  Tensor y = empty(x.shape, DType::F32, x.device), rstd = empty(without_last(x.shape), DType::F32, x.device);
+  if (x.numel()) {
+    norm_kernel<<<row_grid(R), kT, 0, stream_for(x.device.index)>>>(cf(x), w.defined() ? cf(w) : nullptr, mf(y),
+                                                                     mf(rstd), R, D, eps, 0);
+    launch_check("norm_kernel");
+  }
+  Napi::Object res = Napi::Object::New(info.Env());
+  res.Set("y", wrap(info.Env(), y));
+  res.Set("rstd", wrap(info.Env(), rstd));
+  return res;
+}
+RECLIN_EXPORT("rmsnormCuda", RmsnormCuda)
+
+Napi::Value L2normCuda(const Napi::CallbackInfo& info) {
+  Tensor x = arg_cuda_f32(info, 0, "x");
+  expect_rows(x, "x");
+  const double eps = arg_number(info, 1, "eps");
+  const int64_t D = x.dim(-1), R = rows_of(x);
+  Tensor y = empty(x.shape, DType::F32, x.device), rn = empty(without_last(x.shape), DType::F32, x.device);
+  if (x.numel()) {
+    norm_kernel<<<row_grid(R), kT, 0, stream_for(x.device.index)>>>(cf(x), nullptr, mf(y), mf(rn), R, D, eps, 1);
+    launch_check("norm_kernel");
+  }
+  Napi::Object res = Napi::Object::New(info.Env());
+  res.Set("y", wrap(info.Env(), y));
+  res.Set("rnorm", wrap(info.Env(), rn));
+  return res;
+}
+RECLIN_EXPORT("l2normCuda", L2normCuda)
+
+// rmsnorm: dx = rs·(g − x·rs²·mean(g·x)), g = dy·w.   l2norm (t = y): dx = rs·(dy − y·sum(dy·y)).
+__global__ void norm_bwd_kernel(const float* dy, const float* t, const float* w, const float* rs_in, float* dx, int64_t R,
+                                int64_t D, int mode) {
+  __shared__ double sh[kT];
+  for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
+    const float* g = dy + r * D;
+    const float* a = t + r * D;
+    double dot = 0;
+    for (int64_t j = threadIdx.x; j < D; j += blockDim.x)
+      dot += w ? static_cast<double>(g[j]) * w[j] * a[j] : static_cast<double>(g[j]) * a[j];
+    dot = block_sum(dot, sh);
+    const float rs = rs_in[r];
+    if (mode == 0) {
+      const float c = static_cast<float>(dot / static_cast<double>(D)) * rs * rs;
+      for (int64_t j = threadIdx.x; j < D; j += blockDim.x) dx[r * D + j] = rs * ((w ? g[j] * w[j] : g[j]) - a[j] * c);
+    } else {
+      const float d = static_cast<float>(dot);
+      for (int64_t j = threadIdx.x; j < D; j += blockDim.x) dx[r * D + j] = rs * (g[j] - a[j] * d);
+    }
+  }
+}
+
+constexpr int64_t kWChunks = 32;  // row chunks of the weight gradient (fixed, combined in order)
+
+__global__ void rms_dw_partial(const float* dy, const float* x, const float* rs, double* part, int64_t R, int64_t D,
+                               int64_t chunk) {
+  const int64_t j = blockIdx.x * (int64_t)blockDim.x + threadIdx.x, c = blockIdx.y;
+  if (j >= D) return;
+  double acc = 0;
+  for (int64_t r = c * chunk; r < min(R, (c + 1) * chunk); ++r) acc += static_cast<double>(dy[r * D + j] * x[r * D + j] * rs[r]);
+  part[c * D + j] = acc;
+}
+
+__global__ void rms_dw_final(const double* part, float* dw, int64_t D, int64_t nchunks) {
+  const int64_t j = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  if (j >= D) return;
+  double s = 0;
+  for (int64_t c = 0; c < nchunks; ++c) s += part[c * D + j];
+  dw[j] = static_cast<float>(s);
+}
+
+Napi::Value RmsnormBackwardCuda(const Napi::CallbackInfo& info) {
+  Tensor dy = arg_cuda_f32(info, 0, "dy"), x = arg_cuda_f32(info, 1, "x");
+  expect_rows(x, "x");
+  expect_same(dy, x, "dy", "x");
+  const int64_t D = x.dim(-1), R = rows_of(x);
+  Tensor w = opt_weight(info, 2, D, x);
+  Tensor rstd = arg_cuda_f32(info, 3, "rstd");
+  expect_shape(rstd, without_last(x.shape), "rstd", "[...] (x's shape without D)");
+  cudaStream_t st = stream_for(x.device.index);
+  Tensor dx = empty(x.shape, DType::F32, x.device);
+  if (x.numel()) {
+    norm_bwd_kernel<<<row_grid(R), kT, 0, st>>>(cf(dy), cf(x), w.defined() ? cf(w) : nullptr, cf(rstd), mf(dx), R, D, 0);
+    launch_check("norm_bwd_kernel");
+  }
+  Napi::Object res = Napi::Object::New(info.Env());
+  res.Set("dx", wrap(info.Env(), dx));
+  if (!w.defined()) {
+    res.Set("dWeight", info.Env().Null());
+    return res;
+  }
+  Tensor dw = empty({D}, DType::F32, x.device);
+  if (D) {
+    const int64_t nchunks = std::max<int64_t>(1, std::min<int64_t>(R, kWChunks)), chunk = (R + nchunks - 1) / nchunks;
+    Tensor part = empty({2 * nchunks * D}, DType::F32, x.device);  // doubles
+    dim3 grid(static_cast<unsigned>((D + kT - 1) / kT), static_cast<unsigned>(nchunks));
+    rms_dw_partial<<<grid, kT, 0, st>>>(cf(dy), cf(x), cf(rstd), static_cast<double*>(part.raw()), R, D, chunk);
+    launch_check("rms_dw_partial");
+    rms_dw_final<<<static_cast<unsigned>((D + kT - 1) / kT), kT, 0, st>>>(static_cast<const double*>(part.raw()), mf(dw), D, nchunks);
+    launch_check("rms_dw_final");
+  }
+  res.Set("dWeight", wrap(info.Env(), dw));
+  return res;
+}
+RECLIN_EXPORT("rmsnormBackwardCuda", RmsnormBackwardCuda)
+
+Napi::Value L2normBackwardCuda(const Napi::CallbackInfo& info) {
+  Tensor dy = arg_cuda_f32(info, 0, "dy"), y = arg_cuda_f32(info, 1, "y");
+  expect_rows(y, "y");
+  expect_same(dy, y, "dy", "y");
+  Tensor rn = arg_cuda_f32(info, 2, "rnorm");
+  expect_shape(rn, without_last(y.shape), "rnorm", "[...] (y's shape without D)");
+  const int64_t D = y.dim(-1), R = rows_of(y);
+  Tensor dx = empty(y.shape, DType::F32, y.device);
+  if (y.numel()) {
+    norm_bwd_kernel<<<row_grid(R), kT, 0, stream_for(y.device.index)>>>(cf(dy), cf(y), nullptr, cf(rn), mf(dx), R, D, 1);
+    launch_check("norm_bwd_kernel");
+  }
+  return wrap(info.Env(), dx);
+}
+RECLIN_EXPORT("l2normBackwardCuda", L2normBackwardCuda)
+
+// ---- cross-entropy -----------------------------------------------------------------------------------------
+
+// Finds the first row whose target is neither ignore nor in [0, V) (a device check, then one small copy back).
+__global__ void bad_target_kernel(const int32_t* t, int64_t N, int64_t V, int64_t ignore, unsigned long long* first) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < N; i += (int64_t)gridDim.x * blockDim.x)
+    if (t[i] != ignore && (t[i] < 0 || t[i] >= V)) atomicMin(first, static_cast<unsigned long long>(i));
+}
+
+void check_targets(const Tensor& logits, const Tensor& targets, int64_t ignore) {
+  expect_ndim(logits, 2, "logits", "[N,V]");
+  expect_same_device(logits, targets, "logits", "targets");
+  expect_shape(targets, {logits.dim(0)}, "targets", "[N]");
+  const int64_t N = targets.numel(), V = logits.dim(1);
+  if (N == 0) return;
+  cudaStream_t st = stream_for(targets.device.index);
+  Tensor flag = empty({2}, DType::I32, targets.device);
+  cuda_check(cudaMemsetAsync(flag.raw(), 0xff, 8, st), "cudaMemsetAsync");
+  bad_target_kernel<<<blocks_for(N), 256, 0, st>>>(ci(targets), N, V, ignore, static_cast<unsigned long long*>(flag.raw()));
+  launch_check("bad_target_kernel");
+  unsigned long long first = 0;
+  cuda_check(cudaMemcpyAsync(&first, flag.raw(), 8, cudaMemcpyDeviceToHost, st), "cudaMemcpyAsync");
+  cuda_check(cudaStreamSynchronize(st), "cudaStreamSynchronize");
+  if (first == ~0ull) return;
+  int32_t bad = 0;
+  cuda_check(cudaMemcpyAsync(&bad, ci(targets) + first, 4, cudaMemcpyDeviceToHost, st), "cudaMemcpyAsync");
+  cuda_check(cudaStreamSynchronize(st), "cudaStreamSynchronize");
+  throw ArgError("targets: target " + std::to_string(bad) + " at row " + std::to_string(first) + " is out of range [0, " +
+                 std::to_string(V) + ") and is not ignoreIndex (" + std::to_string(ignore) + ")");
+}
+
+int64_t ignore_of(const Napi::Object& opts) { return static_cast<int64_t>(opt_number(opts, "ignoreIndex", -100)); }
+
+__global__ void ce_kernel(const float* x, const int32_t* t, float* loss, float* lse, int64_t N, int64_t V, int64_t ignore) {
+  __shared__ float shf[kT];
+  __shared__ double shd[kT];
+  for (int64_t n = blockIdx.x; n < N; n += gridDim.x) {
+    const float* a = x + n * V;
+    float m = -INFINITY;
+    for (int64_t j = threadIdx.x; j < V; j += blockDim.x) m = fmaxf(m, a[j]);
+    m = block_max(m, shf);
+    double s = 0;
+    for (int64_t j = threadIdx.x; j < V; j += blockDim.x) s += expf(a[j] - m);
+    s = block_sum(s, shd);
+    if (threadIdx.x == 0) {
+      const float l = m + static_cast<float>(log(s));
+      lse[n] = l;
+      loss[n] = t[n] == ignore ? 0.f : l - a[t[n]];
+    }
+  }
+}
+
+Napi::Value CrossEntropyCuda(const Napi::CallbackInfo& info) {
+  Tensor logits = arg_cuda_f32(info, 0, "logits");
+  Tensor targets = arg_cuda_i32(info, 1, "targets");
+  const int64_t ignore = ignore_of(arg_object(info, 2, "options"));
+  check_targets(logits, targets, ignore);
+  const int64_t N = logits.dim(0), V = logits.dim(1);
+  Tensor loss = empty({N}, DType::F32, logits.device), lse = empty({N}, DType::F32, logits.device);
+  if (N) {
+    ce_kernel<<<row_grid(N), kT, 0, stream_for(logits.device.index)>>>(cf(logits), ci(targets), mf(loss), mf(lse), N, V, ignore);
+    launch_check("ce_kernel");
+  }
+  Napi::Object res = Napi::Object::New(info.Env());
+  res.Set("loss", wrap(info.Env(), loss));
+  res.Set("lse", wrap(info.Env(), lse));
+  return res;
+}
+RECLIN_EXPORT("crossEntropyCuda", CrossEntropyCuda)
+
+__global__ void ce_bwd_kernel(const float* g, const float* x, const int32_t* t, const float* lse, float* dx, int64_t N,
+                              int64_t V, int64_t ignore) {
+  const int64_t total = N * V;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t n = i / V, j = i % V;
+    if (t[n] == ignore) {
+      dx[i] = 0.f;
+      continue;
+    }
+    const float p = g[n] * expf(x[i] - lse[n]);
+    dx[i] = j == t[n] ? p - g[n] : p;
+  }
+}
+
+Napi::Value CrossEntropyBackwardCuda(const Napi::CallbackInfo& info) {
+  Tensor dloss = arg_cuda_f32(info, 0, "dLoss");
+  Tensor logits = arg_cuda_f32(info, 1, "logits");
+  Tensor targets = arg_cuda_i32(info, 2, "targets");
+  Tensor lse = arg_cuda_f32(info, 3, "lse");
+  const int64_t ignore = ignore_of(arg_object(info, 4, "options"));
+  check_targets(logits, targets, ignore);
+  const int64_t N = logits.dim(0), V = logits.dim(1);
+  expect_same_device(logits, dloss, "logits", "dLoss");
+  expect_same_device(logits, lse, "logits", "lse");
+  expect_shape(dloss, {N}, "dLoss", "[N]");
+  expect_shape(lse, {N}, "lse", "[N]");
+  Tensor dx = empty({N, V}, DType::F32, logits.device);
+  if (N * V) {
+    ce_bwd_kernel<<<blocks_for(N * V), 256, 0, stream_for(logits.device.index)>>>(cf(dloss), cf(logits), ci(targets), cf(lse),
+                                                                               mf(dx), N, V, ignore);
+    launch_check("ce_bwd_kernel");
+  }
+  return wrap(info.Env(), dx);
+}
+RECLIN_EXPORT("crossEntropyBackwardCuda", CrossEntropyBackwardCuda)
+
+}  // namespace
+}  // namespace reclin

@@ -1,0 +1,44 @@
+// Without a GPU: the CUDA binary (CI compiles it into build-cuda-check/) exports a `${name}Cuda` twin for every
+// op the ops contract routes by device (src/ops/native-call.ts), and the twins check their arguments before
+// touching the GPU, naming the argument. The numerical checks against the CPU ops are test/gpu/*.test.ts
+// (scripts/gpu-check.sh on a GPU machine).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Tensor } from '../src';
+
+const root = path.resolve(__dirname, '..');
+const cudaBinary = ['build-cuda-check', 'build-cuda'].map((d) => path.join(root, d, 'Release', 'reclin.node')).find((p) => fs.existsSync(p)) ?? '';
+const skip = !cudaBinary && !process.env.CI && 'no build-cuda/ (npm run build:cuda)';
+
+/** Every raw op that src/ops calls through native-call.ts (plus KDA and AdamW, which route themselves). */
+const routed = [
+  'activation', 'activationBackward', 'addInPlace', 'argmax', 'binary', 'causalAttention', 'causalAttentionBackward',
+  'concat', 'copy', 'copyInPlace', 'crossEntropy', 'crossEntropyBackward', 'embedding', 'embeddingBackward', 'l2norm',
+  'l2normBackward', 'matmul', 'rmsnorm', 'rmsnormBackward', 'scaleInPlace', 'shortConv', 'shortConvBackward', 'slice',
+  'sliceBackward', 'softmax', 'sumDims', 'sumSquares', 'sumToShape', 'swiglu', 'swigluBackward', 'transpose', 'unary',
+  'kdaForward', 'kdaBackward', 'adamwStep',
+];
+
+test('the CUDA binary has a Cuda twin for every routed op', { skip }, () => {
+  assert.ok(cudaBinary, 'CI must compile the CUDA variant first so this check runs');
+  const b = require(cudaBinary) as Record<string, unknown>;
+  const missing = routed.filter((n) => typeof b[n] !== 'function' || typeof b[`${n}Cuda`] !== 'function');
+  assert.deepEqual(missing, [], `ops without a CUDA twin: ${missing.join(', ')}`);
+});
+
+test('the CUDA twins refuse cpu tensors by argument name, without a GPU', { skip }, () => {
+  const b = require(cudaBinary) as Record<string, (...a: unknown[]) => unknown>;
+  // Tensors made by the CPU binary are plain handles the CUDA binary cannot read; make them with its own fromArray.
+  const t = (shape: number[]) => b.fromArray(new Float32Array(shape.reduce((x, y) => x * y, 1)), shape, 'f32', 'cpu');
+  const q = t([1, 4, 1, 8]);
+  assert.throws(() => b.kdaForwardCuda(q, q, q, q, t([1, 4, 1]), {}), /q: expected a cuda tensor, got one on cpu/);
+  assert.throws(() => b.kdaBackwardCuda(q, q, q, q, t([1, 4, 1]), q, {}), /q: expected a cuda tensor/);
+  assert.throws(() => b.matmulCuda(t([2, 3]), t([3, 2]), {}), /a: expected a cuda tensor/);
+  assert.throws(() => b.binaryCuda(t([2]), t([2]), 'add'), /a: expected a cuda tensor/);
+  assert.throws(() => b.rmsnormCuda(t([2, 3]), null, 1e-5), /x: expected a cuda tensor/);
+  assert.throws(() => b.causalAttentionCuda(q, q, q, {}), /q: expected a cuda tensor/);
+  assert.throws(() => b.transposeCuda(t([2, 3]), 0, 1), /x: expected a cuda tensor/);
+  assert.ok(Tensor.from(new Float32Array(2), [2]).device === 'cpu');
+});
