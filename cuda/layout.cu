@@ -195,6 +195,10 @@ std::string shape_string(const std::vector<int64_t>& shape) {
 // `outer` rows of `width` bytes, strided copies (cudaMemcpy2D does the gather/scatter).
 void copy_rows(void* dst, int64_t dpitch, const void* src, int64_t spitch, int64_t width, int64_t outer, cudaStream_t st) {
   if (width == 0 || outer == 0) return;
+  if (outer == 1) {
+    cuda_check(cudaMemcpyAsync(dst, src, static_cast<size_t>(width), cudaMemcpyDeviceToDevice, st), "cudaMemcpyAsync");
+    return;
+  }
   cuda_check(cudaMemcpy2DAsync(dst, static_cast<size_t>(dpitch), src, static_cast<size_t>(spitch), static_cast<size_t>(width),
                                static_cast<size_t>(outer), cudaMemcpyDeviceToDevice, st),
              "cudaMemcpy2DAsync");

@@ -1,0 +1,237 @@
+// Runs the CUDA KDA kernels (cuda/kda_kernels.cuh) on the CPU, one thread per block, in the order kda.cu
+// launches them, and compares o, the final state and every gradient with a float64 token-by-token reference
+// (KDA_SPEC §2 and §4.1). Every kernel is a sequence of `for (idx = threadIdx.x; idx < n; idx += blockDim.x)`
+// phases separated by __syncthreads(), so one thread running the phases in order computes what a block does;
+// this checks the kernels' formulas and indexing without a GPU (not races, occupancy or launch limits).
+// Built and run by test/cuda-kda-emulated.test.ts. Prints one line per case and quantity; exit 1 on a failure.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <vector>
+
+struct Dim3 {
+  unsigned x = 0, y = 0, z = 0;
+};
+static Dim3 threadIdx, blockIdx, blockDim{1, 1, 1}, gridDim{1, 1, 1};
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __launch_bounds__(n)
+#define __shared__ static
+static inline void __syncthreads() {}
+static inline unsigned long long atomicMin(unsigned long long* p, unsigned long long v) {
+  const unsigned long long o = *p;
+  if (v < o) *p = v;
+  return o;
+}
+using std::max;
+using std::min;
+
+namespace reclin {
+namespace {
+#include "kda_kernels.cuh"
+}  // namespace
+}  // namespace reclin
+using namespace reclin;
+
+template <class F>
+static void launch(unsigned gx, unsigned gy, F f) {
+  gridDim = {gx, gy, 1};
+  for (unsigned y = 0; y < gy; ++y)
+    for (unsigned x = 0; x < gx; ++x) {
+      blockIdx = {x, y, 0};
+      f();
+    }
+}
+
+struct Case {
+  int B, T, H, K, V, C;
+  bool h0, dht;
+};
+
+static double rms_rel(const std::vector<double>& ref, const std::vector<float>& x) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    num += (ref[i] - x[i]) * (ref[i] - x[i]);
+    den += ref[i] * ref[i];
+  }
+  return den == 0 ? std::sqrt(num) : std::sqrt(num / den);
+}
+
+static bool run_case(const Case& c, unsigned seed) {
+  const int B = c.B, T = c.T, H = c.H, K = c.K, V = c.V;
+  const long nk = (long)B * T * H * K, nv = (long)B * T * H * V, nb = (long)B * T * H, ns = (long)B * H * K * V;
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> uni(-0.2f, 1.f);
+  std::normal_distribution<float> nrm(0.f, 1.f);
+  std::vector<float> q(nk), k(nk), v(nv), g(nk), beta(nb), h0(c.h0 ? ns : 0), dO(nv), dht(c.dht ? ns : 0);
+  for (auto* x : {&q, &k}) {
+    for (auto& e : *x) e = uni(gen);
+    for (long r = 0; r < nk; r += K) {  // unit rows
+      double s = 0;
+      for (int d = 0; d < K; ++d) s += (double)(*x)[r + d] * (*x)[r + d];
+      const float inv = (float)(1.0 / std::sqrt(s + 1e-6));
+      for (int d = 0; d < K; ++d) (*x)[r + d] *= inv;
+    }
+  }
+  for (auto& e : v) e = nrm(gen);
+  for (long i = 0; i < nk; ++i) g[i] = (i % K) % 5 == 1 ? -5.f - 15.f * (float)std::uniform_real_distribution<>(0, 1)(gen)
+                                                        : (float)-std::log1p(std::exp(-(1.5 * nrm(gen) + 2)));
+  for (auto& e : beta) e = 1.f / (1.f + std::exp(-nrm(gen)));
+  for (auto& e : h0) e = 0.5f * nrm(gen);
+  for (auto& e : dO) e = nrm(gen);
+  for (auto& e : dht) e = nrm(gen);
+  const float scale = (float)(1.0 / std::sqrt((double)K));
+
+  // ---- float64 reference (§2 forward keeping every state, §4.1 backward) ----
+  std::vector<double> o_ref(nv), ht_ref(ns), dq_ref(nk), dk_ref(nk), dg_ref(nk), dv_ref(nv), db_ref(nb), dh0_ref(ns);
+  for (int b = 0; b < B; ++b)
+    for (int h = 0; h < H; ++h) {
+      const long bh = (long)b * H + h;
+      std::vector<double> S((long)K * V, 0.0), e(V), u(V), du(V), Sp((long)K * V);
+      if (c.h0)
+        for (long i = 0; i < (long)K * V; ++i) S[i] = h0[bh * K * V + i];
+      std::vector<std::vector<double>> states(T + 1);
+      states[0] = S;
+      for (int t = 0; t < T; ++t) {
+        const long rk = (((long)b * T + t) * H + h) * K, rv = (((long)b * T + t) * H + h) * V, rb = ((long)b * T + t) * H + h;
+        for (int d = 0; d < K; ++d)
+          for (int j = 0; j < V; ++j) S[d * V + j] *= std::exp((double)g[rk + d]);
+        for (int j = 0; j < V; ++j) {
+          double p = 0;
+          for (int d = 0; d < K; ++d) p += S[d * V + j] * k[rk + d];
+          e[j] = v[rv + j] - p;
+        }
+        for (int d = 0; d < K; ++d)
+          for (int j = 0; j < V; ++j) S[d * V + j] += (double)beta[rb] * k[rk + d] * e[j];
+        for (int j = 0; j < V; ++j) {
+          double s = 0;
+          for (int d = 0; d < K; ++d) s += S[d * V + j] * q[rk + d];
+          o_ref[rv + j] = scale * s;
+        }
+        states[t + 1] = S;
+      }
+      std::copy(S.begin(), S.end(), ht_ref.begin() + bh * K * V);
+      std::vector<double> dS((long)K * V, 0.0);
+      if (c.dht)
+        for (long i = 0; i < (long)K * V; ++i) dS[i] = dht[bh * K * V + i];
+      for (int t = T - 1; t >= 0; --t) {
+        const long rk = (((long)b * T + t) * H + h) * K, rv = (((long)b * T + t) * H + h) * V, rb = ((long)b * T + t) * H + h;
+        const std::vector<double>& St = states[t + 1];
+        const std::vector<double>& Sprev = states[t];
+        const double be = beta[rb];
+        for (int d = 0; d < K; ++d)
+          for (int j = 0; j < V; ++j) Sp[d * V + j] = std::exp((double)g[rk + d]) * Sprev[d * V + j];
+        for (int j = 0; j < V; ++j) {
+          double p = 0;
+          for (int d = 0; d < K; ++d) p += Sp[d * V + j] * k[rk + d];
+          e[j] = v[rv + j] - p;
+          u[j] = be * e[j];
+        }
+        for (int d = 0; d < K; ++d) {
+          double acc = 0;
+          for (int j = 0; j < V; ++j) {
+            dS[d * V + j] += scale * q[rk + d] * (double)dO[rv + j];
+            acc += St[d * V + j] * dO[rv + j];
+          }
+          dq_ref[rk + d] = scale * acc;
+        }
+        std::fill(du.begin(), du.end(), 0.0);
+        for (int d = 0; d < K; ++d) {
+          double acc = 0;
+          for (int j = 0; j < V; ++j) {
+            acc += dS[d * V + j] * u[j];
+            du[j] += dS[d * V + j] * k[rk + d];
+          }
+          dk_ref[rk + d] = acc;
+        }
+        double db = 0;
+        for (int j = 0; j < V; ++j) {
+          db += e[j] * du[j];
+          dv_ref[rv + j] = be * du[j];
+        }
+        db_ref[rb] = db;
+        for (int d = 0; d < K; ++d) {
+          double acc = 0, gs = 0;
+          for (int j = 0; j < V; ++j) {
+            const double dp = -be * du[j];
+            acc += Sp[d * V + j] * dp;
+            const double dSp = dS[d * V + j] + k[rk + d] * dp;
+            gs += Sp[d * V + j] * dSp;
+            dS[d * V + j] = std::exp((double)g[rk + d]) * dSp;
+          }
+          dk_ref[rk + d] += acc;
+          dg_ref[rk + d] = gs;
+        }
+      }
+      std::copy(dS.begin(), dS.end(), dh0_ref.begin() + bh * K * V);
+    }
+
+  // ---- the CUDA kernels, emulated, launched as kda.cu launches them ----
+  Dims D{B, T, H, K, V, c.C, (T + c.C - 1) / c.C, scale};
+  const long NCh = (long)B * H * D.NT, CK = (long)D.C * K, CC = (long)D.C * D.C, CX = (long)D.C * (K + V), CV = (long)D.C * V,
+             KV = (long)K * V;
+  std::vector<float> mem(NCh * (6 * CK + 4 * CC + 2 * CX + 2 * CV + 2 * KV), 0.f);
+  Scratch s{};
+  float* p = mem.data();
+  auto take = [&](float*& dst, long n) { dst = p, p += n * NCh; };
+  take(s.G, CK), take(s.Qg, CK), take(s.Kb, CK), take(s.A, CC), take(s.L, CC), take(s.X, CX), take(s.Vt, CV), take(s.S0, KV);
+  take(s.dA, CC), take(s.dVt, CV), take(s.dS1, KV), take(s.Y, CX), take(s.dL, CC), take(s.dGm, CK), take(s.pb, CK), take(s.pk, CK);
+  Inputs in{q.data(), k.data(), v.data(), g.data(), beta.data(), dO.data()};
+  std::vector<float> o(nv, NAN), ht(ns, NAN), dq(nk, NAN), dk(nk, NAN), dg(nk, NAN), dv(nv, NAN), db(nb, NAN), dh0(ns, NAN);
+  const unsigned nch = (unsigned)NCh, vt = (unsigned)((V + kVT - 1) / kVT);
+  launch(nch, 1, [&] { kda_intra(D, in, s); });
+  launch(vt, B * H, [&] { kda_state_fwd(D, c.h0 ? h0.data() : nullptr, ht.data(), s); });
+  launch(nch, 1, [&] { kda_output(D, s, o.data()); });
+  launch(nch, 1, [&] { kda_dA(D, in, s); });
+  launch(vt, B * H, [&] { kda_state_bwd(D, in, c.dht ? dht.data() : nullptr, c.h0 ? dh0.data() : nullptr, s); });
+  launch(nch, 1, [&] { kda_bwd_chunk(D, in, s, Grads{dq.data(), dk.data(), dv.data(), dg.data(), db.data()}); });
+
+  bool ok = true;
+  auto cmp = [&](const char* name, const std::vector<double>& ref, const std::vector<float>& x) {
+    const double e = rms_rel(ref, x);
+    const bool pass = e <= 1e-5;  // the fp32 contract of the GPU tests (NaN fails: an output never written)
+    ok = ok && pass;
+    std::printf("%s B=%d T=%d H=%d K=%d V=%d C=%d h0=%d dht=%d %s rmsRel=%.3e\n", pass ? "ok  " : "FAIL", B, T, H, K, V, c.C, c.h0,
+                c.dht, name, e);
+  };
+  cmp("o", o_ref, o);
+  cmp("finalState", ht_ref, ht);
+  cmp("dq", dq_ref, dq);
+  cmp("dk", dk_ref, dk);
+  cmp("dv", dv_ref, dv);
+  cmp("dg", dg_ref, dg);
+  cmp("dbeta", db_ref, db);
+  if (c.h0) cmp("dInitialState", dh0_ref, dh0);
+
+  // the g <= 0 check finds the first offender
+  std::vector<float> g2(g);
+  g2[7 % nk] = 0.25f;
+  if (nk > 3) g2[3] = NAN;
+  unsigned long long first = ~0ull;
+  blockIdx = {0, 0, 0};
+  gridDim = {1, 1, 1};
+  kda_find_positive(g2.data(), nk, &first);
+  const unsigned long long want = nk > 3 ? 3 : 7 % nk;
+  if (first != want) {
+    std::printf("FAIL kda_find_positive: %llu, expected %llu\n", first, want);
+    ok = false;
+  }
+  return ok;
+}
+
+int main() {
+  const Case cases[] = {
+      {1, 1, 1, 16, 16, 64, false, false},  {2, 63, 2, 60, 36, 64, true, true}, {1, 130, 3, 20, 40, 32, true, false},
+      {1, 200, 1, 32, 33, 64, false, true}, {1, 70, 1, 40, 70, 64, true, true}, {2, 64, 1, 8, 8, 32, false, false},
+      {1, 80, 1, 256, 256, 64, true, true},  {1, 100, 2, 128, 128, 64, false, true},
+  };
+  bool ok = true;
+  unsigned seed = 11;
+  for (const Case& c : cases) ok = run_case(c, seed++) && ok;
+  std::printf(ok ? "all passed\n" : "FAILED\n");
+  return ok ? 0 : 1;
+}
