@@ -1,6 +1,7 @@
-// Our side of the GPU benchmark (scripts/gpu-check.sh): CUDA KDA forward and forward+backward (fp32 storage)
+// Our side of the GPU benchmark (scripts/gpu-check.sh): CUDA KDA forward and forward+backward
 // at the issue's shapes, and fused AdamW at 1e8 parameters. Wall-clock per call after a warm-up, with a device
 // synchronisation before and after; median of the repetitions. Prints one JSON line per measurement.
+// KDA runs with bf16 storage of q, k, v, beta, dO (as the peer) and with f32 storage.
 import { Tensor, adamw, kda, ops } from '../src';
 import { native } from '../src/native/loader';
 
@@ -45,18 +46,23 @@ const shapes: [number, number, number, number][] = [
 ];
 const reps = Number(process.env.RECLIN_BENCH_REPS ?? 5);
 
-for (const [B, T, H, D] of shapes) {
+function benchKda(B: number, T: number, H: number, D: number, dtype: 'bf16' | 'f32') {
   const n = B * T * H * D;
-  const up = (a: Float32Array, shape: number[]) => Tensor.from(a, shape).to('cuda');
+  // q, k, v, beta, dO stored in `dtype` (bf16 as in the peer run); g f32
+  const up = (a: Float32Array, shape: number[], dt: 'bf16' | 'f32' = dtype) => Tensor.from(a, shape, { dtype: dt }).to('cuda');
   const unit = (seed: number) => {
-    const raw = up(fill(n, seed, -1, 1), [B, T, H, D]);
-    const y = ops.l2norm(raw).y; // q, k unit-norm as in the peer run (and our l2norm op on the GPU)
-    raw.dispose();
-    return y;
+    const a = fill(n, seed, -1, 1);
+    for (let r = 0; r < n; r += D) {
+      let ss = 0;
+      for (let d = 0; d < D; d++) ss += a[r + d] * a[r + d];
+      const inv = 1 / Math.sqrt(ss + 1e-6);
+      for (let d = 0; d < D; d++) a[r + d] *= inv;
+    }
+    return up(a, [B, T, H, D]); // q, k unit-norm as in the peer run
   };
   const q = unit(1), k = unit(2);
   const v = up(fill(n, 3, -1, 1), [B, T, H, D]);
-  const g = up(fill(n, 4, -0.2, -0.01), [B, T, H, D]);
+  const g = up(fill(n, 4, -0.2, -0.01), [B, T, H, D], 'f32');
   const beta = up(fill(B * T * H, 5, 0.1, 0.9), [B, T, H]);
   const dO = up(fill(n, 6, -1, 1), [B, T, H, D]);
   const fwd = time(() => {
@@ -68,9 +74,11 @@ for (const [B, T, H, D] of shapes) {
     const b = kda.backward(q, k, v, g, beta, dO);
     return [r.o, r.finalState, b.dq, b.dk, b.dv, b.dg, b.dbeta];
   }, reps);
-  emit({ what: 'kda', impl: 'reclin cuda fp32 (SIMT)', shape: [B, T, H, D], fwd_ms: fwd, fwd_bwd_ms: fwdBwd });
+  emit({ what: 'kda', impl: `reclin cuda ${dtype} (SIMT)`, shape: [B, T, H, D], fwd_ms: fwd, fwd_bwd_ms: fwdBwd });
   [q, k, v, g, beta, dO].forEach((t) => t.dispose());
 }
+
+for (const [B, T, H, D] of shapes) for (const dtype of ['bf16', 'f32'] as const) benchKda(B, T, H, D, dtype);
 
 {
   const parts = 10, each = 1e7; // 1e8 parameters in 10 tensors, one launch

@@ -3,7 +3,10 @@
 //   kdaForwardCuda(q, k, v, g, beta, { scale, initialState, chunkSize })          -> { o, finalState }
 //   kdaBackwardCuda(q, k, v, g, beta, dO, { scale, initialState, dFinalState, chunkSize })
 //                                                 -> { dq, dk, dv, dg, dbeta, dInitialState (null without h0) }
-// Layouts: q, k, g [B,T,H,K]; v, o, dO [B,T,H,V]; beta [B,T,H]; states [B,H,K,V]; f32 on one cuda device.
+// Layouts: q, k, g [B,T,H,K]; v, o, dO [B,T,H,V]; beta [B,T,H]; states [B,H,K,V]; all on one cuda device.
+// dtypes: g, initialState, dFinalState f32; q/k (same dtype), v/dO (same dtype) and beta each f32 or bf16, and
+// every output is stored like its input (o like v, dq/dk like q, dv like v, dbeta like beta; dg and the states
+// f32). Arithmetic, the running state and all scratch are f32 whatever the storage.
 //
 // This is the clear SIMT version (no tensor cores yet): every quantity is computed element by element with
 // grid-stride loops, in the same order of steps as the CPU code, so each kernel can be read beside its formula.
@@ -24,6 +27,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -44,10 +48,17 @@ struct Problem {
 
 std::vector<int64_t> dims(std::initializer_list<int64_t> l) { return std::vector<int64_t>(l); }
 
-void expect_on(const Tensor& t, const Device& dev, const char* name) {
+// f32 on q's device; with allow_bf16, bf16 storage too.
+void expect_on(const Tensor& t, const Device& dev, const char* name, bool allow_bf16 = false) {
   expect_cuda(t, name);
-  expect_dtype(t, DType::F32, name);
+  if (!(t.dtype == DType::F32 || (allow_bf16 && t.dtype == DType::BF16)))
+    throw ArgError(std::string(name) + ": expected dtype " + (allow_bf16 ? "f32 or bf16" : "f32") + ", got " + dtype_name(t.dtype));
   if (t.device != dev) throw ArgError(std::string(name) + ": on " + t.device.name() + " but q is on " + dev.name());
+}
+void expect_same_dtype(const Tensor& t, const Tensor& ref, const char* name, const char* ref_name) {
+  if (t.dtype != ref.dtype)
+    throw ArgError(std::string(name) + ": expected the dtype of " + ref_name + " (" + dtype_name(ref.dtype) + "), got " +
+                   dtype_name(t.dtype));
 }
 
 void check_gates(const Tensor& g, const Dims& D, cudaStream_t st) {
@@ -79,14 +90,15 @@ Problem read_problem(const Napi::CallbackInfo& info, const Napi::Object& opts) {
   P.q = arg_tensor(info, 0, "q");
   expect_cuda(P.q, "q");
   P.dev = P.q.device;
-  expect_on(P.q, P.dev, "q");
+  expect_on(P.q, P.dev, "q", true);
   expect_ndim(P.q, 4, "q", "[B,T,H,K]");
   const int64_t B = P.q.dim(0), T = P.q.dim(1), H = P.q.dim(2), K = P.q.dim(3);
   P.k = arg_tensor(info, 1, "k");
-  expect_on(P.k, P.dev, "k");
+  expect_on(P.k, P.dev, "k", true);
+  expect_same_dtype(P.k, P.q, "k", "q");
   expect_shape(P.k, dims({B, T, H, K}), "k", "[B,T,H,K]");
   P.v = arg_tensor(info, 2, "v");
-  expect_on(P.v, P.dev, "v");
+  expect_on(P.v, P.dev, "v", true);
   expect_ndim(P.v, 4, "v", "[B,T,H,V]");
   const int64_t V = P.v.dim(3);
   expect_shape(P.v, dims({B, T, H, V}), "v", "[B,T,H,V]");
@@ -94,7 +106,7 @@ Problem read_problem(const Napi::CallbackInfo& info, const Napi::Object& opts) {
   expect_on(P.g, P.dev, "g");
   expect_shape(P.g, dims({B, T, H, K}), "g", "[B,T,H,K]");
   P.beta = arg_tensor(info, 4, "beta");
-  expect_on(P.beta, P.dev, "beta");
+  expect_on(P.beta, P.dev, "beta", true);
   expect_shape(P.beta, dims({B, T, H}), "beta", "[B,T,H]");
   if (K > kMaxDim || V > kMaxDim)
     throw ArgError("q/v: head dimensions K = " + std::to_string(K) + ", V = " + std::to_string(V) +
@@ -155,7 +167,10 @@ void run_forward_passes(const Problem& P, const Scratch& s, const Inputs& in, fl
 }
 
 Inputs inputs_of(const Problem& P) {
-  return Inputs{cf(P.q), cf(P.k), cf(P.v), cf(P.g), cf(P.beta), nullptr};
+  Inputs in{};
+  in.q = P.q.raw(), in.k = P.k.raw(), in.v = P.v.raw(), in.beta = P.beta.raw(), in.dO = nullptr, in.g = cf(P.g);
+  in.bq = P.q.dtype == DType::BF16, in.bv = P.v.dtype == DType::BF16, in.bb = P.beta.dtype == DType::BF16;
+  return in;
 }
 
 Napi::Value KdaForwardCuda(const Napi::CallbackInfo& info) {
@@ -163,7 +178,7 @@ Napi::Value KdaForwardCuda(const Napi::CallbackInfo& info) {
   Problem P = read_problem(info, opts);
   const Dims& D = P.D;
   cudaStream_t st = stream_for(P.dev.index);
-  Tensor o = empty({D.B, D.T, D.H, D.V}, DType::F32, P.dev);
+  Tensor o = empty({D.B, D.T, D.H, D.V}, P.v.dtype, P.dev);
   Tensor ht = empty({D.B, D.H, D.K, D.V}, DType::F32, P.dev);
   if (empty_problem(D)) {
     if (ht.nbytes()) {
@@ -176,7 +191,7 @@ Napi::Value KdaForwardCuda(const Napi::CallbackInfo& info) {
     Tensor mem = make_scratch(D, P.dev, false, s);
     const Inputs in = inputs_of(P);
     run_forward_passes(P, s, in, mf(ht), st);
-    kda_output<<<static_cast<unsigned>(static_cast<long>(D.B) * D.H * D.NT), kThreads, 0, st>>>(D, s, mf(o));
+    kda_output<<<static_cast<unsigned>(static_cast<long>(D.B) * D.H * D.NT), kThreads, 0, st>>>(D, s, o.raw(), in.bv);
     launch_check("kda_output");
   }
   Napi::Object out = Napi::Object::New(info.Env());
@@ -191,7 +206,8 @@ Napi::Value KdaBackwardCuda(const Napi::CallbackInfo& info) {
   Problem P = read_problem(info, opts);
   const Dims& D = P.D;
   Tensor dO = arg_tensor(info, 5, "dO");
-  expect_on(dO, P.dev, "dO");
+  expect_on(dO, P.dev, "dO", true);
+  expect_same_dtype(dO, P.v, "dO", "v");
   expect_shape(dO, dims({D.B, D.T, D.H, D.V}), "dO", "[B,T,H,V]");
   Tensor dht = opt_tensor(opts, "dFinalState");
   if (dht.defined()) {
@@ -199,9 +215,10 @@ Napi::Value KdaBackwardCuda(const Napi::CallbackInfo& info) {
     expect_shape(dht, dims({D.B, D.H, D.K, D.V}), "dFinalState", "[B,H,K,V]");
   }
   cudaStream_t st = stream_for(P.dev.index);
-  Tensor dq = empty({D.B, D.T, D.H, D.K}, DType::F32, P.dev), dk = empty({D.B, D.T, D.H, D.K}, DType::F32, P.dev);
-  Tensor dg = empty({D.B, D.T, D.H, D.K}, DType::F32, P.dev), dv = empty({D.B, D.T, D.H, D.V}, DType::F32, P.dev);
-  Tensor dbeta = empty({D.B, D.T, D.H}, DType::F32, P.dev);
+  // gradients are stored like their inputs (dq, dk like q; dv like v; dbeta like beta); dg and dh0 in f32
+  Tensor dq = empty({D.B, D.T, D.H, D.K}, P.q.dtype, P.dev), dk = empty({D.B, D.T, D.H, D.K}, P.q.dtype, P.dev);
+  Tensor dg = empty({D.B, D.T, D.H, D.K}, DType::F32, P.dev), dv = empty({D.B, D.T, D.H, D.V}, P.v.dtype, P.dev);
+  Tensor dbeta = empty({D.B, D.T, D.H}, P.beta.dtype, P.dev);
   Tensor dh0;
   if (P.h0.defined()) dh0 = empty({D.B, D.H, D.K, D.V}, DType::F32, P.dev);
   if (empty_problem(D)) {
@@ -216,7 +233,7 @@ Napi::Value KdaBackwardCuda(const Napi::CallbackInfo& info) {
     Scratch s;
     Tensor mem = make_scratch(D, P.dev, true, s);
     Inputs in = inputs_of(P);
-    in.dO = cf(dO);
+    in.dO = dO.raw();
     run_forward_passes(P, s, in, nullptr, st);
     const unsigned nch = static_cast<unsigned>(static_cast<long>(D.B) * D.H * D.NT);
     kda_dA<<<nch, kThreads, 0, st>>>(D, in, s);
@@ -225,7 +242,7 @@ Napi::Value KdaBackwardCuda(const Napi::CallbackInfo& info) {
     kda_state_bwd<<<sgrid, kThreads, 0, st>>>(D, in, dht.defined() ? cf(dht) : nullptr,
                                               dh0.defined() ? mf(dh0) : nullptr, s);
     launch_check("kda_state_bwd");
-    kda_bwd_chunk<<<nch, kThreads, 0, st>>>(D, in, s, Grads{mf(dq), mf(dk), mf(dv), mf(dg), mf(dbeta)});
+    kda_bwd_chunk<<<nch, kThreads, 0, st>>>(D, in, s, Grads{dq.raw(), dk.raw(), dv.raw(), dbeta.raw(), mf(dg)});
     launch_check("kda_bwd_chunk");
   }
   Napi::Env env = info.Env();

@@ -15,8 +15,33 @@ struct Dims {
   float scale;
 };
 
+// q, k, v, beta, dO (inputs) and o, dq, dk, dv, dbeta (outputs) are stored as f32 or bf16; g, the states, the
+// scratch and all arithmetic are f32. bf16 is read as raw bits (the high half of an f32) and written with
+// round-to-nearest-even, as tensor_ops.cc converts.
+__device__ __forceinline__ float bf16_to_f32(uint16_t h) {
+  const uint32_t u = static_cast<uint32_t>(h) << 16;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+__device__ __forceinline__ uint16_t f32_to_bf16(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x7fffffu)) return static_cast<uint16_t>((u >> 16) | 0x40);  // NaN stays NaN
+  return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+__device__ __forceinline__ float ld(const void* p, long i, bool bf) {
+  return bf ? bf16_to_f32(static_cast<const uint16_t*>(p)[i]) : static_cast<const float*>(p)[i];
+}
+__device__ __forceinline__ void st(void* p, long i, float v, bool bf) {
+  if (bf) static_cast<uint16_t*>(p)[i] = f32_to_bf16(v);
+  else static_cast<float*>(p)[i] = v;
+}
+
 struct Inputs {
-  const float *q, *k, *v, *g, *beta, *dO;
+  const void *q, *k, *v, *beta, *dO;  // bq: q and k are bf16; bv: v and dO; bb: beta
+  const float* g;
+  bool bq, bv, bb;
 };
 
 // Per-chunk scratch in global memory; chunk id ch = (b*H + h)*NT + c.
@@ -90,8 +115,8 @@ __global__ void __launch_bounds__(kThreads) kda_intra(Dims D, Inputs in, Scratch
     float q = 0.f, k = 0.f;
     if (r < p.n) {
       const long o = row_of(D, p, r) * K + d;
-      q = in.q[o];
-      k = in.k[o];
+      q = ld(in.q, o, in.bq);
+      k = ld(in.k, o, in.bq);
     }
     const float Gr = G[idx];
     Qg[idx] = D.scale * q * expf(Gr);
@@ -101,19 +126,17 @@ __global__ void __launch_bounds__(kThreads) kda_intra(Dims D, Inputs in, Scratch
     const int r = idx / C, i = idx % C;
     float a = 0.f, l = 0.f;
     if (i <= r && r < p.n) {
-      const float* qr = in.q + row_of(D, p, r) * K;
-      const float* kr = in.k + row_of(D, p, r) * K;
-      const float* ki = in.k + row_of(D, p, i) * K;
+      const long rr = row_of(D, p, r) * K, ri = row_of(D, p, i) * K;
       const float* Gr = G + r * K;
       const float* Gi = G + i * K;
       for (int d = 0; d < K; ++d) {
         const float e = expf(Gr[d] - Gi[d]);  // r >= i: exponent <= 0
-        const float t = ki[d] * e;
-        a = fmaf(qr[d], t, a);
-        l = fmaf(kr[d], t, l);
+        const float t = ld(in.k, ri + d, in.bq) * e;
+        a = fmaf(ld(in.q, rr + d, in.bq), t, a);
+        l = fmaf(ld(in.k, rr + d, in.bq), t, l);
       }
       a *= D.scale;
-      l = i < r ? in.beta[row_of(D, p, r)] * l : 0.f;
+      l = i < r ? ld(in.beta, row_of(D, p, r), in.bb) * l : 0.f;
     }
     A[idx] = a;
     L[idx] = l;
@@ -126,8 +149,8 @@ __global__ void __launch_bounds__(kThreads) kda_intra(Dims D, Inputs in, Scratch
       float x = 0.f;
       if (r < p.n) {
         const long row = row_of(D, p, r);
-        const float b = in.beta[row];
-        x = col < K ? b * in.k[row * K + col] * expf(G[r * K + col]) : b * in.v[row * V + (col - K)];
+        const float b = ld(in.beta, row, in.bb);
+        x = col < K ? b * ld(in.k, row * K + col, in.bq) * expf(G[r * K + col]) : b * ld(in.v, row * V + (col - K), in.bv);
       }
       for (int i = 0; i < r; ++i) x = fmaf(-L[r * C + i], X[i * KV + col], x);
       X[r * KV + col] = x;
@@ -187,7 +210,7 @@ __global__ void __launch_bounds__(kThreads) kda_state_fwd(Dims D, const float* h
     }
 }
 
-__global__ void __launch_bounds__(kThreads) kda_output(Dims D, Scratch s, float* o) {
+__global__ void __launch_bounds__(kThreads) kda_output(Dims D, Scratch s, void* o, bool o_bf16) {
   const Chunk p = chunk_at(D, blockIdx.x);
   const int C = D.C, K = D.K, V = D.V;
   const float* Qg = s.Qg + p.ch * C * K;
@@ -199,7 +222,7 @@ __global__ void __launch_bounds__(kThreads) kda_output(Dims D, Scratch s, float*
     float x = 0.f;
     for (int d = 0; d < K; ++d) x = fmaf(Qg[r * K + d], S0[d * V + v], x);
     for (int i = 0; i <= r; ++i) x = fmaf(A[r * C + i], Vt[i * V + v], x);
-    o[row_of(D, p, r) * V + v] = x;
+    st(o, row_of(D, p, r) * V + v, x, o_bf16);
   }
 }
 
@@ -216,15 +239,15 @@ __global__ void __launch_bounds__(kThreads) kda_dA(Dims D, Inputs in, Scratch s)
     const int r = idx / C, i = idx % C;
     float x = 0.f;
     if (i <= r && r < p.n) {
-      const float* dOr = in.dO + row_of(D, p, r) * V;
-      for (int v = 0; v < V; ++v) x = fmaf(dOr[v], Vt[i * V + v], x);
+      const long ro = row_of(D, p, r) * V;
+      for (int v = 0; v < V; ++v) x = fmaf(ld(in.dO, ro + v, in.bv), Vt[i * V + v], x);
     }
     dA[idx] = x;
   }
   for (int idx = threadIdx.x; idx < C * V; idx += blockDim.x) {
     const int i = idx / V, v = idx % V;
     float x = 0.f;
-    for (int r = i; r < p.n; ++r) x = fmaf(A[r * C + i], in.dO[row_of(D, p, r) * V + v], x);
+    for (int r = i; r < p.n; ++r) x = fmaf(A[r * C + i], ld(in.dO, row_of(D, p, r) * V + v, in.bv), x);
     dVt[idx] = x;
   }
 }
@@ -270,7 +293,7 @@ __global__ void __launch_bounds__(kThreads) kda_state_bwd(Dims D, Inputs in, con
       const int d = idx / kVT, j = idx % kVT;
       if (j >= nv) continue;
       float x = expf(GC[d]) * dS[idx];
-      for (int r = 0; r < p.n; ++r) x = fmaf(Qg[r * K + d], in.dO[row_of(D, p, r) * V + v0 + j], x);
+      for (int r = 0; r < p.n; ++r) x = fmaf(Qg[r * K + d], ld(in.dO, row_of(D, p, r) * V + v0 + j, in.bv), x);
       for (int r = 0; r < C; ++r) x = fmaf(-X[r * KV + d], dVs[r * kVT + j], x);
       dS[idx] = x;
     }
@@ -284,7 +307,8 @@ __global__ void __launch_bounds__(kThreads) kda_state_bwd(Dims D, Inputs in, con
 }
 
 struct Grads {
-  float *dq, *dk, *dv, *dg, *dbeta;
+  void *dq, *dk, *dv, *dbeta;  // stored like q, v and beta (flags as in Inputs)
+  float* dg;
 };
 
 __global__ void __launch_bounds__(kThreads) kda_bwd_chunk(Dims D, Inputs in, Scratch s, Grads out) {
@@ -343,14 +367,14 @@ __global__ void __launch_bounds__(kThreads) kda_bwd_chunk(Dims D, Inputs in, Scr
     const int r = idx / K, d = idx % K;
     const bool valid = r < p.n;
     const long row = valid ? row_of(D, p, r) : 0;
-    const float q = valid ? in.q[row * K + d] : 0.f;
-    const float k = valid ? in.k[row * K + d] : 0.f;
-    const float br = valid ? in.beta[row] : 0.f;
+    const float q = valid ? ld(in.q, row * K + d, in.bq) : 0.f;
+    const float k = valid ? ld(in.k, row * K + d, in.bq) : 0.f;
+    const float br = valid ? ld(in.beta, row, in.bb) : 0.f;
     const float Gr = G[r * K + d];
     const float gam = expf(Gr);
     float P1 = 0.f, R = 0.f;
     for (int i = 0; i <= r && i < p.n; ++i) {
-      const float t = in.k[row_of(D, p, i) * K + d] * expf(Gr - G[i * K + d]);
+      const float t = ld(in.k, row_of(D, p, i) * K + d, in.bq) * expf(Gr - G[i * K + d]);
       P1 = fmaf(dA[r * C + i], t, P1);
       if (i < r) R = fmaf(dL[r * C + i], t, R);
     }
@@ -359,14 +383,13 @@ __global__ void __launch_bounds__(kThreads) kda_bwd_chunk(Dims D, Inputs in, Scr
     for (int r2 = r; r2 < p.n; ++r2) {
       const long row2 = row_of(D, p, r2);
       const float e = expf(G[r2 * K + d] - Gr);
-      float u = sc * dA[r2 * C + r] * in.q[row2 * K + d];
-      if (r2 > r) u = fmaf(dL[r2 * C + r] * in.beta[row2], in.k[row2 * K + d], u);
+      float u = sc * dA[r2 * C + r] * ld(in.q, row2 * K + d, in.bq);
+      if (r2 > r) u = fmaf(dL[r2 * C + r] * ld(in.beta, row2, in.bb), ld(in.k, row2 * K + d, in.bq), u);
       Cc = fmaf(u, e, Cc);
     }
     float dQi = 0.f, dKb = 0.f;
     if (valid) {
-      const float* dOr = in.dO + row * V;
-      for (int v = 0; v < V; ++v) dQi = fmaf(dOr[v], S0[d * V + v], dQi);
+      for (int v = 0; v < V; ++v) dQi = fmaf(ld(in.dO, row * V + v, in.bv), S0[d * V + v], dQi);
     }
     for (int v = 0; v < V; ++v) dKb = fmaf(Vt[r * V + v], dS1[d * V + v], dKb);
     const float dq = fmaf(sc * gam, dQi, P1);
@@ -378,8 +401,8 @@ __global__ void __launch_bounds__(kThreads) kda_bwd_chunk(Dims D, Inputs in, Scr
     pb[idx] = fmaf(dBk * k, gam, R * k);
     pk[idx] = k * dki;
     if (valid) {
-      out.dq[row * K + d] = dq;
-      out.dk[row * K + d] = dk;
+      st(out.dq, row * K + d, dq, in.bq);
+      st(out.dk, row * K + d, dk, in.bq);
     }
   }
   __syncthreads();
@@ -387,14 +410,14 @@ __global__ void __launch_bounds__(kThreads) kda_bwd_chunk(Dims D, Inputs in, Scr
   for (int idx = threadIdx.x; idx < p.n * V; idx += blockDim.x) {
     const int r = idx / V, v = idx % V;
     const long row = row_of(D, p, r);
-    out.dv[row * V + v] = in.beta[row] * Y[r * KV + K + v];
+    st(out.dv, row * V + v, ld(in.beta, row, in.bb) * Y[r * KV + K + v], in.bv);
   }
   for (int r = threadIdx.x; r < p.n; r += blockDim.x) {
     const long row = row_of(D, p, r);
     float x = 0.f;
     for (int d = 0; d < K; ++d) x += pb[r * K + d];
-    for (int v = 0; v < V; ++v) x = fmaf(Y[r * KV + K + v], in.v[row * V + v], x);
-    out.dbeta[row] = x;
+    for (int v = 0; v < V; ++v) x = fmaf(Y[r * KV + K + v], ld(in.v, row * V + v, in.bv), x);
+    st(out.dbeta, row, x, in.bb);
   }
   // Last row of dΓ gets the chunk-decay terms; dg is the reverse cumulative sum of dΓ inside the chunk.
   for (int d = threadIdx.x; d < K; d += blockDim.x) {

@@ -41,11 +41,10 @@ const rows = [...read(process.argv[1]), ...read(process.argv[2])];
 const f = (x) => (typeof x === "number" ? x.toFixed(2) : "-");
 const kda = rows.filter((r) => r.what === "kda");
 const key = (s) => s.join(",");
-console.log("KDA (B,T,H,K=V)        reclin fwd / fwd+bwd ms        fla fwd / fwd+bwd ms");
+console.log("KDA fwd / fwd+bwd ms     reclin bf16 (SIMT)      reclin f32 (SIMT)       fla chunk_kda bf16");
 for (const s of [[8,4096,16,128],[1,16384,16,128],[4,2048,32,64]]) {
-  const o = kda.find((r) => r.impl.startsWith("reclin") && key(r.shape) === key(s)) || {};
-  const p = kda.find((r) => r.impl.startsWith("fla") && key(r.shape) === key(s)) || {};
-  console.log(`(${key(s)})`.padEnd(23) + `${f(o.fwd_ms)} / ${f(o.fwd_bwd_ms)}`.padEnd(31) + `${f(p.fwd_ms)} / ${f(p.fwd_bwd_ms)}`);
+  const cell = (impl) => { const r = kda.find((x) => x.impl.startsWith(impl) && key(x.shape) === key(s)) || {}; return `${f(r.fwd_ms)} / ${f(r.fwd_bwd_ms)}`.padEnd(24); };
+  console.log(`(${key(s)})`.padEnd(24) + cell("reclin cuda bf16") + cell("reclin cuda f32") + cell("fla"));
 }
 const copy = rows.find((r) => r.what === "copy");
 for (const r of rows.filter((r) => r.what === "adamw"))

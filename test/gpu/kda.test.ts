@@ -81,6 +81,35 @@ for (const c of cases) {
   });
 }
 
+// bf16 storage of q, k, v, beta, dO (g and the states f32; fp32 arithmetic): against the CPU kernels run on the
+// same bf16-rounded values, with flash-linear-attention's thresholds (KDA_SPEC §5).
+for (const c of [cases[1], cases[3], { B: 1, T: 100, H: 2, K: 128, V: 128, h0: true, dht: true }] as Case[]) {
+  test(`CUDA KDA bf16 storage within fla's thresholds: ${JSON.stringify(c)}`, () => {
+    const x = inputs(c, 2000 + c.T + c.K);
+    const bf = (t: Tensor) => Tensor.from(t.toFloat32Array(), t.shape, { dtype: 'bf16' });
+    const [q, k, v, beta, dO] = [x.q, x.k, x.v, x.beta, x.dO].map(bf);
+    const ref = (t: Tensor) => Tensor.from(t.toFloat32Array(), t.shape); // the rounded values in f32, on the CPU
+    const opts = { chunkSize: c.chunk ?? 64 };
+    const cpuF = kda.forward(ref(q), ref(k), ref(v), x.g, ref(beta), { ...opts, initialState: x.h0 });
+    const cpuB = kda.backward(ref(q), ref(k), ref(v), x.g, ref(beta), ref(dO), { ...opts, initialState: x.h0, dFinalState: x.dht });
+    const [gq, gk, gv, gb, gdO] = [q, k, v, beta, dO].map((t) => t.to('cuda'));
+    const gpuF = kda.forward(gq, gk, gv, cuda(x.g)!, gb, { ...opts, initialState: cuda(x.h0) });
+    const gpuB = kda.backward(gq, gk, gv, cuda(x.g)!, gb, gdO, { ...opts, initialState: cuda(x.h0), dFinalState: cuda(x.dht) });
+    assert.equal(gpuF.o.dtype, 'bf16');
+    assert.equal(gpuF.finalState.dtype, 'f32');
+    assert.equal(gpuB.dg.dtype, 'f32');
+    const loose = (name: string, a: Tensor | null, b: Tensor | null, tol: number) => {
+      if (!a || !b) return assert.equal(a, b, name);
+      const e = rmsRel(a.toFloat32Array(), b.toFloat32Array());
+      assert.ok(e <= tol, `${name}: RMS-relative error ${e.toExponential(3)} > ${tol}`);
+    };
+    loose('o', cpuF.o, gpuF.o, 0.005);
+    loose('finalState', cpuF.finalState, gpuF.finalState, 0.005);
+    for (const k of ['dq', 'dk', 'dv', 'dInitialState'] as const) loose(k, cpuB[k], gpuB[k], 0.008);
+    for (const k of ['dg', 'dbeta'] as const) loose(k, cpuB[k], gpuB[k], 0.02);
+  });
+}
+
 test('CUDA KDA names a positive log decay and refuses mixed devices', () => {
   const x = inputs({ B: 1, T: 5, H: 1, K: 8, V: 8 }, 7);
   const g = x.g.toFloat32Array();
