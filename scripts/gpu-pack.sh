@@ -11,5 +11,5 @@ tar --exclude=node_modules/typescript --exclude='node_modules/@types' -czf .devi
 mkdir -p .device/whl
 ls .device/whl/fla_core-0.5.2-*.whl > /dev/null 2>&1 ||
   python3 -m pip download -q --no-deps -d .device/whl fla-core==0.5.2 flash-linear-attention==0.5.2
-du -ch .device/* build-cuda/Release/reclin.node build/Release/reclin.node dist | tail -n 1
-echo 'carry: [".device", "build", "build-cuda", "dist"]'
+du -ch .device/* build-cuda/Release dist | tail -n 1
+echo 'carry: [".device", "build-cuda/Release", "dist"]'
