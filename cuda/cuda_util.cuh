@@ -1,6 +1,7 @@
 // Helpers shared by the CUDA op files: argument checks for device tensors (named errors, like native/op_util.h),
 // launch checks and grid sizing. Every kernel launches on stream_for(device) and returns without synchronising.
 #pragma once
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,16 @@ inline Tensor arg_cuda_i32(const Napi::CallbackInfo& info, size_t i, const char*
   return t;
 }
 
-inline void launch_check(const char* kernel) { cuda_check(cudaGetLastError(), kernel); }
+// Launch errors surface at once; with RECLIN_CUDA_SYNC=1 (scripts/gpu-check.sh sets it for the tests) every
+// launch also waits for its kernel, so a fault is reported under the kernel's own name.
+inline void launch_check(const char* kernel) {
+  cuda_check(cudaGetLastError(), kernel);
+  static const bool sync = [] {
+    const char* e = std::getenv("RECLIN_CUDA_SYNC");
+    return e && std::string(e) == "1";
+  }();
+  if (sync) cuda_check(cudaDeviceSynchronize(), kernel);
+}
 
 // Blocks for a grid-stride loop over n items (capped; the loops stride over the rest).
 inline unsigned blocks_for(int64_t n, int threads = 256) {

@@ -5,11 +5,14 @@
 #   mkdir -p /tmp/bin && xz -dc .device/node.xz > /tmp/bin/node && chmod +x /tmp/bin/node && export PATH=/tmp/bin:$PATH && bash scripts/gpu-check.sh
 # Runs every test/gpu test with the CUDA binary, then the benchmark (ours: bench/gpu.ts; peers: bench/peers.py with
 # flash-linear-attention's chunk_kda, torch fused AdamW and the copy bandwidth) and prints a short table last.
-# Every stage has its own time limit (tests 60 s per file, beside them the fla warm-up 200 s, then 100 s for each
-# benchmark) so the whole run stays under 8 minutes; logs go to $OUT.
+# Every stage has its own time limit (tests 60 s per file, compute-sanitizer 2 x 60 s, beside them the fla warm-up
+# 200 s; then 100 s for each benchmark) so the whole run stays under 8 minutes; logs go to $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/reclin-gpu}
+start=$SECONDS
+# lim N: N seconds, or fewer so that everything ends 450 s after the start (at least 5)
+lim() { local left=$((450 - (SECONDS - start))); ((left < $1)) && { ((left < 5)) && echo 5 || echo "$left"; } || echo "$1"; }
 mkdir -p "$out"
 if [ ! -d node_modules ] && [ -f .device/node_modules.tar.gz ]; then tar -xzf .device/node_modules.tar.gz; fi
 export RECLIN_ADDON="$PWD/build-cuda/Release/reclin.node"
@@ -28,18 +31,31 @@ warm_pid=$!
 
 : > "$out/gpu-tests.log"
 for f in test/gpu/*.test.ts; do
-  timeout 60 node --import tsx --test --test-reporter=spec "$f" >> "$out/gpu-tests.log" 2>&1 || status=1
+  RECLIN_CUDA_SYNC=1 timeout "$(lim 60)" node --import tsx --test --test-reporter=spec "$f" >> "$out/gpu-tests.log" 2>&1 || status=1
 done
 tail -n 60 "$out/gpu-tests.log"
 
+# Out-of-bounds accesses and shared-memory races on a small workload (while fla's kernels still compile).
+san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -n 1)
+: > "$out/sanitizer.log"
+if [ -n "$san" ] && ((SECONDS - start < 200)); then
+  for tool in memcheck racecheck; do
+    timeout "$(lim 60)" "$san" --tool "$tool" --target-processes all node --import tsx test/gpu/sanitize-workload.ts >> "$out/sanitizer.log" 2>&1 ||
+      echo "compute-sanitizer $tool: exit $?" >> "$out/sanitizer.log"
+  done
+else
+  echo "compute-sanitizer not found or no time left for it" >> "$out/sanitizer.log"
+fi
+
 wait "$warm_pid" || echo "fla warm-up stopped (exit $?)" >> "$out/peers-warm.log"
-timeout 100 node --import tsx bench/gpu.ts > "$out/bench-ours.jsonl" 2> "$out/bench-ours.err" || echo "bench/gpu.ts stopped (exit $?)" >> "$out/bench-ours.err"
-timeout 100 python3 bench/peers.py > "$out/bench-peers.jsonl" 2> "$out/bench-peers.err" || echo "bench/peers.py stopped (exit $?)" >> "$out/bench-peers.err"
+timeout "$(lim 100)" node --import tsx bench/gpu.ts > "$out/bench-ours.jsonl" 2> "$out/bench-ours.err" || echo "bench/gpu.ts stopped (exit $?)" >> "$out/bench-ours.err"
+timeout "$(lim 100)" python3 bench/peers.py > "$out/bench-peers.jsonl" 2> "$out/bench-peers.err" || echo "bench/peers.py stopped (exit $?)" >> "$out/bench-peers.err"
 tail -n 5 "$out/peers-warm.log" "$out/bench-ours.err" "$out/bench-peers.err" 2>/dev/null
 
 echo
 echo "== summary ($(cat "$out/gpu.txt")) =="
 grep -E '^(✔|✖)' "$out/gpu-tests.log" | sed 's/ ([0-9.]*ms)$//' | head -40
+grep -E 'ERROR SUMMARY|compute-sanitizer|workload done' "$out/sanitizer.log"
 node -e '
 const fs = require("fs");
 const read = (f) => { try { return fs.readFileSync(f, "utf8").split("\n").filter(Boolean).map((l) => { try { return JSON.parse(l); } catch { return null; } }).filter(Boolean); } catch { return []; } };
