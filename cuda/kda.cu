@@ -140,16 +140,17 @@ Tensor make_scratch(const Dims& D, const Device& dev, bool backward, Scratch& s)
   struct Slot {
     float** p;
     long n;
-  } fwd[] = {{&s.G, CK}, {&s.Qg, CK}, {&s.Kb, CK}, {&s.A, CC}, {&s.L, CC}, {&s.X, CX}, {&s.Vt, CV}, {&s.S0, KV}},
+  } fwd[] = {{&s.Qg, CK}, {&s.Kb, CK}, {&s.A, CC}, {&s.L, CC}, {&s.X, CX}, {&s.Vt, CV}, {&s.S0, KV}},
     bwd[] = {{&s.dA, CC}, {&s.dVt, CV}, {&s.dS1, KV}, {&s.Y, CX}, {&s.dL, CC}, {&s.dGm, CK}, {&s.pb, CK}, {&s.pk, CK}};
   s = Scratch{};
-  long total = 0;
+  long total = 2 * CK * NCh;  // Γ in double first (the block is 512-byte aligned)
   for (auto& sl : fwd) total += sl.n * NCh;
   if (backward)
     for (auto& sl : bwd) total += sl.n * NCh;
   Tensor mem = empty({total}, DType::F32, dev);
   float* base = mf(mem);
-  long off = 0;
+  s.G = reinterpret_cast<double*>(base);
+  long off = 2 * CK * NCh;
   for (auto& sl : fwd) *sl.p = base + off, off += sl.n * NCh;
   if (backward)
     for (auto& sl : bwd) *sl.p = base + off, off += sl.n * NCh;

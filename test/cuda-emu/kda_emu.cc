@@ -50,7 +50,8 @@ static void launch(unsigned gx, unsigned gy, F f) {
 struct Case {
   int B, T, H, K, V, C;
   bool h0, dht;
-  bool bf16 = false;  // q, k, v, beta, dO and o, dq, dk, dv, dbeta stored as bf16
+  bool bf16 = false;    // q, k, v, beta, dO and o, dq, dk, dv, dbeta stored as bf16
+  bool resets = false;  // some g = -inf (full resets) and -1e6
 };
 
 static double rms_rel(const std::vector<double>& ref, const std::vector<float>& x) {
@@ -81,6 +82,10 @@ static bool run_case(const Case& c, unsigned seed) {
   for (auto& e : v) e = nrm(gen);
   for (long i = 0; i < nk; ++i) g[i] = (i % K) % 5 == 1 ? -5.f - 15.f * (float)std::uniform_real_distribution<>(0, 1)(gen)
                                                         : (float)-std::log1p(std::exp(-(1.5 * nrm(gen) + 2)));
+  if (c.resets) {
+    for (long i = 0; i < nk; i += 37) g[i] = -INFINITY;
+    for (long i = 5; i < nk; i += 53) g[i] = -1e6f;
+  }
   for (auto& e : beta) e = 1.f / (1.f + std::exp(-nrm(gen)));
   for (auto& e : h0) e = 0.5f * nrm(gen);
   for (auto& e : dO) e = nrm(gen);
@@ -182,11 +187,13 @@ static bool run_case(const Case& c, unsigned seed) {
   Dims D{B, T, H, K, V, c.C, (T + c.C - 1) / c.C, scale};
   const long NCh = (long)B * H * D.NT, CK = (long)D.C * K, CC = (long)D.C * D.C, CX = (long)D.C * (K + V), CV = (long)D.C * V,
              KV = (long)K * V;
-  std::vector<float> mem(NCh * (6 * CK + 4 * CC + 2 * CX + 2 * CV + 2 * KV), 0.f);
+  std::vector<float> mem(NCh * (5 * CK + 4 * CC + 2 * CX + 2 * CV + 2 * KV), 0.f);
+  std::vector<double> gam(NCh * CK, 0.0);
   Scratch s{};
+  s.G = gam.data();
   float* p = mem.data();
   auto take = [&](float*& dst, long n) { dst = p, p += n * NCh; };
-  take(s.G, CK), take(s.Qg, CK), take(s.Kb, CK), take(s.A, CC), take(s.L, CC), take(s.X, CX), take(s.Vt, CV), take(s.S0, KV);
+  take(s.Qg, CK), take(s.Kb, CK), take(s.A, CC), take(s.L, CC), take(s.X, CX), take(s.Vt, CV), take(s.S0, KV);
   take(s.dA, CC), take(s.dVt, CV), take(s.dS1, KV), take(s.Y, CX), take(s.dL, CC), take(s.dGm, CK), take(s.pb, CK), take(s.pk, CK);
   const bool bf = c.bf16;
   Inputs in{};
@@ -252,6 +259,7 @@ int main() {
       {1, 200, 1, 32, 33, 64, false, true}, {1, 70, 1, 40, 70, 64, true, true}, {2, 64, 1, 8, 8, 32, false, false},
       {1, 80, 1, 256, 256, 64, true, true},  {1, 100, 2, 128, 128, 64, false, true},
       {2, 63, 2, 60, 36, 64, true, true, true}, {1, 130, 1, 64, 64, 32, false, true, true},
+      {1, 100, 2, 20, 12, 64, true, true, false, true}, {1, 150, 1, 64, 48, 32, true, true, false, true},
   };
   bool ok = true;
   unsigned seed = 11;

@@ -110,6 +110,22 @@ for (const c of [cases[1], cases[3], { B: 1, T: 100, H: 2, K: 128, V: 128, h0: t
   });
 }
 
+test('CUDA KDA with full resets (g = -inf) and huge decays equals the CPU kernels', () => {
+  const c: Case = { B: 1, T: 150, H: 2, K: 40, V: 24, h0: true, dht: true };
+  const x = inputs(c, 77);
+  const g = x.g.toFloat32Array();
+  for (let i = 0; i < g.length; i += 37) g[i] = -Infinity;
+  for (let i = 5; i < g.length; i += 53) g[i] = -1e6;
+  const gt = Tensor.from(g, x.g.shape);
+  const cpuF = kda.forward(x.q, x.k, x.v, gt, x.beta, { initialState: x.h0 });
+  const cpuB = kda.backward(x.q, x.k, x.v, gt, x.beta, x.dO, { initialState: x.h0, dFinalState: x.dht });
+  const gpuF = kda.forward(cuda(x.q)!, cuda(x.k)!, cuda(x.v)!, cuda(gt)!, cuda(x.beta)!, { initialState: cuda(x.h0) });
+  const gpuB = kda.backward(cuda(x.q)!, cuda(x.k)!, cuda(x.v)!, cuda(gt)!, cuda(x.beta)!, cuda(x.dO)!, { initialState: cuda(x.h0), dFinalState: cuda(x.dht) });
+  close('o', cpuF.o, gpuF.o, 1e-5);
+  close('finalState', cpuF.finalState, gpuF.finalState, 1e-5);
+  for (const k of ['dq', 'dk', 'dv', 'dg', 'dbeta', 'dInitialState'] as const) close(k, cpuB[k], gpuB[k], 1e-5);
+});
+
 test('CUDA KDA names a positive log decay and refuses mixed devices', () => {
   const x = inputs({ B: 1, T: 5, H: 1, K: 8, V: 8 }, 7);
   const g = x.g.toFloat32Array();
