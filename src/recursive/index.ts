@@ -1,3 +1,14 @@
 export { refinedLayers } from './layers';
 export { recursiveLoss, lossWeightsFromConfig, DEFAULT_LOSS_WEIGHTS } from './losses';
 export type { LossWeights, LossTerms, RecursiveLossInputs, RecursiveLossResult } from './losses';
+export { RefineCell } from './refine-cell';
+export { BoundaryHead } from './boundary-head';
+export { LatentToken } from './latent-token';
+export { ChunkRefine } from './chunk-refine';
+export type { SidecarConfig, PrefixContext, ChunkStep } from './chunk-refine';
+export { recursiveLossVar } from './loss-node';
+export { generate } from './generate';
+export type { GenerationResult, GenerationStats } from './generate';
+export { LoraAdapters } from './lora';
+export { PHASE_NAMES, setupPhase, applyL2ToPretrained, loraLayers, unfrozenLayers } from './phases';
+export type { PhaseName, PhaseOptions, PhaseSetup, TrainableParam } from './phases';
