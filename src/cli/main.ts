@@ -5,9 +5,13 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { register as registerCard } from './card';
 import { register as registerCompare } from './compare';
+import { register as registerDemo } from './demo';
 import { register as registerDoctor } from './doctor';
 import { register as registerList } from './list';
 import { register as registerNote } from './note';
+import { register as registerReproduce } from './reproduce';
+import { register as registerResume } from './resume';
+import { register as registerRun } from './run';
 import { register as registerShow } from './show';
 import { register as registerUpload } from './upload';
 
@@ -24,7 +28,7 @@ export function buildProgram(): Command {
     .version(packageVersion(), '-V, --version')
     .showSuggestionAfterError(true)
     .exitOverride();
-  for (const register of [registerNote, registerList, registerShow, registerCompare, registerCard, registerUpload, registerDoctor]) register(program);
+  for (const register of [registerRun, registerResume, registerReproduce, registerNote, registerList, registerShow, registerCompare, registerCard, registerUpload, registerDemo, registerDoctor]) register(program);
   return program;
 }
 

@@ -1,0 +1,184 @@
+// Drives one training run for the CLI: the Trainer (src/train) writes through the tracker's hooks; this file adds
+// the progress display, Ctrl-C handling and the end of the run (status, model card, optional Hub upload).
+//
+// The trainer is advanced one step at a time (Trainer.run(step) keeps the log/eval/save cadence, which depends
+// only on the step), so progress updates every step and a Ctrl-C is noticed after the step in flight: the
+// handler only sets a flag; the loop then saves a checkpoint of that step, marks the run `interrupted` and
+// returns. A second Ctrl-C exits at once (the tracker still records `interrupted` on exit).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ExperimentTracker, readCheckpoint, type RecursiveConfig, type RunConfig } from '../experiment';
+import { uploadExperiment } from '../hub';
+import { Trainer, checkpointFromLoaded, trackerHooks, type TrainerHooks } from '../train';
+import { CliError } from './errors';
+import { Progress } from './progress';
+import { buildModel, buildSources } from './run-setup';
+
+export interface RunOutcome {
+  dir: string;
+  status: 'completed' | 'interrupted' | 'failed';
+  step: number;
+  error?: Error;
+}
+
+export interface DriveOptions {
+  /** Progress display; default a Progress on stderr. */
+  progress?: Progress;
+  label?: string;
+  /** Hub upload after a completed run. */
+  upload?: { repo: string; token?: string; hubUrl?: string; private?: boolean };
+  /** Print a line (default: to stdout). */
+  say?: (text: string) => void;
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Mean tokens per example over the first few training examples, for tokens/s. */
+function tokensPerStep(rc: RunConfig, train: { size: number; get(i: number): { ids: number[] } }): number {
+  const n = Math.min(16, train.size);
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += train.get(i).ids.length;
+  return (sum / Math.max(1, n)) * rc.batch_size;
+}
+
+async function drive(tracker: ExperimentTracker, rc: RunConfig, rcRecursive: RecursiveConfig, resumeFrom: number | null, opts: DriveOptions): Promise<RunOutcome> {
+  const say = opts.say ?? ((t: string) => process.stdout.write(`${t}\n`));
+  let trainer: Trainer | undefined;
+  let interrupted = false;
+  let sigints = 0;
+  const onSignal = () => {
+    sigints++;
+    if (sigints > 1) {
+      process.stderr.write('\nreclin: second interrupt, exiting without a final checkpoint\n');
+      process.exit(130);
+    }
+    interrupted = true;
+    progress.line('interrupt: finishing the current step, then saving a checkpoint (Ctrl-C again to quit at once)');
+  };
+  const progress = opts.progress ?? new Progress({ total: rc.num_steps, label: opts.label });
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const { model, source } = buildModel(rc);
+    const data = buildSources(rc);
+    let lastLogged: Record<string, number> | undefined;
+    let lastCheckpoint = -1;
+    // When the optimizer step ended: the first hook of a step fires right after it (eval and saving follow).
+    let trainEnd: number | null = null;
+    const base = trackerHooks(tracker);
+    const hooks: TrainerHooks = {
+      ...base,
+      metrics: (step, m) => {
+        trainEnd ??= Date.now();
+        base.metrics?.(step, m);
+        if (Object.keys(m).some((k) => k.startsWith('eval/'))) progress.evaluation(step, m);
+        else lastLogged = m;
+      },
+      checkpoint: async (step, ck, info) => {
+        trainEnd ??= Date.now();
+        await base.checkpoint?.(step, ck, info);
+        lastCheckpoint = step;
+      },
+    };
+    // Exact match is generated for up to 16 eval examples, never more than the eval set (eval_batches x batch).
+    const evalGenerate = Math.min(16, rc.data.eval_batches * rc.batch_size);
+    trainer = new Trainer({ model, recursive: rcRecursive, config: rc, train: data.train, eval: data.eval, hooks, evalGenerate });
+    if (resumeFrom !== null) {
+      const loaded = readCheckpoint(tracker.dir, resumeFrom);
+      const ck = checkpointFromLoaded(loaded);
+      trainer.restore(ck);
+      for (const m of [ck.model, ck.optimizer]) for (const t of m.values()) t.dispose();
+      lastCheckpoint = loaded.step;
+      say(`resumed ${tracker.dir} from checkpoint step ${loaded.step}`);
+    } else {
+      tracker.updateMetadata({ extra: { model_source: source, data: data.description, trainable_tensors: trainer.trainableNames().length } });
+      say(`run ${tracker.dir}: phase ${rc.phase}, model ${source}, data ${data.description}, ${rc.num_steps} steps x batch ${rc.batch_size}`);
+    }
+    const evalOnly = trainer.trainableNames().length === 0 || rc.num_steps === 0;
+    if (evalOnly) {
+      await trainer.run();
+    } else {
+      const tokens = tokensPerStep(rc, data.train);
+      while (trainer.step < rc.num_steps && !interrupted) {
+        lastLogged = undefined;
+        trainEnd = null;
+        const t = Date.now();
+        await trainer.run(trainer.step + 1);
+        const end = trainEnd ?? Date.now();
+        const tps = end > t ? (tokens * 1000) / (end - t) : undefined;
+        if (lastLogged && tps !== undefined) tracker.logMetrics({ 'perf/tokens_per_s': tps }, trainer.step);
+        progress.update(trainer.step, tps, lastLogged);
+        await yieldToEventLoop(); // lets a pending Ctrl-C through
+      }
+    }
+    progress.done();
+    if (interrupted) {
+      if (trainer.step > lastCheckpoint) await hooks.checkpoint!(trainer.step, trainer.checkpoint(), { isBest: false, metrics: lastLogged ?? {} });
+      tracker.addNote(`interrupted by the user at step ${trainer.step}; resume with \`reclin resume ${tracker.dir}\``, trainer.step);
+      await tracker.close('interrupted');
+      say(`interrupted at step ${trainer.step}; checkpoint saved. Resume with: reclin resume ${tracker.dir}`);
+      return { dir: tracker.dir, status: 'interrupted', step: trainer.step };
+    }
+    await tracker.close('completed');
+    const best = tracker.metadata.best_checkpoint;
+    say(`completed ${tracker.dir} at step ${trainer.step}${best ? `; best checkpoint step ${best.step}${best.metric ? ` (${best.metric} ${best.value})` : ''}` : ''}`);
+  } catch (e) {
+    progress.done();
+    const err = e instanceof Error ? e : new Error(String(e));
+    if (!tracker.closed) await tracker.close('failed', err);
+    return { dir: tracker.dir, status: 'failed', step: trainer?.step ?? 0, error: err };
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (trainer) {
+      trainer.dispose();
+      trainer.model.dispose();
+    }
+  }
+  if (opts.upload) {
+    const r = await uploadExperiment(tracker.dir, { ...opts.upload, onPhase: (p) => say(`upload: ${p}...`) });
+    say(`uploaded to ${r.hubUrl}/${r.repo}${r.commit ? ` (commit ${r.commit.oid})` : ''}`);
+  }
+  return { dir: tracker.dir, status: 'completed', step: rc.num_steps };
+}
+
+export interface StartOptions extends DriveOptions {
+  name: string;
+  parentDir: string;
+  description: string;
+  runConfig: RunConfig;
+  recursiveConfig: RecursiveConfig;
+  recursiveConfigPath: string | null;
+  runConfigPath: string | null;
+  /** The command line to record (with secrets already removed). */
+  command: string[];
+  ifExists?: 'error' | 'suffix';
+}
+
+/** Creates the run directory and trains. */
+export async function startRun(o: StartOptions): Promise<RunOutcome> {
+  const existing = path.join(o.parentDir, o.name);
+  if (o.ifExists !== 'suffix' && fs.existsSync(existing)) {
+    throw new CliError(`--experiment-name: ${existing} already exists (a run never reuses another run's directory); pick another name, or continue that run with \`reclin resume ${existing}\``);
+  }
+  const tracker = await ExperimentTracker.create({
+    name: o.name,
+    dir: o.parentDir,
+    description: o.description,
+    recursiveConfig: o.recursiveConfig,
+    runConfig: o.runConfig,
+    configPaths: { recursive: o.recursiveConfigPath, run: o.runConfigPath },
+    command: o.command,
+    ifExists: o.ifExists,
+  });
+  return drive(tracker, tracker.runConfig, tracker.recursiveConfig, null, o);
+}
+
+/** Continues a run in its own directory from its newest complete checkpoint (or from the start if it has none). */
+export async function resumeRun(dir: string, o: DriveOptions & { command: string[] }): Promise<RunOutcome> {
+  const tracker = await ExperimentTracker.resume(dir, { command: o.command });
+  const steps = tracker.listCheckpoints();
+  return drive(tracker, tracker.runConfig, tracker.recursiveConfig, steps.length ? steps[steps.length - 1] : null, o);
+}
