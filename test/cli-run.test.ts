@@ -148,6 +148,7 @@ test('bad flags and configs: a clear message naming the flag, exit 1, nothing wr
     [['run', '--lr', 'fast'], /option '--lr <lr>' argument 'fast' is invalid\. Expected a finite number > 0\./],
     [['run', '--phase', 'd'], /option '--phase <phase>' argument 'd' is invalid\. Allowed choices are baseline, after_surgery, a, b, c\./],
     [['run', '--device', 'tpu'], /argument 'tpu' is invalid\. Allowed choices are cpu, cuda\./],
+    [['run', '--device', 'cuda'], /^reclin: --device: got "cuda", allowed: "cpu" \(the training loop does not run on CUDA yet\)/],
     [['run', '--best-metric', 'eval/loss:up'], /option '--best-metric <name\[:min\|max\]>' argument 'eval\/loss:up' is invalid/],
     [['run', '--phase', 'a'], /model\.path: got null, allowed: a model or experiment directory \(phase "a" starts from a trained base model\) \(flag --model-path\)/],
     [['run', '--phase', 'a', '--model-path', 'nowhere'], /^reclin: --model-path: .*nowhere does not exist/],

@@ -181,6 +181,9 @@ export function resolveRunFlags(f: RunFlags): ResolvedRun {
     });
     throw new ConfigError(e.source, lines, 'run config');
   }
+  // The training loop (src/train) builds its batches on the CPU and never moves the model: refuse rather than
+  // record a CUDA run that would silently train on the CPU.
+  if (runConfig.device !== 'cpu') throw new CliError(`--device: got ${JSON.stringify(runConfig.device)}, allowed: "cpu" (the training loop does not run on CUDA yet)`);
   if (runConfig.model.path !== null && !fs.existsSync(runConfig.model.path)) throw new CliError(`--model-path: ${runConfig.model.path} does not exist`);
   for (const [field, flag] of [['train', '--data-path'], ['eval', '--eval-data-path']] as const) {
     const v = runConfig.data[field];
