@@ -27,6 +27,6 @@ export function register(program: Command): void {
       const rows = [['NAME', 'STATUS', 'PHASE', 'STEP', 'CREATED'], ...runs.map((r) => [r.name, r.stale ? 'STALE' : r.status, r.phase ?? '-', r.step === null ? '-' : String(r.step), r.created_at ?? '-'])];
       const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
       for (const row of rows) process.stdout.write(row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd() + '\n');
-      for (const r of runs.filter((x) => x.stale || x.status === 'unknown')) process.stdout.write(`${r.name}: ${r.reason}\n`);
+      for (const r of runs.filter((x) => x.stale || x.status === 'unknown')) process.stdout.write(`${r.name}: ${r.reason}${r.stale ? `; continue it with \`reclin resume ${r.dir}\`` : ''}\n`);
     });
 }
