@@ -159,6 +159,8 @@ test('bad flags and configs: a clear message naming the flag, exit 1, nothing wr
     [['run', '--data-path', 'missing.txt'], /^reclin: --data-path: .*missing\.txt does not exist/],
     [['run', '--experiment-name', '../escape'], /^reclin: --experiment-name: expected a folder name/],
     [['run', '--hf-repo', 'a/b'], /^reclin: --hf-repo: uploading at the end needs a token/],
+    [['run', '--hf-repo', 'no-namespace', '--hf-token', 'hf_x'], /^reclin: --hf-repo: expected "namespace\/name"/],
+    [['run', '--hf-repo', 'a/b', '--hf-token', 'secret'], /^reclin: --hf-token: a Hugging Face access token starts with 'hf_'/],
     [['run', '--run-config', 'nope.json'], /^reclin: --run-config: nope\.json cannot be read/],
     [['resume', path.join(tmp, 'configs')], /^reclin: dir: .*configs is not an experiment directory/],
     [['reproduce', path.join(tmp, 'nowhere')], /^reclin: dir: .*nowhere does not exist/],

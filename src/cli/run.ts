@@ -1,5 +1,6 @@
 // reclin run: config-driven training with the tracker (see run-config.ts for the flags, runner.ts for the loop).
 import type { Command } from 'commander';
+import { checkRepoId } from '../hub';
 import { CliError } from './errors';
 import { addRunFlags, redactArgv, resolveRunFlags, type RunFlags } from './run-config';
 import { startRun } from './runner';
@@ -11,7 +12,12 @@ export function register(program: Command): void {
   addRunFlags(cmd).action(async (f: RunFlags) => {
     const r = resolveRunFlags(f);
     const token = f.hfToken ?? process.env.HF_TOKEN;
-    if (r.runConfig.hf_repo && !token) throw new CliError('--hf-repo: uploading at the end needs a token; pass --hf-token or set HF_TOKEN (checked now, before training)');
+    // The upload happens at the end; everything it needs is checked now, before hours of training.
+    if (r.runConfig.hf_repo) {
+      checkRepoId(r.runConfig.hf_repo, '--hf-repo');
+      if (!token) throw new CliError('--hf-repo: uploading at the end needs a token; pass --hf-token or set HF_TOKEN (checked now, before training)');
+      if (!token.startsWith('hf_')) throw new CliError("--hf-token: a Hugging Face access token starts with 'hf_'; the one given does not (its value is not shown)");
+    }
     const out = await startRun({
       ...r,
       command: redactArgv(process.argv),
