@@ -34,6 +34,8 @@ test('final is the last logged value, best follows the direction the name tells,
   assert.equal(metricMode('train/loss'), 'min');
   assert.equal(metricMode('eval/exact_match'), 'max');
   assert.equal(metricMode('train/tokens_per_s'), undefined);
+  assert.equal(metricMode('eval/denoise_final_ce'), 'min');
+  assert.equal(metricMode('eval/denoise_token_accuracy'), 'max');
   const t = metricTable(runs);
   const loss = t.find((r) => r.metric === 'train/loss')!;
   assert.deepEqual(loss.cells[0], { final: { step: 3, value: 2.7 }, best: { step: 2, value: 2.5 } });

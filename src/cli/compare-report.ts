@@ -19,8 +19,9 @@ export type MetricMode = 'min' | 'max';
 /** Which direction is better, from the metric's name; undefined when the name does not say. */
 export function metricMode(name: string): MetricMode | undefined {
   const leaf = name.split('/').pop()!.toLowerCase();
-  if (/(loss|ppl|perplexity|error|err|ponder)/.test(leaf)) return 'min';
   if (/(acc|accuracy|exact|match|f1|score|commit_rate)/.test(leaf)) return 'max';
+  // Losses, and the denoising terms (each is a loss term of the recursive objective).
+  if (/(loss|ppl|perplexity|error|ponder|(^|_)ce(_|$)|^denoise_)/.test(leaf)) return 'min';
   return undefined;
 }
 
