@@ -7,6 +7,7 @@
 
 #include "binding.h"
 #include "runtime.cuh"
+#include "shape_rules.h"
 
 namespace reclin {
 

@@ -73,12 +73,6 @@ bool opt_bool(const Napi::Object& opts, const char* key) {
   return v.As<Napi::Boolean>().Value();
 }
 
-std::string shape_string(const std::vector<int64_t>& shape) {
-  Tensor t;
-  t.shape = shape;
-  return t.shape_str();
-}
-
 Napi::Value MatmulCuda(const Napi::CallbackInfo& info) {
   Tensor a = arg_cuda_f32(info, 0, "a");
   Tensor b = arg_cuda_f32(info, 1, "b");
@@ -86,31 +80,10 @@ Napi::Value MatmulCuda(const Napi::CallbackInfo& info) {
   Napi::Object opts = arg_object(info, 2, "options");
   const bool ta = opt_bool(opts, "transA"), tb = opt_bool(opts, "transB");
   const float alpha = static_cast<float>(opt_number(opts, "alpha", 1.0));
-  if (a.ndim() < 2)
-    throw ArgError(std::string("a: expected at least 2 dimension(s) ") + (ta ? "[...,K,M] (transA)" : "[...,M,K]") +
-                   ", got " + a.shape_str());
-  if (b.ndim() < 2)
-    throw ArgError(std::string("b: expected at least 2 dimension(s) ") + (tb ? "[...,N,K] (transB)" : "[...,K,N]") +
-                   ", got " + b.shape_str());
-  const int64_t M = ta ? a.dim(-1) : a.dim(-2), K = ta ? a.dim(-2) : a.dim(-1);
-  const int64_t Kb = tb ? b.dim(-1) : b.dim(-2), N = tb ? b.dim(-2) : b.dim(-1);
-  if (Kb != K)
-    throw ArgError(std::string("b: expected shape ") + (tb ? "[...,N,K]" : "[...,K,N]") + " with K = " +
-                   std::to_string(K) + " (from a " + a.shape_str() + "), got " + b.shape_str());
-  std::vector<int64_t> batch(a.shape.begin(), a.shape.end() - 2);
-  const bool shared_b = b.ndim() == 2;
-  if (!shared_b) {
-    std::vector<int64_t> bb(b.shape.begin(), b.shape.end() - 2);
-    if (bb != batch)
-      throw ArgError("b: batch dimensions " + shape_string(bb) + " must equal a's " + shape_string(batch) +
-                     " (or b must be 2-D and shared across the batch)");
-  }
-  int64_t nbatch = 1;
-  for (int64_t d : batch) nbatch *= d;
-  std::vector<int64_t> out_shape = batch;
-  out_shape.push_back(M);
-  out_shape.push_back(N);
-  Tensor c = empty(out_shape, DType::F32, a.device);
+  const MatmulShape s = matmul_shape(a, b, ta, tb);
+  const int64_t M = s.M, K = s.K, N = s.N, nbatch = s.nbatch;
+  const bool shared_b = s.shared_b;
+  Tensor c = empty(s.out, DType::F32, a.device);
   if (c.numel() == 0) return wrap(info.Env(), c);
   const int64_t sa = M * K, sb = shared_b ? 0 : K * N, sc = M * N;
   dim3 grid(static_cast<unsigned>((N + BN - 1) / BN), static_cast<unsigned>((M + BM - 1) / BM),

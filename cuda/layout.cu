@@ -173,25 +173,6 @@ RECLIN_EXPORT("shortConvBackwardCuda", ShortConvBackwardCuda)
 
 // ---- shape ops (any dtype) -----------------------------------------------------------------------------------
 
-int64_t prod(const std::vector<int64_t>& s, int from, int to) {
-  int64_t p = 1;
-  for (int i = from; i < to; ++i) p *= s[i];
-  return p;
-}
-
-int norm_dim(int64_t dim, int ndim, const char* name) {
-  if (dim < -ndim || dim >= ndim || ndim == 0)
-    throw ArgError(std::string(name) + ": dimension " + std::to_string(dim) + " is out of range for a " +
-                   std::to_string(ndim) + "-D tensor");
-  return static_cast<int>(dim < 0 ? dim + ndim : dim);
-}
-
-std::string shape_string(const std::vector<int64_t>& shape) {
-  Tensor t;
-  t.shape = shape;
-  return t.shape_str();
-}
-
 // `outer` rows of `width` bytes, strided copies (cudaMemcpy2D does the gather/scatter).
 void copy_rows(void* dst, int64_t dpitch, const void* src, int64_t spitch, int64_t width, int64_t outer, cudaStream_t st) {
   if (width == 0 || outer == 0) return;
@@ -226,7 +207,7 @@ Napi::Value ConcatCuda(const Napi::CallbackInfo& info) {
   }
   Tensor out = empty(shape, t0.dtype, t0.device);
   const int64_t es = static_cast<int64_t>(dtype_size(t0.dtype));
-  const int64_t outer = prod(shape, 0, dim), inner = prod(shape, dim + 1, static_cast<int>(shape.size())) * es;
+  const int64_t outer = shape_product(shape, 0, dim), inner = shape_product(shape, dim + 1, static_cast<int>(shape.size())) * es;
   cudaStream_t st = stream_for(t0.device.index);
   int64_t offset = 0;
   for (const Tensor& t : ts) {
@@ -241,19 +222,13 @@ RECLIN_EXPORT("concatCuda", ConcatCuda)
 Napi::Value SliceCuda(const Napi::CallbackInfo& info) {
   Tensor x = arg_tensor(info, 0, "x");
   expect_cuda(x, "x");
-  const int dim = norm_dim(arg_int(info, 1, "dim"), x.ndim(), "dim");
-  const int64_t n = x.shape[dim];
-  int64_t start = arg_int(info, 2, "start"), end = arg_int(info, 3, "end");
-  if (start < 0) start += n;
-  if (end < 0) end += n;
-  if (start < 0 || end > n || start > end)
-    throw ArgError("start/end: slice [" + std::to_string(start) + ", " + std::to_string(end) + ") is invalid for dim " +
-                   std::to_string(dim) + " of size " + std::to_string(n) + " (x " + x.shape_str() + ")");
-  std::vector<int64_t> shape = x.shape;
-  shape[dim] = end - start;
+  const SliceRange r = slice_range(x, arg_int(info, 1, "dim"), arg_int(info, 2, "start"), arg_int(info, 3, "end"));
+  const int dim = r.dim;
+  const int64_t n = x.shape[dim], start = r.start;
+  const std::vector<int64_t>& shape = r.out;
   Tensor out = empty(shape, x.dtype, x.device);
   const int64_t es = static_cast<int64_t>(dtype_size(x.dtype));
-  const int64_t outer = prod(shape, 0, dim), inner = prod(shape, dim + 1, static_cast<int>(shape.size())) * es;
+  const int64_t outer = shape_product(shape, 0, dim), inner = shape_product(shape, dim + 1, static_cast<int>(shape.size())) * es;
   const int64_t len = shape[dim] * inner;
   copy_rows(out.raw(), len, static_cast<const uint8_t*>(x.raw()) + start * inner, n * inner, len, outer,
             stream_for(x.device.index));
@@ -275,7 +250,7 @@ Napi::Value SliceBackwardCuda(const Napi::CallbackInfo& info) {
                    std::to_string(dim) + " does not fit inputShape " + shape_string(shape));
   Tensor out = zeros(shape, dy.dtype, dy.device);
   const int64_t es = static_cast<int64_t>(dtype_size(dy.dtype));
-  const int64_t outer = prod(shape, 0, dim), inner = prod(shape, dim + 1, static_cast<int>(shape.size())) * es;
+  const int64_t outer = shape_product(shape, 0, dim), inner = shape_product(shape, dim + 1, static_cast<int>(shape.size())) * es;
   const int64_t len = dy.shape[dim] * inner;
   copy_rows(static_cast<uint8_t*>(out.raw()) + start * inner, shape[dim] * inner, dy.raw(), len, len, outer,
             stream_for(dy.device.index));

@@ -17,27 +17,10 @@ static Napi::Value Matmul(const Napi::CallbackInfo& info) {
   Napi::Object opts = arg_object(info, 2, "options");
   const bool ta = opt_bool(opts, "transA"), tb = opt_bool(opts, "transB");
   const float alpha = static_cast<float>(opt_number(opts, "alpha", 1.0));
-  expect_min_ndim(a, 2, "a", ta ? "[...,K,M] (transA)" : "[...,M,K]");
-  expect_min_ndim(b, 2, "b", tb ? "[...,N,K] (transB)" : "[...,K,N]");
-  const int64_t M = ta ? a.dim(-1) : a.dim(-2), K = ta ? a.dim(-2) : a.dim(-1);
-  const int64_t Kb = tb ? b.dim(-1) : b.dim(-2), N = tb ? b.dim(-2) : b.dim(-1);
-  if (Kb != K)
-    throw ArgError(std::string("b: expected shape ") + (tb ? "[...,N,K]" : "[...,K,N]") + " with K = " +
-                   std::to_string(K) + " (from a " + a.shape_str() + "), got " + b.shape_str());
-  std::vector<int64_t> batch(a.shape.begin(), a.shape.end() - 2);
-  const bool shared_b = b.ndim() == 2;
-  if (!shared_b) {
-    std::vector<int64_t> bb(b.shape.begin(), b.shape.end() - 2);
-    if (bb != batch)
-      throw ArgError("b: batch dimensions " + shape_string(bb) + " must equal a's " + shape_string(batch) +
-                     " (or b must be 2-D and shared across the batch)");
-  }
-  int64_t nbatch = 1;
-  for (int64_t d : batch) nbatch *= d;
-  std::vector<int64_t> out_shape = batch;
-  out_shape.push_back(M);
-  out_shape.push_back(N);
-  Tensor c = empty(out_shape);
+  const MatmulShape s = matmul_shape(a, b, ta, tb);
+  const int64_t M = s.M, K = s.K, N = s.N, nbatch = s.nbatch;
+  const bool shared_b = s.shared_b;
+  Tensor c = empty(s.out);
   const float* pa = a.f32();
   const float* pb = b.f32();
   float* pc = c.f32();

@@ -6,12 +6,6 @@
 namespace reclin {
 namespace {
 
-int64_t prod(const std::vector<int64_t>& s, int from, int to) {
-  int64_t p = 1;
-  for (int i = from; i < to; ++i) p *= s[i];
-  return p;
-}
-
 // Copies `outer` blocks of `src_len` bytes (source stride src_len) to a destination with stride dst_stride.
 void copy_blocks(const uint8_t* src, int64_t src_len, uint8_t* dst, int64_t dst_stride, int64_t outer) {
 #pragma omp parallel for schedule(static) if (outer * src_len > 4 * kParallelGrain)
@@ -40,7 +34,7 @@ Napi::Value Concat(const Napi::CallbackInfo& info) {
   }
   Tensor out = empty(shape, t0.dtype);
   const int64_t es = static_cast<int64_t>(dtype_size(t0.dtype));
-  const int64_t outer = prod(shape, 0, dim), inner = prod(shape, dim + 1, static_cast<int>(shape.size())) * es;
+  const int64_t outer = shape_product(shape, 0, dim), inner = shape_product(shape, dim + 1, static_cast<int>(shape.size())) * es;
   uint8_t* po = static_cast<uint8_t*>(out.raw());
   int64_t offset = 0;
   for (const Tensor& t : ts) {
@@ -56,19 +50,13 @@ RECLIN_EXPORT("concat", Concat)
 Napi::Value Slice(const Napi::CallbackInfo& info) {
   Tensor x = arg_tensor(info, 0, "x");
   expect_cpu(x, "x");
-  const int dim = norm_dim(arg_int(info, 1, "dim"), x.ndim(), "dim");
-  const int64_t n = x.shape[dim];
-  int64_t start = arg_int(info, 2, "start"), end = arg_int(info, 3, "end");
-  if (start < 0) start += n;
-  if (end < 0) end += n;
-  if (start < 0 || end > n || start > end)
-    throw ArgError("start/end: slice [" + std::to_string(start) + ", " + std::to_string(end) + ") is invalid for dim " +
-                   std::to_string(dim) + " of size " + std::to_string(n) + " (x " + x.shape_str() + ")");
-  std::vector<int64_t> shape = x.shape;
-  shape[dim] = end - start;
+  const SliceRange r = slice_range(x, arg_int(info, 1, "dim"), arg_int(info, 2, "start"), arg_int(info, 3, "end"));
+  const int dim = r.dim;
+  const int64_t n = x.shape[dim], start = r.start;
+  const std::vector<int64_t>& shape = r.out;
   Tensor out = empty(shape, x.dtype);
   const int64_t es = static_cast<int64_t>(dtype_size(x.dtype));
-  const int64_t outer = prod(shape, 0, dim), inner = prod(shape, dim + 1, static_cast<int>(shape.size())) * es;
+  const int64_t outer = shape_product(shape, 0, dim), inner = shape_product(shape, dim + 1, static_cast<int>(shape.size())) * es;
   const int64_t len = shape[dim] * inner;
   const uint8_t* src = static_cast<const uint8_t*>(x.raw()) + start * inner;
   uint8_t* dst = static_cast<uint8_t*>(out.raw());
@@ -95,7 +83,7 @@ Napi::Value SliceBackward(const Napi::CallbackInfo& info) {
                    std::to_string(dim) + " does not fit inputShape " + shape_string(shape));
   Tensor out = zeros(shape, dy.dtype);
   const int64_t es = static_cast<int64_t>(dtype_size(dy.dtype));
-  const int64_t outer = prod(shape, 0, dim), inner = prod(shape, dim + 1, static_cast<int>(shape.size())) * es;
+  const int64_t outer = shape_product(shape, 0, dim), inner = shape_product(shape, dim + 1, static_cast<int>(shape.size())) * es;
   const int64_t len = dy.shape[dim] * inner;
   if (len)
     copy_blocks(static_cast<const uint8_t*>(dy.raw()), len, static_cast<uint8_t*>(out.raw()) + start * inner,
@@ -108,7 +96,7 @@ template <class E>
 void transpose_copy(const E* src, E* dst, const std::vector<int64_t>& oshape, const std::vector<int64_t>& istride) {
   const int nd = static_cast<int>(oshape.size());
   const int64_t inner = oshape[nd - 1], s_in = istride[nd - 1];
-  const int64_t rows = prod(oshape, 0, nd - 1);
+  const int64_t rows = shape_product(oshape, 0, nd - 1);
 #pragma omp parallel for schedule(static) if (rows * inner > kParallelGrain)
   for (int64_t r = 0; r < rows; ++r) {
     int64_t rem = r, off = 0;

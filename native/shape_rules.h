@@ -1,0 +1,108 @@
+// Shape rules shared by the CPU ops (native/) and their CUDA twins (cuda/): argument checks with named errors
+// and the output shapes they imply. Device-independent, so both backends accept and refuse exactly the same input.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "binding.h"
+
+namespace reclin {
+
+inline std::string shape_string(const std::vector<int64_t>& shape) {
+  Tensor t;
+  t.shape = shape;
+  return t.shape_str();
+}
+
+inline int64_t shape_product(const std::vector<int64_t>& s, int from, int to) {
+  int64_t p = 1;
+  for (int i = from; i < to; ++i) p *= s[i];
+  return p;
+}
+
+// Requires at least `min_ndim` dimensions; `layout` like "[...,D]" for the message.
+inline void expect_min_ndim(const Tensor& t, int min_ndim, const char* name, const char* layout) {
+  if (t.ndim() < min_ndim)
+    throw ArgError(std::string(name) + ": expected at least " + std::to_string(min_ndim) + " dimension(s) " + layout +
+                   ", got " + t.shape_str());
+}
+
+inline void expect_same_shape(const Tensor& t, const Tensor& ref, const char* name, const char* ref_name) {
+  if (t.shape != ref.shape)
+    throw ArgError(std::string(name) + ": expected the shape of " + ref_name + " " + ref.shape_str() + ", got " +
+                   t.shape_str());
+}
+
+// Normalises a possibly negative dimension index; names the argument on error.
+inline int norm_dim(int64_t dim, int ndim, const char* name) {
+  if (dim < -ndim || dim >= ndim || ndim == 0)
+    throw ArgError(std::string(name) + ": dimension " + std::to_string(dim) + " is out of range for a " +
+                   std::to_string(ndim) + "-D tensor");
+  return static_cast<int>(dim < 0 ? dim + ndim : dim);
+}
+
+// Product of all dimensions but the last (the "rows" of a [..., D] tensor).
+inline int64_t leading_rows(const Tensor& t) { return shape_product(t.shape, 0, t.ndim() - 1); }
+
+inline std::vector<int64_t> without_last(const std::vector<int64_t>& s) {
+  return std::vector<int64_t>(s.begin(), s.end() - (s.empty() ? 0 : 1));
+}
+
+// matmul(a, b, {transA, transB}): a [...,M,K] ([...,K,M] if transA); b [...,K,N] with a's batch dims, or 2-D
+// [K,N] shared across the batch ([N,K] / [...,N,K] if transB). The result is [...,M,N].
+struct MatmulShape {
+  int64_t M, K, N, nbatch;
+  bool shared_b;
+  std::vector<int64_t> out;
+};
+
+inline MatmulShape matmul_shape(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  expect_min_ndim(a, 2, "a", ta ? "[...,K,M] (transA)" : "[...,M,K]");
+  expect_min_ndim(b, 2, "b", tb ? "[...,N,K] (transB)" : "[...,K,N]");
+  MatmulShape s;
+  s.M = ta ? a.dim(-1) : a.dim(-2);
+  s.K = ta ? a.dim(-2) : a.dim(-1);
+  const int64_t Kb = tb ? b.dim(-1) : b.dim(-2);
+  s.N = tb ? b.dim(-2) : b.dim(-1);
+  if (Kb != s.K)
+    throw ArgError(std::string("b: expected shape ") + (tb ? "[...,N,K]" : "[...,K,N]") + " with K = " +
+                   std::to_string(s.K) + " (from a " + a.shape_str() + "), got " + b.shape_str());
+  std::vector<int64_t> batch(a.shape.begin(), a.shape.end() - 2);
+  s.shared_b = b.ndim() == 2;
+  if (!s.shared_b) {
+    std::vector<int64_t> bb(b.shape.begin(), b.shape.end() - 2);
+    if (bb != batch)
+      throw ArgError("b: batch dimensions " + shape_string(bb) + " must equal a's " + shape_string(batch) +
+                     " (or b must be 2-D and shared across the batch)");
+  }
+  s.nbatch = shape_product(batch, 0, static_cast<int>(batch.size()));
+  s.out = batch;
+  s.out.push_back(s.M);
+  s.out.push_back(s.N);
+  return s;
+}
+
+// slice(x, dim, start, end): elements start..end-1 along dim (negative indices count from the end).
+struct SliceRange {
+  int dim;
+  int64_t start, end;
+  std::vector<int64_t> out;
+};
+
+inline SliceRange slice_range(const Tensor& x, int64_t dim_arg, int64_t start, int64_t end) {
+  SliceRange r;
+  r.dim = norm_dim(dim_arg, x.ndim(), "dim");
+  const int64_t n = x.shape[r.dim];
+  if (start < 0) start += n;
+  if (end < 0) end += n;
+  if (start < 0 || end > n || start > end)
+    throw ArgError("start/end: slice [" + std::to_string(start) + ", " + std::to_string(end) + ") is invalid for dim " +
+                   std::to_string(r.dim) + " of size " + std::to_string(n) + " (x " + x.shape_str() + ")");
+  r.start = start;
+  r.end = end;
+  r.out = x.shape;
+  r.out[r.dim] = end - start;
+  return r;
+}
+
+}  // namespace reclin
