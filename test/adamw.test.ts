@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { Tensor, adamw, setNumThreads, getNumThreads } from '../src';
 import type { AdamWOptions } from '../src';
 import { op } from '../src/native';
-import { assertClose, pythonWith, randn, runPython } from './helpers';
+import { assertClose, interopRequired, pythonWith, randn, runPython } from './helpers';
 
 // Odd sizes on purpose: SIMD tails (1, 7, 15, 17, 33), a zero-size tensor, and one spanning several 32768-element
 // blocks with a ragged end (65536 + 37).
@@ -208,7 +208,9 @@ for fused in (False, True):
 test('adamw.step matches torch.optim.AdamW (plain and fused) when PyTorch is available', (t) => {
   const py = pythonWithTorch();
   if (!py) {
-    t.skip('needs Python with torch and numpy (e.g. after npm run bench:cpu, or RECLIN_PYTHON)');
+    const why = 'needs Python with torch and numpy (e.g. after npm run bench:cpu, or RECLIN_PYTHON)';
+    if (interopRequired) throw new Error(`${why}; RECLIN_REQUIRE_INTEROP=1 requires it`);
+    t.skip(why);
     return;
   }
   const steps = 5;

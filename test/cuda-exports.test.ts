@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Tensor } from '../src';
+import { interopRequired } from './helpers';
 
 const root = path.resolve(__dirname, '..');
 const cudaBinary = ['build-cuda-check', 'build-cuda'].map((d) => path.join(root, d, 'Release', 'reclin.node')).find((p) => fs.existsSync(p)) ?? '';
-const skip = !cudaBinary && !process.env.CI && 'no build-cuda/ (npm run build:cuda)';
+const skip = !cudaBinary && !interopRequired && 'no build-cuda/ (npm run build:cuda)';
 
 /** Every raw op that src/ops calls through native-call.ts (plus KDA and AdamW, which route themselves). */
 const routed = [

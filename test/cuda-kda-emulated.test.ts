@@ -8,12 +8,13 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { interopRequired } from './helpers';
 
 const root = path.resolve(__dirname, '..');
 const cxx = process.env.CXX ?? 'c++';
 const haveCxx = spawnSync(cxx, ['--version']).status === 0;
 
-test('CUDA KDA kernels, emulated on the CPU, match the float64 recurrence (forward, backward, awkward sizes)', { skip: !haveCxx && !process.env.CI && `no C++ compiler (${cxx})` }, () => {
+test('CUDA KDA kernels, emulated on the CPU, match the float64 recurrence (forward, backward, awkward sizes)', { skip: !haveCxx && !interopRequired && `no C++ compiler (${cxx})` }, () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reclin-kda-emu-'));
   try {
     const exe = path.join(dir, 'kda_emu');

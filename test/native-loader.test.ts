@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chooseBinary, pickCudaBinary, type BinaryCandidate, type CudaProbe } from '../src/native';
+import { interopRequired } from './helpers';
 
 const cpu: BinaryCandidate = { path: '/p/reclin-cpu.node', kind: 'cpu', archs: [], origin: 'prebuilt' };
 const sm = (a: number): BinaryCandidate => ({ path: `/p/reclin-cuda-sm${a}.node`, kind: 'cuda', archs: [`${a}-real`, `${a}-virtual`], origin: 'prebuilt' });
@@ -53,7 +54,7 @@ function runNode(code: string, env: Record<string, string>) {
   return spawnSync(process.execPath, ['--import', 'tsx', '-e', code], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } });
 }
 
-test('the CUDA binary loads and probes without a GPU, and the loader falls back to CPU', { skip: !haveCuda && !process.env.CI && 'no build-cuda/ (npm run build:cuda)' }, () => {
+test('the CUDA binary loads and probes without a GPU, and the loader falls back to CPU', { skip: !haveCuda && !interopRequired && 'no build-cuda/ (npm run build:cuda)' }, () => {
   assert.ok(haveCuda, 'CI must compile the CUDA variant first (npm run build:cuda) so a CUDA compile error fails CI');
   const b = require(cudaBinary);
   const probe = b.cudaProbe();
