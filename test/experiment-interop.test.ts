@@ -6,8 +6,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ExperimentTracker, listCheckpoints, readSafetensors, bf16BitsToFloat32 } from '../src/experiment';
+import { ExperimentTracker, listCheckpoints } from '../src/experiment';
 import { randn, requirePython, runPython } from './helpers';
+
+type Written = Record<string, { dtype: string; shape: number[]; data: ArrayLike<number> }>;
+/** What each checkpoint file was given, keyed by "step_N/model" or "step_N/optimizer": the interop test compares with this. */
+const written = new Map<string, Written>();
 
 async function makeRun(): Promise<string> {
   const tr = await ExperimentTracker.create({ name: 'interop', dir: fs.mkdtempSync(path.join(os.tmpdir(), 'reclin-io-')), modelConfig: { hidden_size: 3 }, flushIntervalMs: 0, runConfig: { checkpoint: { keep_last: null } }, description: 'interop: "quoted" text' });
@@ -17,66 +21,58 @@ async function makeRun(): Promise<string> {
   tr.logGenerationSample('12+30=', '42', 5, { exact_match: 1 });
   tr.logHistogram('weights/embed', randn(1000, 3), 4);
   for (const step of [3, 5]) {
-    await tr.saveCheckpoint({
-      step,
-      model: {
-        'model.embed_tokens.weight': { dtype: 'F32', shape: [4, 3], data: randn(12, step) },
-        'model.layers.0.self_attn.q_proj.weight': { dtype: 'BF16', shape: [3, 3], data: randn(9, step + 100) },
-        'model.position_ids': { dtype: 'I32', shape: [2, 2], data: Int32Array.from([0, 1, 2, step]) },
-      },
-      optimizer: { 'model.embed_tokens.weight.exp_avg': { dtype: 'F32', shape: [4, 3], data: randn(12, step + 7) }, 'step': { dtype: 'I32', shape: [], data: Int32Array.from([step]) } },
-      metrics: { 'eval/loss': 1 / step },
-    });
+    const model: Written = {
+      'model.embed_tokens.weight': { dtype: 'F32', shape: [4, 3], data: randn(12, step) },
+      'model.layers.0.self_attn.q_proj.weight': { dtype: 'BF16', shape: [3, 3], data: randn(9, step + 100) },
+      'model.position_ids': { dtype: 'I32', shape: [2, 2], data: Int32Array.from([0, 1, 2, step]) },
+    };
+    const optimizer: Written = { 'model.embed_tokens.weight.exp_avg': { dtype: 'F32', shape: [4, 3], data: randn(12, step + 7) }, 'step': { dtype: 'I32', shape: [], data: Int32Array.from([step]) } };
+    written.set(`step_${step}/model`, model);
+    written.set(`step_${step}/optimizer`, optimizer);
+    await tr.saveCheckpoint({ step, model: model as never, optimizer: optimizer as never, metrics: { 'eval/loss': 1 / step } });
   }
   await tr.close();
   return tr.dir;
 }
 
-test('interop: the Python safetensors package loads every tensor of every checkpoint (dtype, shape, values)', async (t) => {
-  const py = requirePython(['safetensors', 'numpy']);
+test('interop: the Python safetensors package (through torch) reads every checkpoint tensor as written: dtype, shape, values, bf16 rounded as torch rounds', async (t) => {
+  const py = requirePython(['safetensors', 'torch']);
   if ('skip' in py) return t.skip(py.skip);
   const dir = await makeRun();
-  const files = listCheckpoints(dir).flatMap((c) => [path.join(c.dir, 'model', 'model.safetensors'), path.join(c.dir, 'optimizer.safetensors')]);
-  assert.equal(files.length, 4);
-  const out = JSON.parse(runPython(py.python, `
-import json, sys, struct, numpy as np
-from safetensors import safe_open
-res = {}
-for path in sys.argv[1:]:
-    with open(path, "rb") as fh:
-        n = struct.unpack("<Q", fh.read(8))[0]
-        header = json.loads(fh.read(n))
-        data = fh.read()
-    tensors = {}
-    with safe_open(path, framework="np") as f:
-        meta = f.metadata()
-        for k in f.keys():
-            sl = f.get_slice(k)
-            dt, shape = sl.get_dtype(), list(sl.get_shape())
-            if dt == "BF16":  # numpy has no bfloat16: widen the stored bits ourselves
-                b, e = header[k]["data_offsets"]
-                vals = (np.frombuffer(data[b:e], dtype="<u2").astype(np.uint32) << 16).view(np.float32)
-            else:
-                a = f.get_tensor(k)
-                assert list(a.shape) == shape
-                vals = a
-            tensors[k] = {"dtype": dt, "shape": shape, "values": np.asarray(vals, dtype=np.float64).ravel().tolist()}
-    res[path] = {"meta": meta, "tensors": tensors}
-print(json.dumps(res))
-`, files));
-  for (const file of files) {
-    const ours = readSafetensors(file);
-    const theirs = out[file];
-    assert.deepEqual(theirs.meta, { format: 'pt' }, file);
-    assert.deepEqual(Object.keys(theirs.tensors).sort(), Object.keys(ours.tensors).sort(), file);
-    for (const [name, t] of Object.entries(ours.tensors)) {
-      const p = theirs.tensors[name];
-      assert.equal(p.dtype, t.dtype, `${file} ${name}`);
-      assert.deepEqual(p.shape, t.shape, `${file} ${name}`);
-      const want = t.dtype === 'BF16' ? bf16BitsToFloat32(t.data as Uint16Array) : t.data;
-      assert.deepEqual(p.values, Array.from(want as ArrayLike<number>), `${file} ${name}`);
+  const cks = listCheckpoints(dir);
+  assert.equal(cks.length, 2);
+  // file -> the tensors handed to saveCheckpoint, as plain JSON for Python
+  const expected: Record<string, Record<string, { dtype: string; shape: number[]; values: number[] }>> = {};
+  for (const c of cks) {
+    for (const part of ['model', 'optimizer'] as const) {
+      const file = part === 'model' ? path.join(c.dir, 'model', 'model.safetensors') : path.join(c.dir, 'optimizer.safetensors');
+      const w = written.get(`step_${c.step}/${part}`)!;
+      expected[file] = Object.fromEntries(Object.entries(w).map(([k, v]) => [k, { dtype: v.dtype, shape: v.shape, values: Array.from(v.data) }]));
     }
   }
+  const specFile = path.join(dir, 'expected.json');
+  fs.writeFileSync(specFile, JSON.stringify(expected));
+  const out = JSON.parse(runPython(py.python, `
+import json, sys, torch
+from safetensors import safe_open
+DT = {"F32": torch.float32, "BF16": torch.bfloat16, "I32": torch.int32}
+expected = json.load(open(sys.argv[1]))
+problems = []
+for path, tensors in expected.items():
+    with safe_open(path, framework="pt") as f:
+        if f.metadata() != {"format": "pt"}: problems.append(f"{path}: metadata {f.metadata()}")
+        if sorted(f.keys()) != sorted(tensors): problems.append(f"{path}: keys {sorted(f.keys())}")
+        for name, want in tensors.items():
+            got = f.get_tensor(name)
+            if got.dtype != DT[want["dtype"]]: problems.append(f"{name}: dtype {got.dtype}")
+            if list(got.shape) != want["shape"]: problems.append(f"{name}: shape {list(got.shape)}")
+            # the written float32 (or int) values, converted to the stored dtype by torch itself
+            src = torch.tensor(want["values"], dtype=torch.float64 if want["dtype"] != "I32" else torch.int64)
+            ref = src.to(torch.float32).to(DT[want["dtype"]]).reshape(want["shape"])
+            if not torch.equal(got, ref): problems.append(f"{path} {name}: values differ from what was written")
+print(json.dumps(problems))
+`, [specFile]));
+  assert.deepEqual(out, []);
 });
 
 test('interop: TensorBoard\'s EventAccumulator reads every scalar, text and histogram of a tracker run', async (t) => {

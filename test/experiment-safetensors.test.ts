@@ -69,8 +69,8 @@ test('safetensors: bad input and corrupt files give errors naming the tensor and
   assert.throws(() => readSafetensorsHeader(file), /header length .* exceeds the file/);
 });
 
-test('safetensors: the Python safetensors package loads every tensor we write, and we read what it writes', (t) => {
-  const py = requirePython(['safetensors', 'numpy']);
+test('safetensors: the Python safetensors package loads every tensor we write (bf16 as torch rounds it), and we read what it writes', (t) => {
+  const py = requirePython(['safetensors', 'numpy', 'torch']);
   if ('skip' in py) return t.skip(py.skip);
   const dir = tmpdir();
   const file = path.join(dir, 'ours.safetensors');
@@ -87,8 +87,11 @@ with safe_open(sys.argv[1], framework="np") as f:
         sl = f.get_slice(k)
         dt = sl.get_dtype()
         if dt == "BF16":
-            # numpy has no bfloat16: read the raw bytes through the header offsets
-            res[k] = {"dtype": dt, "shape": sl.get_shape()}
+            # numpy has no bfloat16: torch reads it; the values come back widened exactly to float64
+            import torch
+            from safetensors.torch import load_file
+            a = load_file(sys.argv[1])[k]
+            res[k] = {"dtype": dt, "shape": list(a.shape), "values": a.to(torch.float64).ravel().tolist()}
         else:
             a = f.get_tensor(k)
             res[k] = {"dtype": dt, "shape": list(a.shape), "values": a.astype(np.float64).ravel().tolist()}
@@ -104,6 +107,16 @@ print(json.dumps({"meta": meta, "tensors": res}))
     assert.deepEqual(g.shape, want.shape, name);
     if (want.dtype !== 'BF16') assert.deepEqual(g.values, Array.from(want.data as ArrayLike<number>), name);
   }
+  // bf16: what torch read must be torch's own round-to-nearest-even of the float32 values we were given
+  const byName = s as Record<string, { dtype: string; data: unknown }>;
+  const bfNames = Object.keys(byName).filter((k) => byName[k].dtype === 'BF16');
+  assert.ok(bfNames.length > 0);
+  const rounded = JSON.parse(runPython(py.python, `
+import json, sys, torch
+vals = json.loads(sys.argv[1])
+print(json.dumps({k: torch.tensor(v, dtype=torch.float32).to(torch.bfloat16).to(torch.float64).tolist() for k, v in vals.items()}))
+`, [JSON.stringify(Object.fromEntries(bfNames.map((k) => [k, Array.from(byName[k].data as ArrayLike<number>)])))]));
+  for (const k of bfNames) assert.deepEqual(got.tensors[k].values, rounded[k], k);
   const theirs = readSafetensors(path.join(dir, 'theirs.safetensors'));
   assert.deepEqual(theirs.metadata, { who: 'python' });
   assert.deepEqual(theirs.tensors.x.shape, [2, 3]);

@@ -43,10 +43,43 @@ test('CRC-32C matches published test vectors', () => {
   assert.equal(maskedCrc32c(Buffer.from('\x1a\x11CRC test, one two', 'latin1')), 0x5794d08a); // masked_crc.rs
 });
 
-test('an event record is byte-identical to the one TensorBoard writes (FORMATS.md worked record)', () => {
+/** CRC-32C bit by bit (reflected polynomial 0x82F63B78): independent of the table-driven implementation under test. */
+function bitwiseCrc32c(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const b of bytes) {
+    c ^= b;
+    for (let i = 0; i < 8; i++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}
+const bitwiseMasked = (bytes: Uint8Array) => {
+  const c = bitwiseCrc32c(bytes);
+  return ((((c >>> 15) | (c << 17)) >>> 0) + 0xa282ead8) >>> 0;
+};
+
+test('an event record is the TFRecord framing of the protobuf bytes derived field by field (docs/design/formats.md §5)', () => {
   const data = encodeEvent({ wallTime: 1.7e9, step: 1, scalars: [{ tag: 'loss', value: 0.5 }] });
-  assert.equal(Buffer.from(data).toString('hex'), '0900000040fc54d94110012a0d0a0b0a046c6f7373150000003f');
-  assert.equal(encodeRecord(data).toString('hex'), '1a00000000000000129bd82d' + Buffer.from(data).toString('hex') + '8db02e39');
+  // Event.wall_time (field 1, fixed64), Event.step (field 2, varint), Event.summary (field 5, length-delimited)
+  // holding Summary.value (field 1) = Value{tag (field 1) "loss", simple_value (field 2, fixed32) 0.5}.
+  const f64 = Buffer.alloc(8);
+  f64.writeDoubleLE(1.7e9);
+  const f32 = Buffer.alloc(4);
+  f32.writeFloatLE(0.5);
+  const value = Buffer.concat([Buffer.from([0x0a, 4]), Buffer.from('loss'), Buffer.from([0x15]), f32]);
+  const summary = Buffer.concat([Buffer.from([0x0a, value.length]), value]);
+  const expected = Buffer.concat([Buffer.from([0x09]), f64, Buffer.from([0x10, 1, 0x2a, summary.length]), summary]);
+  assert.equal(Buffer.from(data).toString('hex'), expected.toString('hex'));
+  assert.equal(expected.toString('hex'), '0900000040fc54d94110012a0d0a0b0a046c6f7373150000003f'); // the bytes written out in formats.md
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(expected.length));
+  const crc = (b: Uint8Array) => {
+    const out = Buffer.alloc(4);
+    out.writeUInt32LE(bitwiseMasked(b));
+    return out;
+  };
+  const record = Buffer.concat([len, crc(len), expected, crc(expected)]);
+  assert.equal(encodeRecord(data).toString('hex'), record.toString('hex'));
+  assert.equal(bitwiseCrc32c(new Uint8Array(32)), 0x8a9136aa); // the bitwise reference itself, on RFC 3720's vector
 });
 
 test('file name, brain.Event:2 header and round trip of scalars, text and histograms', () => {
