@@ -11,3 +11,4 @@ export * from './experiment';
 export * from './tensorboard';
 export * from './hub';
 export { loadAddon } from './native';
+export * as reference from './reference';

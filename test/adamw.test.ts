@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { Tensor, adamw, setNumThreads, getNumThreads } from '../src';
 import type { AdamWOptions } from '../src';
 import { op } from '../src/native';
+import { adamwStep } from '../src/reference';
 import { assertClose, interopRequired, pythonWith, randn, runPython } from './helpers';
 
 // Odd sizes on purpose: SIMD tails (1, 7, 15, 17, 33), a zero-size tensor, and one spanning several 32768-element
@@ -39,27 +40,12 @@ function makeState(seed: number, steps: number): State {
   return { p, m, v, grads };
 }
 
-/** PyTorch's AdamW formula (torch/optim/adam.py, decoupled weight decay, no amsgrad), in float64. */
+/** The library's float64 AdamW (src/reference/adamw.ts, PyTorch's formula) over the whole schedule. */
 function referenceAdamW(st: State, steps: number) {
   const p = st.p.map((a) => Float64Array.from(a));
   const m = st.m.map((a) => Float64Array.from(a));
   const v = st.v.map((a) => Float64Array.from(a));
-  for (let k = 0; k < steps; k++) {
-    const { lr, beta1, beta2, eps, weightDecay } = SCHEDULE[k % SCHEDULE.length];
-    const step = k + 1;
-    const bc1 = 1 - beta1 ** step;
-    const bc2 = 1 - beta2 ** step;
-    for (let t = 0; t < p.length; t++) {
-      const g = st.grads[k][t];
-      for (let i = 0; i < p[t].length; i++) {
-        p[t][i] *= 1 - lr * weightDecay;
-        m[t][i] = beta1 * m[t][i] + (1 - beta1) * g[i];
-        v[t][i] = beta2 * v[t][i] + (1 - beta2) * g[i] * g[i];
-        const denom = Math.sqrt(v[t][i]) / Math.sqrt(bc2) + eps;
-        p[t][i] -= (lr / bc1) * (m[t][i] / denom);
-      }
-    }
-  }
+  for (let k = 0; k < steps; k++) adamwStep(p, st.grads[k], m, v, { ...SCHEDULE[k % SCHEDULE.length], step: k + 1 });
   return { p, m, v };
 }
 

@@ -1,4 +1,4 @@
-// KDA: the native chunked kernels against a float64 token-by-token reference (KDA_SPEC.md §2 and §4.1),
+// KDA: the native chunked kernels against a float64 token-by-token reference (docs/design/kda.md §2 and §4.1; src/reference/kda.ts),
 // which is itself checked against central finite differences.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -6,9 +6,10 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { Tensor, kda, setNumThreads, getNumThreads } from '../src';
 import { loadAddon } from '../src/native';
+import { kdaForward, kdaBackward } from '../src/reference';
 import { assertClose as assertClose0, randn, rmsRel, rng, uniform } from './helpers';
 
-// ---- float64 reference -----------------------------------------------------------------------------------
+// ---- the float64 reference lives in the library (src/reference/kda.ts) --------------------------------------
 
 interface Inputs {
   B: number;
@@ -27,133 +28,8 @@ interface Inputs {
   scale: number;
 }
 
-/** Recurrence §2, per (b,h) stream, in float64. Returns o, the final state and every post-write state S_t. */
-function refForward(x: Inputs) {
-  const { B, T, H, K, V, scale } = x;
-  const o = new Float64Array(B * T * H * V);
-  const ht = new Float64Array(B * H * K * V);
-  const states: Float64Array[] = []; // [bh][t] -> S_t (K*V)
-  for (let b = 0; b < B; b++)
-    for (let h = 0; h < H; h++) {
-      const bh = b * H + h;
-      const S = new Float64Array(K * V);
-      if (x.h0) for (let i = 0; i < K * V; i++) S[i] = x.h0[bh * K * V + i];
-      const e = new Float64Array(V);
-      for (let t = 0; t < T; t++) {
-        const rk = ((b * T + t) * H + h) * K;
-        const rv = ((b * T + t) * H + h) * V;
-        for (let d = 0; d < K; d++) {
-          const a = Math.exp(x.g[rk + d]);
-          for (let j = 0; j < V; j++) S[d * V + j] *= a;
-        }
-        for (let j = 0; j < V; j++) {
-          let p = 0;
-          for (let d = 0; d < K; d++) p += S[d * V + j] * x.k[rk + d];
-          e[j] = x.v[rv + j] - p;
-        }
-        const be = x.beta[(b * T + t) * H + h];
-        for (let d = 0; d < K; d++) {
-          const kd = be * x.k[rk + d];
-          for (let j = 0; j < V; j++) S[d * V + j] += kd * e[j];
-        }
-        for (let j = 0; j < V; j++) {
-          let s = 0;
-          for (let d = 0; d < K; d++) s += S[d * V + j] * x.q[rk + d];
-          o[rv + j] = scale * s;
-        }
-        states.push(Float64Array.from(S));
-      }
-      ht.set(S, bh * K * V);
-    }
-  return { o, ht, states };
-}
-
-/** Exact reverse-time backward §4.1 (uses the stored states). */
-function refBackward(x: Inputs, states: Float64Array[]) {
-  const { B, T, H, K, V, scale } = x;
-  const dq = new Float64Array(B * T * H * K);
-  const dk = new Float64Array(B * T * H * K);
-  const dg = new Float64Array(B * T * H * K);
-  const dv = new Float64Array(B * T * H * V);
-  const dbeta = new Float64Array(B * T * H);
-  const dh0 = new Float64Array(B * H * K * V);
-  const Sp = new Float64Array(K * V);
-  const e = new Float64Array(V);
-  const du = new Float64Array(V);
-  const u = new Float64Array(V);
-  for (let b = 0; b < B; b++)
-    for (let h = 0; h < H; h++) {
-      const bh = b * H + h;
-      const dS = new Float64Array(K * V);
-      if (x.dht) for (let i = 0; i < K * V; i++) dS[i] = x.dht[bh * K * V + i];
-      for (let t = T - 1; t >= 0; t--) {
-        const rk = ((b * T + t) * H + h) * K;
-        const rv = ((b * T + t) * H + h) * V;
-        const rb = (b * T + t) * H + h;
-        const St = states[bh * T + t];
-        const be = x.beta[rb];
-        // S'_t = diag(alpha) S_{t-1}
-        for (let d = 0; d < K; d++) {
-          const a = Math.exp(x.g[rk + d]);
-          for (let j = 0; j < V; j++) {
-            const prev = t > 0 ? states[bh * T + t - 1][d * V + j] : x.h0 ? x.h0[bh * K * V + d * V + j] : 0;
-            Sp[d * V + j] = a * prev;
-          }
-        }
-        for (let j = 0; j < V; j++) {
-          let p = 0;
-          for (let d = 0; d < K; d++) p += Sp[d * V + j] * x.k[rk + d];
-          e[j] = x.v[rv + j] - p;
-          u[j] = be * e[j];
-        }
-        // dS += s q dOᵀ ; dq = s S_t dO
-        for (let d = 0; d < K; d++) {
-          const sq = scale * x.q[rk + d];
-          let acc = 0;
-          for (let j = 0; j < V; j++) {
-            dS[d * V + j] += sq * x.dO[rv + j];
-            acc += St[d * V + j] * x.dO[rv + j];
-          }
-          dq[rk + d] = scale * acc;
-        }
-        // dk = dS u ; du = dSᵀ k
-        for (let j = 0; j < V; j++) du[j] = 0;
-        for (let d = 0; d < K; d++) {
-          let acc = 0;
-          const kd = x.k[rk + d];
-          for (let j = 0; j < V; j++) {
-            acc += dS[d * V + j] * u[j];
-            du[j] += dS[d * V + j] * kd;
-          }
-          dk[rk + d] = acc;
-        }
-        let db = 0;
-        for (let j = 0; j < V; j++) {
-          db += e[j] * du[j];
-          dv[rv + j] = be * du[j];
-        }
-        dbeta[rb] = db;
-        // dp = -beta du ; dS' = dS + k dpᵀ ; dk += S' dp ; dg = rowsum(S' ⊙ dS') ; dS = diag(alpha) dS'
-        for (let d = 0; d < K; d++) {
-          const kd = x.k[rk + d];
-          const a = Math.exp(x.g[rk + d]);
-          let acc = 0;
-          let gsum = 0;
-          for (let j = 0; j < V; j++) {
-            const dp = -be * du[j];
-            acc += Sp[d * V + j] * dp;
-            const dSp = dS[d * V + j] + kd * dp;
-            gsum += Sp[d * V + j] * dSp;
-            dS[d * V + j] = a * dSp;
-          }
-          dk[rk + d] += acc;
-          dg[rk + d] = gsum;
-        }
-      }
-      dh0.set(dS, bh * K * V);
-    }
-  return { dq, dk, dv, dg, dbeta, dh0 };
-}
+const refForward = (x: Inputs) => kdaForward(x);
+const refBackward = (x: Inputs, states: Float64Array[]) => kdaBackward(x, states);
 
 // ---- inputs ----------------------------------------------------------------------------------------------
 
