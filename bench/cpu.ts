@@ -90,7 +90,7 @@ interface Row {
 const NOT_BUILT = 'n/a (not built)';
 const disposeAll = (r: Record<string, Tensor | null>) => Object.values(r).forEach((t) => t?.dispose());
 
-/** FLOPs per token per head, KDA_SPEC §3.2 (what chunked kernels do at chunk C). */
+/** FLOPs per token per head, docs/design/kda.md §3.2 (what chunked kernels do at chunk C). */
 const kdaFwdFlops = (K: number, V: number, C = CHUNK) => 6 * K * V + 4 * C * K + 4 * C * V + (C * C) / 2;
 const kdaBwdFlops = (K: number, V: number, C = CHUNK) => 16 * K * V + 10 * C * K + 10 * C * V + 4 * C * C;
 
@@ -315,7 +315,7 @@ async function main(): Promise<void> {
   console.log(`reclin ${pkg.version} (gcc ${build.compiler}, OpenMP ${build.openmp}, ${reclin.getNumThreads()} threads); node ${process.version}; PyTorch ${info.torch ?? 'n/a'} (${info.threads ?? '?'} threads, ${info.capability ?? '?'}); OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY ?? 'unset'}`);
   if (kdaCheck !== undefined) console.log(`PyTorch side: our chunked KDA (bench/torch_cpu.py) matches its recurrent form in float64 to ${kdaCheck.toExponential(1)} (outputs, final state, all gradients)`);
   console.log(`fp32; medians of >= ${MIN_RUNS} timed runs after warmups, the two sides' runs interleaved; ratio = PyTorch ms / reclin ms (> 1: reclin faster); paired = median of the per-run ratios.`);
-  console.log('KDA GFLOP/s use KDA_SPEC §3.2 (per token and head: fwd 6KV+4CK+4CV+C²/2, bwd 16KV+10CK+10CV+4C², C=64); AdamW GB/s count 28 bytes per parameter.');
+  console.log('KDA GFLOP/s use docs/design/kda.md §3.2 (per token and head: fwd 6KV+4CK+4CV+C²/2, bwd 16KV+10CK+10CV+4C², C=64); AdamW GB/s count 28 bytes per parameter.');
   printTable(rows);
   const modes = [...new Set(rows.filter((r) => r.key.startsWith('adamw') && r.torchMode).map((r) => r.torchMode))];
   if (modes.length) console.log(`PyTorch AdamW: torch.optim.AdamW ${modes.join(', ')}; one tensor per step on both sides.`);

@@ -1,4 +1,4 @@
-"""PyTorch side of `npm run bench:cpu`: our own chunked KDA written from KDA_SPEC.md §3, torch.optim.AdamW and
+"""PyTorch side of `npm run bench:cpu`: our own chunked KDA written from docs/design/kda.md §3, torch.optim.AdamW and
 torch.mm, at fp32 with the same thread count as the reclin side.
 
 bench/cpu.ts starts this as a server and alternates single timed calls of both sides, so that both see the same
@@ -23,7 +23,7 @@ C = 64  # chunk size
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# KDA, chunked (KDA_SPEC §3). Layouts: q, k, g [B,T,H,K]; v [B,T,H,V]; beta [B,T,H]; state [B,H,K,V].
+# KDA, chunked (docs/design/kda.md §3). Layouts: q, k, g [B,T,H,K]; v [B,T,H,V]; beta [B,T,H]; state [B,H,K,V].
 # Every exponent of a gate difference is <= 0, as in fla: off-diagonal sub-chunk blocks factor around the first
 # row of the query sub-chunk (hierarchically, 64 -> 16 -> 4 -> 1: see _intra). (I+L)^-1 is never formed: a
 # batched unit-lower triangular solve gives W and U directly. Backward is torch autograd through all of it.

@@ -1,5 +1,5 @@
 """PyTorch side of `npm run bench:train`: the same Kimi-style architecture as reclin's KimiLinearLM, built from the
-same config.json (KDA layers per KDA_SPEC §1 with our chunked KDA from bench/torch_cpu.py, NoPE causal softmax
+same config.json (KDA layers per docs/design/kda.md §1 with our chunked KDA from bench/torch_cpu.py, NoPE causal softmax
 attention, SwiGLU MLP, pre-norm blocks), trained with torch.optim.AdamW(fused=True) on the same token file.
 Prints one JSON line: {"train_tokens_per_s", "infer_tokens_per_s", "losses", "params"}.
 Usage: python bench/train_torch.py --config C --tokens F --batch 8 --seq 512 --steps N --warmup W --threads 2

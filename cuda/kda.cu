@@ -1,4 +1,4 @@
-// KDA (Kimi Delta Attention) on CUDA: chunked forward and backward (KDA_SPEC.md §3, §4.2), the GPU twin of
+// KDA (Kimi Delta Attention) on CUDA: chunked forward and backward (docs/design/kda.md §3, §4.2), the GPU twin of
 // native/kda.cc with the same arguments and results:
 //   kdaForwardCuda(q, k, v, g, beta, { scale, initialState, chunkSize })          -> { o, finalState }
 //   kdaBackwardCuda(q, k, v, g, beta, dO, { scale, initialState, dFinalState, chunkSize })
@@ -11,7 +11,7 @@
 // This is the clear SIMT version (no tensor cores yet): every quantity is computed element by element with
 // grid-stride loops, in the same order of steps as the CPU code, so each kernel can be read beside its formula.
 // Every decay factor is exp(Γ_r − Γ_i) with r >= i, taken directly per entry, so no exponent is ever positive
-// (KDA_SPEC §3.1: the diagonal-block rule applied to the whole chunk; the cheaper reference-point
+// (docs/design/kda.md §3.1: the diagonal-block rule applied to the whole chunk; the cheaper reference-point
 // factorisation into matrix products is the next step together with tensor cores).
 //
 // Kernels (one block per chunk unless stated):

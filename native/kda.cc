@@ -1,4 +1,4 @@
-// KDA (Kimi Delta Attention) on CPU: chunked forward and backward (KDA_SPEC.md §3, §4.2).
+// KDA (Kimi Delta Attention) on CPU: chunked forward and backward (docs/design/kda.md §3, §4.2).
 //   kdaForward(q, k, v, g, beta, { scale, initialState, chunkSize })       -> { o, finalState }
 //   kdaBackward(q, k, v, g, beta, dO, { scale, initialState, dFinalState, chunkSize })
 //                                                 -> { dq, dk, dv, dg, dbeta, dInitialState (null without h0) }
@@ -152,7 +152,7 @@ KdaProblem read_problem(const Napi::CallbackInfo& info, const Napi::Object& opts
   if (!std::isfinite(scale)) throw ArgError("scale: expected a finite number, got " + std::to_string(scale));
   const double chunk = opt_number(opts, "chunkSize", 64);
   if (chunk != 64 && chunk != 32) throw ArgError("chunkSize: expected 32 or 64, got " + std::to_string(chunk));
-  // The decay factorisation needs non-increasing cumulative gates (KDA_SPEC §3.1): every g must be <= 0.
+  // The decay factorisation needs non-increasing cumulative gates (docs/design/kda.md §3.1): every g must be <= 0.
   const float* gp = g.f32();
   const int64_t ng = g.numel();
   int64_t first_bad = ng;  // the smallest offending index, whatever the thread count

@@ -1,4 +1,4 @@
-// Chunked KDA forward and backward (KDA_SPEC.md §3, §4.2), written once against the vector primitives of
+// Chunked KDA forward and backward (docs/design/kda.md §3, §4.2), written once against the vector primitives of
 // kda_simd.h and compiled once per instruction set by kda.cc (inside a `#pragma GCC target` region and its own
 // namespace). No include guard on purpose; kda.cc includes the system headers and defines KdaProblem.
 //

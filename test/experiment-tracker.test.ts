@@ -32,7 +32,7 @@ function weights(step: number) {
   };
 }
 
-test('tracker: create lays out the directory of DESIGN.md and records provenance', async () => {
+test('tracker: create lays out the directory of docs/design/architecture.md and records provenance', async () => {
   const parent = parentDir();
   const tr = await ExperimentTracker.create({ name: 'phase_a_001', dir: parent, description: 'first phase A run', recursiveConfig: path.join(root, 'configs', 'recursive_phase_a.json'), runConfig: PHASE_A, command: ['reclin', 'run', '--phase', 'a', '--description', 'two words'] });
   try {

@@ -1,5 +1,5 @@
 // A local stand-in for the Hugging Face Hub: exactly the endpoints that @huggingface/hub calls to create a model
-// repo and make one commit (FORMATS.md §6), on 127.0.0.1 with a random port, storing files in memory. Anything
+// repo and make one commit (docs/design/formats.md §6), on 127.0.0.1 with a random port, storing files in memory. Anything
 // else is recorded in `unknown` and answered 404, so a test can fail on requests it did not expect.
 //
 // Like the real Hub: write calls need `Authorization: Bearer hf_...` with a token this server issued; preupload

@@ -1,4 +1,4 @@
-// The whole model against an independent float64 NumPy implementation written from KDA_SPEC §1/§2 and
+// The whole model against an independent float64 NumPy implementation written from docs/design/kda.md §1/§2 and
 // RECURSIVE_SPEC Part 1 (recurrent KDA, explicit causal softmax), reading the model directory we save
 // (config.json + model.safetensors through the real safetensors package).
 import { test } from 'node:test';

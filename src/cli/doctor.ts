@@ -40,7 +40,7 @@ function cpuInfo(): DoctorReport['cpu'] {
   const all = new Set(flagsLine.split(/\s+/));
   const flags = SIMD_FLAGS.filter((f) => all.has(f));
   const has = (...f: string[]) => f.every((x) => all.has(x));
-  // The same rule as the native dispatch (HELPERS.md: avx512f+bw+dq+vl+fma, else avx2+fma, else scalar).
+  // The same rule as the native dispatch (docs/design/ops.md: avx512f+bw+dq+vl+fma, else avx2+fma, else scalar).
   const kernelVariant = has('avx512f', 'avx512bw', 'avx512dq', 'avx512vl', 'fma') ? 'avx512' : has('avx2', 'fma') ? 'avx2' : 'scalar';
   return {
     model: /^model name\s*:\s*(.*)$/m.exec(text)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',

@@ -1,4 +1,4 @@
-// ExperimentTracker: the record every run leaves behind (layout in DESIGN.md, "Experiment directory").
+// ExperimentTracker: the record every run leaves behind (layout in docs/design/architecture.md, "The experiment directory").
 // One tracker = one writer: it claims a fresh directory (or resumes one), holds its lock, keeps status.json
 // alive with a heartbeat, and writes every file crash-safely (JSON: temp + fsync + rename; logs: append-only
 // lines; checkpoints: a temporary folder renamed when complete).

@@ -1,5 +1,5 @@
 // The base model's configuration: a Hugging Face–style config.json with the Kimi-Linear field names
-// (RECURSIVE_SPEC Part 1, KDA_SPEC §1). Layer lists are 1-based, as in the Kimi-Linear checkpoint
+// (RECURSIVE_SPEC Part 1, docs/design/kda.md §1). Layer lists are 1-based, as in the Kimi-Linear checkpoint
 // (`is_kda_layer(i)` tests i+1). Presets live in configs/models/<name>.json.
 import * as fs from 'node:fs';
 import * as path from 'node:path';

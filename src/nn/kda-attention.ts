@@ -1,4 +1,4 @@
-// The KDA token mixer (KDA_SPEC §1), parameter names as in the Hugging Face Kimi-Linear modeling code
+// The KDA token mixer (docs/design/kda.md §1), parameter names as in the Hugging Face Kimi-Linear modeling code
 // (KimiDeltaAttention): q_proj/k_proj/v_proj, q_conv1d/k_conv1d/v_conv1d, f_a_proj/f_b_proj (low-rank
 // forget gate), A_log, dt_bias, b_proj (beta), g_a_proj/g_b_proj (low-rank output gate), o_norm, o_proj.
 // Shapes differ from the HF checkpoint only where our ops want it: conv weights are [C, kernel]

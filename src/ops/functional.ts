@@ -1,4 +1,4 @@
-// Every op of the ops contract (HELPERS.md), gathered into the `ops` namespace by ./index.ts.
+// Every op of the ops contract (docs/design/ops.md), gathered into the `ops` namespace by ./index.ts.
 // Functional: Tensors in, new Tensors out; inputs are never modified except by the *InPlace ops.
 export * from './matmul';
 export * from './elementwise';

@@ -1,4 +1,4 @@
-// KDA (Kimi Delta Attention), chunked forward and backward on the native engine (native/kda.cc, KDA_SPEC.md).
+// KDA (Kimi Delta Attention), chunked forward and backward on the native engine (native/kda.cc, docs/design/kda.md).
 //
 // Layouts: q, k, g [B,T,H,K]; v, o, dO [B,T,H,V]; beta [B,T,H]; states [B,H,K,V]; all f32.
 // g is the per-step log decay and must be <= 0 everywhere (an error names the first offending entry).

@@ -360,7 +360,7 @@ export interface KdaOptions {
 }
 
 /**
- * The KDA recurrence (KDA_SPEC §2): q,k [B,T,H,K] (L2-normalised by the caller), v [B,T,H,V], g [B,T,H,K]
+ * The KDA recurrence (docs/design/kda.md §2): q,k [B,T,H,K] (L2-normalised by the caller), v [B,T,H,V], g [B,T,H,K]
  * (log decay ≤ 0), beta [B,T,H]. Returns o as a Var and the final state [B,H,K,V] as a plain tensor.
  */
 export function kda(q: Var, k: Var, v: Var, g: Var, beta: Var, opts: KdaOptions = {}): { o: Var; finalState: Tensor } {

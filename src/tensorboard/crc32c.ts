@@ -1,4 +1,4 @@
-// CRC-32C (Castagnoli) and the "masked" form that TFRecord framing stores (FORMATS.md §5).
+// CRC-32C (Castagnoli) and the "masked" form that TFRecord framing stores (docs/design/formats.md §5).
 // The CRC itself comes from SheetJS `crc-32` (zero dependencies, pure JS, slice-by-16 tables);
 // only the mask, a two-line formula from tensorflow/core/lib/hash/crc32c.h, is ours.
 import * as CRC32C from 'crc-32/crc32c';

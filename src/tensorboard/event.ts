@@ -1,4 +1,4 @@
-// The subset of TensorFlow's Event / Summary protos that we write and read (field numbers in FORMATS.md §5).
+// The subset of TensorFlow's Event / Summary protos that we write and read (field numbers in docs/design/formats.md §5).
 // Wire encoding is @bufbuild/protobuf's BinaryWriter/BinaryReader; the message layouts are written out
 // here by hand because generating code from TensorFlow's .proto files would add a build step for six messages.
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';

@@ -1,6 +1,6 @@
 // Runs the CUDA KDA kernels (cuda/kda_kernels.cuh) on the CPU, one thread per block, in the order kda.cu
 // launches them, and compares o, the final state and every gradient with a float64 token-by-token reference
-// (KDA_SPEC §2 and §4.1). Every kernel is a sequence of `for (idx = threadIdx.x; idx < n; idx += blockDim.x)`
+// (docs/design/kda.md §2 and §4.1). Every kernel is a sequence of `for (idx = threadIdx.x; idx < n; idx += blockDim.x)`
 // phases separated by __syncthreads(), so one thread running the phases in order computes what a block does;
 // this checks the kernels' formulas and indexing without a GPU (not races, occupancy or launch limits).
 // Built and run by test/cuda-kda-emulated.test.ts. Prints one line per case and quantity; exit 1 on a failure.

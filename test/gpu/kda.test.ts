@@ -82,7 +82,7 @@ for (const c of cases) {
 }
 
 // bf16 storage of q, k, v, beta, dO (g and the states f32; fp32 arithmetic): against the CPU kernels run on the
-// same bf16-rounded values, with flash-linear-attention's thresholds (KDA_SPEC §5).
+// same bf16-rounded values, with flash-linear-attention's thresholds (docs/design/kda.md §5).
 for (const c of [cases[1], cases[3], { B: 1, T: 100, H: 2, K: 128, V: 128, h0: true, dht: true }] as Case[]) {
   test(`CUDA KDA bf16 storage within fla's thresholds: ${JSON.stringify(c)}`, () => {
     const x = inputs(c, 2000 + c.T + c.K);
