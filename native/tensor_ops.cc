@@ -16,8 +16,14 @@ static DType parse_dtype(const std::string& s, const char* name) {
 static Device parse_device(const std::string& s) {
   if (s == "cpu") return Device{};
   if (s == "cuda") return Device{DeviceKind::CUDA, 0};
-  if (s.rfind("cuda:", 0) == 0 && s.size() > 5 && s.find_first_not_of("0123456789", 5) == std::string::npos)
-    return Device{DeviceKind::CUDA, std::stoi(s.substr(5))};
+  if (s.rfind("cuda:", 0) == 0 && s.size() > 5 && s.find_first_not_of("0123456789", 5) == std::string::npos) {
+    // Compare as text first: the digits may not fit any integer type.
+    const std::string digits = s.substr(5);
+    if (digits.size() > 2 || std::stoi(digits) >= kMaxCudaDevices)
+      throw ArgError("device: '" + s + "' is out of range (device indices run from 0 to " +
+                     std::to_string(kMaxCudaDevices - 1) + ")");
+    return Device{DeviceKind::CUDA, std::stoi(digits)};
+  }
   throw ArgError("device: unknown device '" + s + "' (allowed: cpu, cuda, cuda:N)");
 }
 
@@ -114,9 +120,12 @@ static Napi::Value Memory(const Napi::CallbackInfo& info) {
 }
 RECLIN_EXPORT("memory", Memory)
 
+constexpr int64_t kMaxThreads = 1024;  // a team is created eagerly: an absurd count would exhaust the process
+
 static Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   int64_t n = arg_int(info, 0, "threads");
-  if (n < 1) throw ArgError("threads: expected an integer >= 1, got " + std::to_string(n));
+  if (n < 1 || n > kMaxThreads)
+    throw ArgError("threads: expected an integer from 1 to " + std::to_string(kMaxThreads) + ", got " + std::to_string(n));
   set_num_threads(static_cast<int>(n));
   return info.Env().Undefined();
 }
