@@ -1,5 +1,7 @@
 #include "binding.h"
 
+#include "threads.h"
+
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -24,6 +26,7 @@ Napi::Value call_registered(const Napi::CallbackInfo& info) {
   const Export* ex = static_cast<const Export*>(info.Data());
   Napi::Env env = info.Env();
   try {
+    follow_load();  // the OpenMP team for this op (threads.h)
     return ex->fn(info);
   } catch (const Napi::Error&) {
     throw;

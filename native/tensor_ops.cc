@@ -136,6 +136,16 @@ static Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
 }
 RECLIN_EXPORT("getNumThreads", GetNumThreads)
 
+// threadInfo() -> { threads: the team the next op uses, maxThreads, followsLoad } (the policy in threads.h).
+static Napi::Value ThreadInfo(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("threads", static_cast<double>(num_threads()));
+  o.Set("maxThreads", static_cast<double>(max_threads()));
+  o.Set("followsLoad", Napi::Boolean::New(info.Env(), threads_follow_load()));
+  return o;
+}
+RECLIN_EXPORT("threadInfo", ThreadInfo)
+
 static Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("cuda", Napi::Boolean::New(info.Env(), RECLIN_WITH_CUDA != 0));
