@@ -110,7 +110,7 @@ Napi::Value TensorHandle::Dispose(const Napi::CallbackInfo& info) {
 }
 
 #if RECLIN_WITH_CUDA
-void cuda_copy_to_host(void* dst, const void* src, size_t n, int device);  // cuda/alloc.cu
+void cuda_copy_to_host(void* dst, const void* src, size_t n, int device);  // cuda/runtime.cu
 #endif
 
 // Copies the data out into a new Float32Array (f32, bf16 widened) or Int32Array (i32). Node-API passes only

@@ -3,6 +3,7 @@
 
 #include "binding.h"
 #include "threads.h"
+#include "vec_math.h"
 
 namespace reclin {
 
@@ -158,5 +159,25 @@ static Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 RECLIN_EXPORT("buildInfo", BuildInfo)
+
+// vecKernel() -> the row-primitive variant this CPU runs (vec_math.h); gemmKernel() and kdaIsa() report theirs.
+static Napi::Value VecKernel(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), vec::kernel_name()); }
+RECLIN_EXPORT("vecKernel", VecKernel)
+
+// cpuFeatures() -> { avx2: bool, ... }: the SIMD features the kernels' run-time dispatch tests.
+static Napi::Value CpuFeatures(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  o.Set("avx2", Napi::Boolean::New(info.Env(), __builtin_cpu_supports("avx2")));
+  o.Set("fma", Napi::Boolean::New(info.Env(), __builtin_cpu_supports("fma")));
+  o.Set("avx512f", Napi::Boolean::New(info.Env(), __builtin_cpu_supports("avx512f")));
+  o.Set("avx512bw", Napi::Boolean::New(info.Env(), __builtin_cpu_supports("avx512bw")));
+  o.Set("avx512dq", Napi::Boolean::New(info.Env(), __builtin_cpu_supports("avx512dq")));
+  o.Set("avx512vl", Napi::Boolean::New(info.Env(), __builtin_cpu_supports("avx512vl")));
+#endif
+  return o;
+}
+RECLIN_EXPORT("cpuFeatures", CpuFeatures)
 
 }  // namespace reclin
