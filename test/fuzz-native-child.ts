@@ -164,6 +164,10 @@ const SPECS: Spec[] = [
   { op: 'buildInfo', args: () => [], kinds: [] },
   { op: 'gemmKernel', args: () => [], kinds: [] },
   { op: 'kdaIsa', args: () => [], kinds: [] },
+  { op: 'vecKernel', args: () => [], kinds: [] },
+  { op: 'cpuFeatures', args: () => [], kinds: [] },
+  { op: 'threadInfo', args: () => [], kinds: [] },
+  { op: 'adamwUseKernel', args: () => ['auto'], kinds: ['str'] },
 ];
 
 const DEVICES = ['cuda', 'cuda:0', 'cuda:1', 'cuda:15', 'cuda:16', 'cuda:-1', 'cuda:99999999999', 'cuda:1e3', 'cuda:', 'gpu', '', 'CPU', 'cpu:0', 7];
@@ -206,11 +210,12 @@ function describe(v: unknown): string {
 interface Attack {
   name: string;
   run: () => unknown;
-  /** The error message an attack must throw (regressions); without it, a clear error or a sane result holds. */
-  expect?: RegExp;
+  /** The error message an attack must throw (regressions), or 'returns' when it must not throw; without it,
+   * a clear error or a sane result holds. */
+  expect?: RegExp | 'returns';
 }
 const attacks: Attack[] = [];
-const add = (name: string, run: () => unknown, expect?: RegExp) => attacks.push({ name, run, expect });
+const add = (name: string, run: () => unknown, expect?: RegExp | 'returns') => attacks.push({ name, run, expect });
 
 // The regression classes of issue 9 item 1 and its messages, through the public API.
 add('regress scale(zeros([2^62]))', () => ops.scale(Tensor.zeros([2 ** 62]), 2), /shape: dimension 0 must be a non-negative integer at most 2\^53-1/);
@@ -251,6 +256,14 @@ add('regress adamw on a zero-size huge-dim param', () => {
   adamw.step([z()], [z()], [z()], [z()], { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 });
 });
 
+// Every export of this binary has a spec (a new RECLIN_EXPORT must be added above). CUDA builds add twins
+// and runtime exports that need a device; they are checked on GPU machines (test/gpu), not here.
+add('every export is attacked', () => {
+  const covered = new Set(SPECS.map((s) => s.op));
+  const missing = Object.keys(b).filter((k) => typeof raw[k] === 'function' && k !== 'NativeTensor' && !covered.has(k) && !/Cuda$|^cuda/.test(k));
+  if (missing.length) throw new TypeError(`exports without a fuzz spec: ${missing.join(', ')}`);
+}, 'returns');
+
 // Every raw op: its valid call, then one argument (or option) at a time replaced by a hostile value.
 for (const spec of SPECS) {
   add(`${spec.op} valid`, () => raw[spec.op](...spec.args()));
@@ -275,6 +288,27 @@ for (const spec of SPECS) {
       });
     }
   }
+}
+
+// The public constructors and views: Tensor.from / zeros with hostile shapes, data, dtypes and devices;
+// reshape and to() of a live tensor.
+{
+  const shapes: unknown[] = [[2, 3], ...hostileShapes(), ...ODD_VALUES];
+  const datas: unknown[] = [new Float32Array(6), new Int32Array(6), [1, 2, 3, 4, 5, 6], new Float64Array(6), 'abcdef', null, { length: 2 ** 32 }, new Float32Array(0)];
+  const opts: unknown[] = [{}, { dtype: 'bf16' }, { dtype: 'i32' }, { dtype: 'f64' }, { device: 'cuda:99999999999' }, { device: 'cuda:-1' }, { device: 7 }, null];
+  for (const shape of shapes) {
+    add(`Tensor.zeros(${describe(shape)})`, () => Tensor.zeros(shape as number[]));
+    add(`Tensor.from(6 floats, ${describe(shape)})`, () => Tensor.from(new Float32Array(6), shape as number[]));
+    add(`tensor.reshape(${describe(shape)})`, () => Tensor.zeros([2, 3]).reshape(shape as number[]));
+  }
+  for (const data of datas) for (const o of opts) add(`Tensor.from(${describe(data)}, [2,3], ${describe(o)})`, () => Tensor.from(data as Float32Array, [2, 3], o as {}));
+  for (const o of opts) add(`Tensor.zeros([2,3], ${describe(o)})`, () => Tensor.zeros([2, 3], o as {}));
+  for (const d of DEVICES) add(`tensor.to(${describe(d)})`, () => Tensor.zeros([2, 3]).to(d as 'cpu'));
+  add('toArray of a disposed tensor', () => {
+    const x = Tensor.zeros([2]);
+    x.dispose();
+    return x.toFloat32Array();
+  });
 }
 
 // Random shapes: every tensor argument of every op gets a random small or zero-size-huge shape.
@@ -348,14 +382,15 @@ for (let i = first; i < attacks.length; ++i) {
   let why: string | undefined;
   const { run, expect } = attacks[i];
   try {
-    why = checkResult(run()) ?? (expect ? `returned instead of throwing ${expect}` : undefined);
+    why = checkResult(run()) ?? (expect instanceof RegExp ? `returned instead of throwing ${expect}` : undefined);
   } catch (e) {
-    if (!(e instanceof Error)) why = `threw a non-Error: ${describe(e)}`;
+    if (expect === 'returns') why = `threw ${e instanceof Error ? e.message : describe(e)}`;
+    else if (!(e instanceof Error)) why = `threw a non-Error: ${describe(e)}`;
     else if (!e.message) why = 'threw an Error without a message';
     else if (OPAQUE.test(e.message)) why = `opaque message: ${e.message}`;
     else if (expect && !expect.test(e.message)) why = `message ${JSON.stringify(e.message)} does not match ${expect}`;
   }
   say(why ? `broke ${i} ${why}` : `held ${i}`);
 }
-b.setNumThreads(os.cpus().length); // the setNumThreads attacks may have changed it
+b.adamwUseKernel('auto'); // the adamwUseKernel attacks may have changed it
 say('done');

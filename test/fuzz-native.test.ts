@@ -83,9 +83,9 @@ async function fuzz(): Promise<Outcome> {
   throw new Error('fuzz: too many crashes; giving up');
 }
 
-test('fuzz: no input from JS crashes, hangs or overflows the native layer', { timeout: 300_000 }, async () => {
+test('fuzz: no input from JS crashes, hangs or overflows the native layer', { timeout: 300_000 }, async (t) => {
   const o = await fuzz();
-  process.stdout.write(`# fuzz-native: ${o.total} attacks, ${o.held} held\n`);
+  t.diagnostic(`fuzz-native: ${o.total} attacks, ${o.held} held`);
   assert.ok(o.total > 1000, `expected over 1000 attacks, got ${o.total}`);
   // Every regression class of issue 9 item 1 is among them.
   const regress = [...o.names.values()].filter((n) => n.startsWith('regress '));
