@@ -20,7 +20,7 @@ struct Policy {
   int max = 1;       // upper bound for the team
   int team = 1;      // current team size
   bool follow = false;
-  std::chrono::steady_clock::time_point next_check{};
+  std::atomic<int64_t> next_check_ns{0};  // steady-clock time of the next load read
   std::mutex mu;
 
   Policy() {
@@ -80,10 +80,12 @@ void set_num_threads(int n) {
 void follow_load() {
   Policy& p = policy();
   if (!p.follow || p.max == 1) return;
-  const auto now = std::chrono::steady_clock::now();
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch()).count();
+  if (now < p.next_check_ns.load(std::memory_order_relaxed)) return;  // the common case: no lock, no file
   std::lock_guard<std::mutex> lock(p.mu);
-  if (now < p.next_check) return;
-  p.next_check = now + std::chrono::milliseconds(250);
+  if (now < p.next_check_ns.load(std::memory_order_relaxed)) return;
+  p.next_check_ns.store(now + 250'000'000, std::memory_order_relaxed);
   const double load = load_average();
   if (load < 0) return;
   // The load counts our own running team too, so the cores left to us are the cores minus everyone else's
