@@ -19,15 +19,7 @@ done
 
 TOK=.bench/train_tokens.bin
 mkdir -p .bench
-if [ ! -f "$TOK" ]; then
-  "$PY" - "$TOK" <<'PY'
-import random, sys, numpy as np
-r = random.Random(0)
-words = "the of and to in is was for on that with as by at from his her this which or an be are it not have".split()
-text = " ".join(r.choice(words) + ("." if r.random() < 0.08 else "") for _ in range(400000))
-np.frombuffer(text.encode(), dtype=np.uint8).astype(np.int32).tofile(sys.argv[1])
-PY
-fi
+[ -f "$TOK" ] || "$PY" bench/train_tokens.py "$TOK"
 
 common="--batch=$BATCH --seq=$SEQ --steps=$STEPS --warmup=$WARMUP"
 run_all() {  # prints: reclin-auto reclin-fixed torch (train tok/s each)
