@@ -5,9 +5,9 @@
 //
 // An attack holds when the call either throws an Error with a clear message (not an opaque C++ one such as
 // `reclin: stoi`) or returns well-formed results: tensor handles whose shapes are non-negative safe integers
-// within the engine's limits (non-zero dimensions multiplying to at most 2^47, at most 2^47 bytes). The parent runs this under
-// `ulimit -d` so that huge-but-legal allocations fail (the out-of-memory path) instead of eating the machine;
-// attacks that would legally allocate more than kMaxRealBytes are not generated.
+// within the engine's limits (non-zero dimensions multiplying to at most 2^47; at most 2^47 bytes). The parent
+// runs this under `ulimit -d` so that huge-but-legal allocations fail (the out-of-memory path) instead of
+// eating the machine; attacks that would legally allocate 16 MiB to 8 GiB are not generated.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
