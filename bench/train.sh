@@ -19,15 +19,7 @@ fi
 
 # The same tokens for both sides: English-like bytes from a seeded generator (the model's vocab is bytes + specials).
 TOK=.bench/train_tokens.bin
-if [ ! -f "$TOK" ]; then
-  "$VENV/bin/python" - "$TOK" <<'PY'
-import random, sys, numpy as np
-r = random.Random(0)
-words = "the of and to in is was for on that with as by at from his her this which or an be are it not have".split()
-text = " ".join(r.choice(words) + ("." if r.random() < 0.08 else "") for _ in range(400000))
-np.frombuffer(text.encode(), dtype=np.uint8).astype(np.int32).tofile(sys.argv[1])
-PY
-fi
+[ -f "$TOK" ] || "$VENV/bin/python" bench/train_tokens.py "$TOK"
 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "model: configs/models/tiny.json, batch ${BATCH}x${SEQ}, ${THREADS} threads, median of ${STEPS} steps after ${WARMUP} warm-up"

@@ -13,7 +13,8 @@ const B = Number(arg('batch', '8'));
 const T = Number(arg('seq', '512'));
 const steps = Number(arg('steps', '6'));
 const warmup = Number(arg('warmup', '2'));
-setNumThreads(Number(arg('threads', '2')));
+// --threads=auto keeps reclin's default policy (the team follows the cores other processes leave free).
+if (arg('threads', '2') !== 'auto') setNumThreads(Number(arg('threads', '2')));
 
 const tokens = new Int32Array(fs.readFileSync(arg('tokens', '.bench/train_tokens.bin')).buffer.slice(0));
 const model = new KimiLinearLM(loadModelConfig(arg('config', 'tiny')), { seed: 0 });

@@ -108,6 +108,7 @@ Problem read_problem(const Napi::CallbackInfo& info, const Napi::Object& opts) {
   P.beta = arg_tensor(info, 4, "beta");
   expect_on(P.beta, P.dev, "beta", true);
   expect_shape(P.beta, dims({B, T, H}), "beta", "[B,T,H]");
+  check_int_dims({{"B", B}, {"T", T}, {"H", H}}, "q");  // the kernels index with int
   if (K > kMaxDim || V > kMaxDim)
     throw ArgError("q/v: head dimensions K = " + std::to_string(K) + ", V = " + std::to_string(V) +
                    " are above the 256 the CUDA kernels support");

@@ -203,7 +203,7 @@ Napi::Value ConcatCuda(const Napi::CallbackInfo& info) {
     if (!ok)
       throw ArgError(nm + ": shape " + ts[i].shape_str() + " must match tensors[0] " + t0.shape_str() +
                      " except along dim " + std::to_string(dim));
-    shape[dim] += ts[i].shape[dim];
+    shape[dim] = checked_add(shape[dim], ts[i].shape[dim], "size along dim");
   }
   Tensor out = empty(shape, t0.dtype, t0.device);
   const int64_t es = static_cast<int64_t>(dtype_size(t0.dtype));

@@ -120,8 +120,7 @@ Napi::Value SumDimsCuda(const Napi::CallbackInfo& info) {
   if (dims.Length() == 0) std::fill(keep.begin(), keep.end(), false);
   for (uint32_t i = 0; i < dims.Length(); ++i) {
     Napi::Value v = dims.Get(i);
-    if (!v.IsNumber()) throw ArgError("dim: expected integers");
-    const int64_t d = static_cast<int64_t>(v.As<Napi::Number>().DoubleValue());
+    const int64_t d = int_value(v, "dim");
     if (d < -x.ndim() || d >= x.ndim() || x.ndim() == 0)
       throw ArgError("dim: dimension " + std::to_string(d) + " is out of range for a " + std::to_string(x.ndim()) +
                      "-D tensor");
@@ -494,7 +493,7 @@ void check_targets(const Tensor& logits, const Tensor& targets, int64_t ignore) 
                  std::to_string(V) + ") and is not ignoreIndex (" + std::to_string(ignore) + ")");
 }
 
-int64_t ignore_of(const Napi::Object& opts) { return static_cast<int64_t>(opt_number(opts, "ignoreIndex", -100)); }
+int64_t ignore_of(const Napi::Object& opts) { return opt_int(opts, "ignoreIndex", -100); }
 
 __global__ void ce_kernel(const float* x, const int32_t* t, float* loss, float* lse, int64_t N, int64_t V, int64_t ignore) {
   __shared__ float shf[kT];

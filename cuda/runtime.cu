@@ -14,7 +14,7 @@
 namespace reclin {
 
 namespace {
-constexpr int kMaxDevices = 16;
+constexpr int kMaxDevices = kMaxCudaDevices;
 
 struct DeviceState {
   cudaStream_t stream = nullptr;
@@ -75,6 +75,10 @@ void* cuda_alloc(size_t bytes, int device) {
     cudaStreamSynchronize(s.stream);
     release_cached(s);
     e = cudaMalloc(&p, cls);
+  }
+  if (e == cudaErrorMemoryAllocation) {
+    (void)cudaGetLastError();
+    throw std::bad_alloc();  // reclin::empty turns it into an error naming the shape and device
   }
   cuda_check(e, "cudaMalloc");
   s.block_size[p] = cls;

@@ -1,30 +1,45 @@
 #include "binding.h"
 
+#include "threads.h"
+
+#include <cmath>
 #include <cstring>
-#include <map>
+#include <sstream>
 
 namespace reclin {
 
 namespace {
+struct Export {
+  const char* name;
+  NapiFn fn;
+};
 struct Registry {
-  std::vector<std::pair<const char*, NapiFn>> fns;
+  std::vector<Export> fns;  // filled by static initialisers, fixed before Init hands out pointers
 };
 Registry& registry() {
   static Registry r;
   return r;
 }
-// Trampoline: every registered op goes through here so C++ exceptions become JS errors.
+// Trampoline: every registered op goes through here so C++ exceptions become JS errors. Size and memory
+// errors name the op, since the shape in them may be an intermediate the caller never wrote.
 Napi::Value call_registered(const Napi::CallbackInfo& info) {
-  auto fn = reinterpret_cast<NapiFn>(info.Data());
+  const Export* ex = static_cast<const Export*>(info.Data());
   Napi::Env env = info.Env();
   try {
-    return fn(info);
+    follow_load();  // the OpenMP team for this op (threads.h)
+    return ex->fn(info);
   } catch (const Napi::Error&) {
     throw;
+  } catch (const SizeError& e) {
+    throw Napi::RangeError::New(env, std::string(ex->name) + ": " + e.what());
   } catch (const ArgError& e) {
     throw Napi::TypeError::New(env, e.what());
+  } catch (const AllocError& e) {
+    throw Napi::RangeError::New(env, std::string(ex->name) + ": " + e.what());
   } catch (const std::bad_alloc&) {
-    throw Napi::RangeError::New(env, "reclin: out of memory");
+    throw Napi::RangeError::New(env, std::string(ex->name) + ": out of memory");
+  } catch (const std::length_error& e) {
+    throw Napi::RangeError::New(env, std::string(ex->name) + ": a buffer would be too large (" + e.what() + ")");
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, std::string("reclin: ") + e.what());
   }
@@ -33,7 +48,7 @@ Napi::FunctionReference* g_ctor = nullptr;
 }  // namespace
 
 bool register_export(const char* name, NapiFn fn) {
-  registry().fns.emplace_back(name, fn);
+  registry().fns.push_back({name, fn});
   return true;
 }
 
@@ -95,13 +110,30 @@ Napi::Value TensorHandle::Dispose(const Napi::CallbackInfo& info) {
 }
 
 #if RECLIN_WITH_CUDA
-void cuda_copy_to_host(void* dst, const void* src, size_t n, int device);  // cuda/alloc.cu
+void cuda_copy_to_host(void* dst, const void* src, size_t n, int device);  // cuda/runtime.cu
 #endif
 
-// Copies the data out into a new Float32Array (f32, bf16 widened) or Int32Array (i32).
+// Copies the data out into a new Float32Array (f32, bf16 widened) or Int32Array (i32). Node-API passes only
+// Napi::Error through an ObjectWrap method, so anything else thrown here is turned into one.
 Napi::Value TensorHandle::ToArray(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!t_.defined()) throw Napi::TypeError::New(env, "tensor was disposed");
+  try {
+    return CopyOut(env);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw Napi::RangeError::New(env, "toArray: out of memory copying " + t_.shape_str() + " " + dtype_name(t_.dtype));
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, std::string("reclin: toArray: ") + e.what());
+  }
+}
+
+Napi::Value TensorHandle::CopyOut(Napi::Env env) {
+  // A JS typed array holds at most 2^32 elements (V8's limit on 64-bit builds).
+  if (t_.numel() > (int64_t(1) << 32))
+    throw Napi::RangeError::New(env, "toArray: " + t_.shape_str() + " has " + std::to_string(t_.numel()) +
+                                         " elements, more than a JS typed array can hold (2^32)");
   size_t n = static_cast<size_t>(t_.numel());
   std::vector<uint8_t> staging;
   const void* src = t_.raw();
@@ -168,12 +200,28 @@ double opt_number(const Napi::Object& opts, const char* key, double fallback) {
   return v.As<Napi::Number>().DoubleValue();
 }
 
-int64_t arg_int(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (!info[i].IsNumber()) throw ArgError(std::string(name) + ": expected an integer, got " + describe(info[i]));
-  double d = info[i].As<Napi::Number>().DoubleValue();
-  if (d != static_cast<double>(static_cast<int64_t>(d)))
-    throw ArgError(std::string(name) + ": expected an integer, got " + std::to_string(d));
+static std::string number_text(double d) {
+  std::ostringstream s;
+  s.precision(17);
+  s << d;
+  return s.str();
+}
+
+int64_t int_value(const Napi::Value& v, const std::string& name) {
+  if (!v.IsNumber()) throw ArgError(name + ": expected an integer, got " + describe(v));
+  const double d = v.As<Napi::Number>().DoubleValue();
+  // Range first: casting NaN or a double beyond int64 to an integer is undefined behaviour.
+  if (!(std::fabs(d) <= kMaxSafeInteger) || d != std::trunc(d))
+    throw ArgError(name + ": expected an integer within +-(2^53-1), got " + number_text(d));
   return static_cast<int64_t>(d);
+}
+
+int64_t arg_int(const Napi::CallbackInfo& info, size_t i, const char* name) { return int_value(info[i], name); }
+
+int64_t opt_int(const Napi::Object& opts, const char* key, int64_t fallback) {
+  Napi::Value v = opts.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  return int_value(v, key);
 }
 
 double arg_number(const Napi::CallbackInfo& info, size_t i, const char* name) {
@@ -189,14 +237,19 @@ bool arg_bool(const Napi::CallbackInfo& info, size_t i, const char* name) {
 std::vector<int64_t> arg_shape(const Napi::CallbackInfo& info, size_t i, const char* name) {
   if (!info[i].IsArray()) throw ArgError(std::string(name) + ": expected an array of dimensions, got " + describe(info[i]));
   Napi::Array a = info[i].As<Napi::Array>();
+  if (a.Length() > kMaxShapeDims)
+    throw SizeError(std::string(name) + ": " + std::to_string(a.Length()) + " dimensions, more than the " +
+                   std::to_string(kMaxShapeDims) + " allowed");
   std::vector<int64_t> shape(a.Length());
   for (uint32_t j = 0; j < a.Length(); ++j) {
-    Napi::Value d = a.Get(j);
-    double x = d.IsNumber() ? d.As<Napi::Number>().DoubleValue() : -1;
-    if (x < 0 || x != static_cast<double>(static_cast<int64_t>(x)))
-      throw ArgError(std::string(name) + ": dimension " + std::to_string(j) + " must be a non-negative integer");
-    shape[j] = static_cast<int64_t>(x);
+    Napi::Value v = a.Get(j);
+    const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 0 && d <= kMaxSafeInteger) || d != std::trunc(d))
+      throw SizeError(std::string(name) + ": dimension " + std::to_string(j) +
+                      " must be a non-negative integer at most 2^53-1, got " + (v.IsNumber() ? number_text(d) : describe(v)));
+    shape[j] = static_cast<int64_t>(d);
   }
+  check_numel(shape, name);  // the byte size, which needs the dtype, is checked where a tensor is made
   return shape;
 }
 
@@ -252,8 +305,8 @@ Napi::Value wrap(Napi::Env env, Tensor t) {
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeTensor", TensorHandle::Init(env));
-  for (auto& [name, fn] : registry().fns)
-    exports.Set(name, Napi::Function::New(env, call_registered, name, reinterpret_cast<void*>(fn)));
+  for (const Export& ex : registry().fns)
+    exports.Set(ex.name, Napi::Function::New(env, call_registered, ex.name, const_cast<Export*>(&ex)));
   return exports;
 }
 

@@ -40,6 +40,7 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
   Napi::Value Disposed(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value ToArray(const Napi::CallbackInfo& info);
+  Napi::Value CopyOut(Napi::Env env);
   Tensor t_;
 };
 
@@ -48,9 +49,15 @@ Tensor arg_tensor(const Napi::CallbackInfo& info, size_t i, const char* name);
 bool arg_is_undefined(const Napi::CallbackInfo& info, size_t i);
 Tensor opt_tensor(const Napi::Object& opts, const char* key);  // undefined/null -> empty Tensor
 double opt_number(const Napi::Object& opts, const char* key, double fallback);
+// Integers from JS: a number that is a whole value within +-(2^53-1); NaN, 0.5 and 1e300 are refused.
+constexpr double kMaxSafeInteger = 9007199254740991.0;
+constexpr uint32_t kMaxShapeDims = 64;  // dimensions per shape
+int64_t int_value(const Napi::Value& v, const std::string& name);
+int64_t opt_int(const Napi::Object& opts, const char* key, int64_t fallback);
 int64_t arg_int(const Napi::CallbackInfo& info, size_t i, const char* name);
 double arg_number(const Napi::CallbackInfo& info, size_t i, const char* name);
 bool arg_bool(const Napi::CallbackInfo& info, size_t i, const char* name);
+// A shape from JS: an array of at most kMaxShapeDims non-negative integers whose product obeys tensor.h's limits.
 std::vector<int64_t> arg_shape(const Napi::CallbackInfo& info, size_t i, const char* name);
 std::vector<Tensor> arg_tensor_list(const Napi::CallbackInfo& info, size_t i, const char* name);
 Napi::Object arg_object(const Napi::CallbackInfo& info, size_t i, const char* name);  // undefined -> {}

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "binding.h"
+#include "shape_rules.h"
 #include "threads.h"
 
 // GCC 12 reports false "may be used uninitialized" warnings inside its own AVX-512 intrinsic headers.
@@ -140,6 +141,7 @@ KdaProblem read_problem(const Napi::CallbackInfo& info, const Napi::Object& opts
   expect_shape(g, dims({B, T, H, K}), "g", "[B,T,H,K]");
   expect_cpu_f32(beta, "beta");
   expect_shape(beta, dims({B, T, H}), "beta", "[B,T,H]");
+  check_int_dims({{"B", B}, {"T", T}, {"H", H}}, "q");  // the kernels index with int
   if (K > 4096 || V > 4096)
     throw ArgError("q/v: head dimensions K = " + std::to_string(K) + ", V = " + std::to_string(V) +
                    " are above the supported 4096");

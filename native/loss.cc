@@ -21,7 +21,7 @@ void check_targets(const Tensor& logits, const Tensor& targets, int64_t ignore) 
 }
 
 int64_t ignore_of(const Napi::Object& opts) {
-  return static_cast<int64_t>(opt_number(opts, "ignoreIndex", -100));
+  return opt_int(opts, "ignoreIndex", -100);
 }
 
 // crossEntropy(logits [N,V], targets i32 [N], { ignoreIndex }) -> { loss [N], lse [N] }

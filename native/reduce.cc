@@ -129,8 +129,7 @@ Napi::Value SumDims(const Napi::CallbackInfo& info) {
   if (dims.Length() == 0) std::fill(keep.begin(), keep.end(), false);
   for (uint32_t i = 0; i < dims.Length(); ++i) {
     Napi::Value v = dims.Get(i);
-    if (!v.IsNumber()) throw ArgError("dim: expected integers");
-    int d = norm_dim(static_cast<int64_t>(v.As<Napi::Number>().DoubleValue()), x.ndim(), "dim");
+    int d = norm_dim(int_value(v, "dim"), x.ndim(), "dim");
     keep[d] = false;
   }
   const bool keep_dim = arg_bool(info, 2, "keepDim"), mean = arg_bool(info, 3, "mean");
@@ -191,7 +190,7 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
   Tensor x = arg_f32(info, 0, "x");
   expect_min_ndim(x, 1, "x", "[...,D]");
   Tensor y = empty(x.shape);
-  const int64_t D = x.dim(-1), R = leading_rows(x);
+  const int64_t D = x.dim(-1), R = D == 0 ? 0 : leading_rows(x);  // empty rows: nothing to do, however many
   const float* px = x.f32();
   float* py = y.f32();
 #pragma omp parallel for schedule(static) if (x.numel() > kParallelGrain)

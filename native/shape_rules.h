@@ -1,7 +1,9 @@
 // Shape rules shared by the CPU ops (native/) and their CUDA twins (cuda/): argument checks with named errors
 // and the output shapes they imply. Device-independent, so both backends accept and refuse exactly the same input.
 #pragma once
+#include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "binding.h"
@@ -39,6 +41,14 @@ inline int norm_dim(int64_t dim, int ndim, const char* name) {
     throw ArgError(std::string(name) + ": dimension " + std::to_string(dim) + " is out of range for a " +
                    std::to_string(ndim) + "-D tensor");
   return static_cast<int>(dim < 0 ? dim + ndim : dim);
+}
+
+// Kernels that index with int (KDA) refuse dimensions above INT_MAX, naming each by its letter.
+inline void check_int_dims(std::initializer_list<std::pair<const char*, int64_t>> dims, const char* name) {
+  for (const auto& [letter, v] : dims)
+    if (v > 2147483647)
+      throw ArgError(std::string(name) + ": " + letter + " = " + std::to_string(v) +
+                     " is above 2147483647, the most these kernels index");
 }
 
 // Product of all dimensions but the last (the "rows" of a [..., D] tensor).

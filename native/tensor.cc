@@ -16,7 +16,7 @@ std::atomic<int64_t> g_handles{0};
 }  // namespace
 
 #if RECLIN_WITH_CUDA
-void* cuda_alloc(size_t bytes, int device);  // cuda/alloc.cu
+void* cuda_alloc(size_t bytes, int device);  // cuda/runtime.cu
 void cuda_free(void* p, int device);
 #endif
 
@@ -104,9 +104,48 @@ std::string Tensor::shape_str() const {
 Tensor Tensor::reshaped(const std::vector<int64_t>& new_shape) const {
   Tensor t = *this;
   t.shape = new_shape;
-  if (t.numel() != numel())
+  if (check_shape(new_shape, dtype) != numel())
     throw ArgError("cannot reshape " + shape_str() + " to " + t.shape_str() + ": element counts differ");
   return t;
+}
+
+static std::string shape_text(const std::vector<int64_t>& shape) {
+  Tensor t;
+  t.shape = shape;
+  return t.shape_str();
+}
+
+int64_t check_numel(const std::vector<int64_t>& shape, const char* what) {
+  int64_t n = 1, nonzero = 1;  // the full product and the product of the non-zero dimensions
+  for (size_t i = 0; i < shape.size(); ++i) {
+    const int64_t d = shape[i];
+    if (d < 0)
+      throw SizeError(std::string(what) + " " + shape_text(shape) + ": dimension " + std::to_string(i) + " is negative");
+    if (d == 0) {
+      n = 0;
+      continue;
+    }
+    if (__builtin_mul_overflow(nonzero, d, &nonzero) || nonzero > kMaxElements)
+      throw SizeError(std::string(what) + " " + shape_text(shape) + " has more than 2^47 elements (the most one tensor may hold; zero dimensions aside)");
+  }
+  return n == 0 ? 0 : nonzero;
+}
+
+int64_t check_shape(const std::vector<int64_t>& shape, DType dtype, const char* what) {
+  const int64_t n = check_numel(shape, what);
+  const int64_t es = static_cast<int64_t>(dtype_size(dtype));
+  int64_t bytes;
+  if (__builtin_mul_overflow(n, es, &bytes) || bytes > kMaxBytes)
+    throw SizeError(std::string(what) + " " + shape_text(shape) + " of " + dtype_name(dtype) + " needs " +
+                    std::to_string(static_cast<double>(n) * es) + " bytes, above the 2^47 bytes (128 TiB) one tensor may hold");
+  return n;
+}
+
+int64_t checked_add(int64_t a, int64_t b, const char* what) {
+  int64_t s;
+  if (a < 0 || b < 0 || __builtin_add_overflow(a, b, &s) || s > kMaxElements)
+    throw SizeError(std::string(what) + ": " + std::to_string(a) + " + " + std::to_string(b) + " is above 2^47");
+  return s;
 }
 
 Tensor empty(const std::vector<int64_t>& shape, DType dtype, Device device) {
@@ -114,9 +153,13 @@ Tensor empty(const std::vector<int64_t>& shape, DType dtype, Device device) {
   t.dtype = dtype;
   t.device = device;
   t.shape = shape;
-  for (int64_t s : shape)
-    if (s < 0) throw ArgError("negative dimension in shape " + t.shape_str());
-  t.storage = std::make_shared<Storage>(t.nbytes(), device);
+  check_shape(shape, dtype);
+  try {
+    t.storage = std::make_shared<Storage>(t.nbytes(), device);
+  } catch (const std::bad_alloc&) {
+    throw AllocError("out of memory allocating " + t.shape_str() + " " + dtype_name(dtype) + " (" +
+                     std::to_string(t.nbytes()) + " bytes) on " + device.name());
+  }
   return t;
 }
 

@@ -1,5 +1,9 @@
 // Native tensor core: contiguous row-major tensors over refcounted storage.
-// Every kernel in native/ works on these; the Node-API layer (napi_tensor.h) wraps them as handles.
+// Every kernel in native/ works on these; the Node-API layer (binding.h, TensorHandle) wraps them as handles.
+//
+// Size invariant: every shape that becomes a tensor passes check_shape() (in empty() and reshaped()), so for
+// any live tensor the product of its non-zero dimensions is at most kMaxElements and its bytes at most
+// kMaxBytes. Kernels may therefore multiply any subset of a tensor's dimensions in int64 without overflow.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +24,13 @@ struct Device {
   bool operator!=(const Device& o) const { return !(*this == o); }
   std::string name() const;  // "cpu" or "cuda:N"
 };
+
+// Limits on one tensor: at most 2^47 elements, counting the non-zero dimensions only (so [0, 2^60] is refused
+// too: kernels may loop over the rows of an empty tensor), and at most 2^47 bytes, the user address space of
+// x86-64 and arm64. Counts then stay exact integers in JS (shapes travel as doubles) and far from int64 overflow.
+constexpr int64_t kMaxElements = int64_t(1) << 47;
+constexpr int64_t kMaxBytes = int64_t(1) << 47;
+constexpr int kMaxCudaDevices = 16;  // device indices 0..15 (cuda/runtime.cu keeps one state per index)
 
 size_t dtype_size(DType d);
 const char* dtype_name(DType d);  // "f32" | "i32" | "bf16"
@@ -52,6 +63,22 @@ struct Tensor {
   std::string shape_str() const;  // "[2,3,4]"
   Tensor reshaped(const std::vector<int64_t>& new_shape) const;  // shares storage
 };
+
+// Thrown for a shape that breaks the size invariant above; the binding adds the op name.
+struct SizeError : std::invalid_argument {
+  explicit SizeError(const std::string& msg) : std::invalid_argument(msg) {}
+};
+// Thrown when memory for a tensor cannot be had (names shape, dtype, bytes and device).
+struct AllocError : std::runtime_error {
+  explicit AllocError(const std::string& msg) : std::runtime_error(msg) {}
+};
+
+// Checks the element part of the size invariant (dimensions >= 0, non-zero product <= kMaxElements) and
+// returns the element count; check_shape adds the byte limit for `dtype`. `what` names the shape in messages.
+int64_t check_numel(const std::vector<int64_t>& shape, const char* what = "shape");
+int64_t check_shape(const std::vector<int64_t>& shape, DType dtype, const char* what = "shape");
+// a + b for dimension arithmetic, refusing results above kMaxElements (negative inputs are refused too).
+int64_t checked_add(int64_t a, int64_t b, const char* what);
 
 Tensor empty(const std::vector<int64_t>& shape, DType dtype = DType::F32, Device device = Device{});
 Tensor zeros(const std::vector<int64_t>& shape, DType dtype = DType::F32, Device device = Device{});

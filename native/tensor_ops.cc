@@ -3,6 +3,7 @@
 
 #include "binding.h"
 #include "threads.h"
+#include "vec_math.h"
 
 namespace reclin {
 
@@ -16,8 +17,14 @@ static DType parse_dtype(const std::string& s, const char* name) {
 static Device parse_device(const std::string& s) {
   if (s == "cpu") return Device{};
   if (s == "cuda") return Device{DeviceKind::CUDA, 0};
-  if (s.rfind("cuda:", 0) == 0 && s.size() > 5 && s.find_first_not_of("0123456789", 5) == std::string::npos)
-    return Device{DeviceKind::CUDA, std::stoi(s.substr(5))};
+  if (s.rfind("cuda:", 0) == 0 && s.size() > 5 && s.find_first_not_of("0123456789", 5) == std::string::npos) {
+    // Compare as text first: the digits may not fit any integer type.
+    const std::string digits = s.substr(5);
+    if (digits.size() > 2 || std::stoi(digits) >= kMaxCudaDevices)
+      throw ArgError("device: '" + s + "' is out of range (device indices run from 0 to " +
+                     std::to_string(kMaxCudaDevices - 1) + ")");
+    return Device{DeviceKind::CUDA, std::stoi(digits)};
+  }
   throw ArgError("device: unknown device '" + s + "' (allowed: cpu, cuda, cuda:N)");
 }
 
@@ -114,9 +121,12 @@ static Napi::Value Memory(const Napi::CallbackInfo& info) {
 }
 RECLIN_EXPORT("memory", Memory)
 
+constexpr int64_t kMaxThreads = 1024;  // a team is created eagerly: an absurd count would exhaust the process
+
 static Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   int64_t n = arg_int(info, 0, "threads");
-  if (n < 1) throw ArgError("threads: expected an integer >= 1, got " + std::to_string(n));
+  if (n < 1 || n > kMaxThreads)
+    throw ArgError("threads: expected an integer from 1 to " + std::to_string(kMaxThreads) + ", got " + std::to_string(n));
   set_num_threads(static_cast<int>(n));
   return info.Env().Undefined();
 }
@@ -126,6 +136,16 @@ static Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), num_threads());
 }
 RECLIN_EXPORT("getNumThreads", GetNumThreads)
+
+// threadInfo() -> { threads: the team the next op uses, maxThreads, followsLoad } (the policy in threads.h).
+static Napi::Value ThreadInfo(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("threads", static_cast<double>(num_threads()));
+  o.Set("maxThreads", static_cast<double>(max_threads()));
+  o.Set("followsLoad", Napi::Boolean::New(info.Env(), threads_follow_load()));
+  return o;
+}
+RECLIN_EXPORT("threadInfo", ThreadInfo)
 
 static Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
@@ -139,5 +159,25 @@ static Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 RECLIN_EXPORT("buildInfo", BuildInfo)
+
+// vecKernel() -> the row-primitive variant this CPU runs (vec_math.h); gemmKernel() and kdaIsa() report theirs.
+static Napi::Value VecKernel(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), vec::kernel_name()); }
+RECLIN_EXPORT("vecKernel", VecKernel)
+
+// cpuFeatures() -> { avx2: bool, ... }: the SIMD features the kernels' run-time dispatch tests.
+static Napi::Value CpuFeatures(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  o.Set("avx2", Napi::Boolean::New(info.Env(), __builtin_cpu_supports("avx2")));
+  o.Set("fma", Napi::Boolean::New(info.Env(), __builtin_cpu_supports("fma")));
+  o.Set("avx512f", Napi::Boolean::New(info.Env(), __builtin_cpu_supports("avx512f")));
+  o.Set("avx512bw", Napi::Boolean::New(info.Env(), __builtin_cpu_supports("avx512bw")));
+  o.Set("avx512dq", Napi::Boolean::New(info.Env(), __builtin_cpu_supports("avx512dq")));
+  o.Set("avx512vl", Napi::Boolean::New(info.Env(), __builtin_cpu_supports("avx512vl")));
+#endif
+  return o;
+}
+RECLIN_EXPORT("cpuFeatures", CpuFeatures)
 
 }  // namespace reclin

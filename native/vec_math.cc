@@ -331,5 +331,10 @@ void swiglu_backward(const float* dy, const float* g, const float* u, int64_t n,
   }
 }
 
+const char* kernel_name() {
+  const Level l = level();
+  return l == kAvx512 ? "avx512" : l == kAvx2 ? "avx2" : "scalar";
+}
+
 }  // namespace vec
 }  // namespace reclin

@@ -8,6 +8,7 @@
 namespace reclin {
 namespace vec {
 
+const char* kernel_name();  // "avx512" | "avx2" | "scalar": the variant this CPU runs (RECLIN_VEC forces one)
 float max(const float* x, int64_t n);  // -inf when n == 0
 // Sum of exp(x[j] - shift) in double; also writes out[j] = exp(x[j] - shift) when out is not null.
 double exp_sum(const float* x, int64_t n, float shift, float* out);

@@ -14,13 +14,20 @@ test('reclin doctor reports the loaded addon, CPU features and GPUs', async () =
   assert.ok(fs.existsSync(rep.addon.path));
   assert.equal(typeof rep.addon.build.openmp, 'boolean');
   assert.ok(rep.addon.candidates.some((c: { path: string }) => c.path === rep.addon.path));
-  assert.ok(['avx512', 'avx2', 'scalar'].includes(rep.cpu.kernelVariant) || rep.cpu.kernelVariant.startsWith('unknown'));
+  // The kernel variants are the addon's own report: the same answers as asking it directly.
+  const b = require(rep.addon.path);
+  assert.deepEqual(rep.addon.kernels, { gemm: b.gemmKernel(), kda: b.kdaIsa(), vec: b.vecKernel(), adamw: b.adamwUseKernel() });
+  for (const k of Object.values(rep.addon.kernels)) assert.ok(['avx512', 'avx2', 'scalar'].includes(k as string), String(k));
+  assert.deepEqual(rep.addon.cpuFeatures, b.cpuFeatures());
+  assert.equal(typeof rep.addon.threads.followsLoad, 'boolean');
+  assert.ok(rep.addon.threads.threads >= 1 && rep.addon.threads.threads <= rep.addon.threads.maxThreads);
   assert.ok(rep.cpu.logicalCores >= 1);
   assert.equal(typeof rep.gpus.available, 'boolean');
   const text = await runCli(['doctor']);
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /chosen {3}.*reclin.*\.node \(/);
-  assert.match(text.stdout, /kernels {2}(avx512|avx2|scalar|unknown)/);
+  assert.match(text.stdout, /kernels {2}gemm (avx512|avx2|scalar), kda (avx512|avx2|scalar), vec (avx512|avx2|scalar), adamw (avx512|avx2|scalar)/);
+  assert.match(text.stdout, /threads {2}\d+ (now, following the free cores \(at most \d+\)|\(fixed\))/);
 });
 
 test('reclin doctor exits non-zero and says why when no addon loads', async () => {

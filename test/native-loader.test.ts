@@ -32,7 +32,12 @@ test('falls back to CPU with one clear line, or throws when cuda is forced', () 
   const noDriver: CudaProbe = { ok: false, error: 'CUDA driver version is insufficient for CUDA runtime version', devices: [] };
   const c = chooseBinary(all, noDriver, 'auto');
   assert.equal(c.candidate.kind, 'cpu');
-  assert.match(c.warning!, /^reclin: using the CPU backend: no usable CUDA device \(CUDA driver version is insufficient/);
+  assert.match(c.reason, /no usable CUDA device \(CUDA driver version is insufficient/);
+  assert.equal(c.warning, undefined, 'prebuilt CUDA binaries on a machine without a usable GPU: silent');
+  const built = chooseBinary([cpu, { ...sm(90), origin: 'local build' }], noDriver, 'auto');
+  assert.match(built.warning!, /^reclin: using the CPU backend: no usable CUDA device \(CUDA driver version is insufficient/);
+  const named = chooseBinary([cpu, { ...sm(90), origin: 'RECLIN_ADDON' }], noDriver, 'auto');
+  assert.match(named.warning!, /^reclin: using the CPU backend: no usable CUDA device/);
   assert.throws(() => chooseBinary(all, noDriver, 'cuda'), /RECLIN_BACKEND=cuda but no usable CUDA device/);
   const old = chooseBinary(all, gpu(7, 5), 'auto');
   assert.equal(old.candidate.kind, 'cpu');

@@ -1,13 +1,12 @@
-// reclin doctor: what this machine offers and what reclin chose — the native addon (path, why, build info),
-// the CPU's SIMD features (and so which kernel variant the runtime dispatch picks), and the GPUs nvidia-smi sees.
+// reclin doctor: what this machine offers and what reclin chose — the native addon (path, why, build info, the
+// kernel variants it runs and its thread policy, all as the addon itself reports them), the CPU, and the GPUs
+// nvidia-smi sees.
 import type { Command } from 'commander';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { findBinaries, loadAddon, type CudaProbe } from '../native';
-
-const SIMD_FLAGS = ['sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512bw', 'avx512dq', 'avx512vl'];
+import { findBinaries, loadAddon, type CpuFeatures, type CudaProbe, type ThreadInfo } from '../native';
 
 export interface DoctorReport {
   reclin: string;
@@ -19,35 +18,29 @@ export interface DoctorReport {
     reason?: string;
     error?: string;
     build?: unknown;
-    threads?: number;
+    /** The team the next op uses, its upper bound, and whether it follows the free cores (native/threads.h). */
+    threads?: ThreadInfo;
+    /** The kernel variant each family runs on this CPU, as the addon dispatched it. */
+    kernels?: { gemm: string; kda: string; vec: string; adamw: string };
+    /** The SIMD features the addon's dispatch saw. */
+    cpuFeatures?: CpuFeatures;
     /** What the CUDA binary's probe saw (only when a CUDA binary is installed). */
     cudaProbe?: CudaProbe;
     /** Installed binaries, in order of preference within their kind. */
     candidates: { path: string; kind: string; archs: string[]; origin: string }[];
   };
-  cpu: { model: string; logicalCores: number; flags: string[]; kernelVariant: string };
+  cpu: { model: string; logicalCores: number };
   gpus: { available: boolean; detail: string; devices: { name: string; computeCapability: string; driver: string; memory: string }[] };
 }
 
 function cpuInfo(): DoctorReport['cpu'] {
-  let text = '';
+  let model = os.cpus()[0]?.model ?? 'unknown';
   try {
-    text = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    model = /^model name\s*:\s*(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? model;
   } catch {
-    /* not Linux: fall back to os.cpus() below */
+    /* not Linux: os.cpus() has it */
   }
-  const flagsLine = /^flags\s*:\s*(.*)$/m.exec(text)?.[1] ?? '';
-  const all = new Set(flagsLine.split(/\s+/));
-  const flags = SIMD_FLAGS.filter((f) => all.has(f));
-  const has = (...f: string[]) => f.every((x) => all.has(x));
-  // The same rule as the native dispatch (docs/design/ops.md: avx512f+bw+dq+vl+fma, else avx2+fma, else scalar).
-  const kernelVariant = has('avx512f', 'avx512bw', 'avx512dq', 'avx512vl', 'fma') ? 'avx512' : has('avx2', 'fma') ? 'avx2' : 'scalar';
-  return {
-    model: /^model name\s*:\s*(.*)$/m.exec(text)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
-    logicalCores: os.cpus().length,
-    flags,
-    kernelVariant: text ? kernelVariant : 'unknown (no /proc/cpuinfo)',
-  };
+  return { model, logicalCores: os.cpus().length };
 }
 
 function findOnPath(exe: string): string | undefined {
@@ -85,7 +78,9 @@ export function doctorReport(): DoctorReport {
   try {
     addon.candidates = findBinaries();
     const a = loadAddon();
-    Object.assign(addon, { loaded: true, path: a.path, reason: a.reason, build: a.binding.buildInfo(), threads: a.binding.getNumThreads(), cudaProbe: a.probe });
+    const b = a.binding;
+    const kernels = { gemm: b.gemmKernel(), kda: b.kdaIsa(), vec: b.vecKernel(), adamw: b.adamwUseKernel() };
+    Object.assign(addon, { loaded: true, path: a.path, reason: a.reason, build: b.buildInfo(), threads: b.threadInfo(), kernels, cpuFeatures: b.cpuFeatures(), cudaProbe: a.probe });
   } catch (e) {
     addon.error = (e as Error).message;
   }
@@ -99,7 +94,12 @@ function print(r: DoctorReport): void {
   if (r.addon.loaded) {
     out.push(`  chosen   ${r.addon.path} (${r.addon.reason})`);
     out.push(`  build    ${JSON.stringify(r.addon.build)}`);
-    out.push(`  threads  ${r.addon.threads}`);
+    const t = r.addon.threads!;
+    out.push(`  threads  ${t.followsLoad ? `${t.threads} now, following the free cores (at most ${t.maxThreads})` : `${t.threads} (fixed)`}`);
+    const k = r.addon.kernels!;
+    out.push(`  kernels  gemm ${k.gemm}, kda ${k.kda}, vec ${k.vec}, adamw ${k.adamw}`);
+    const f = Object.entries(r.addon.cpuFeatures ?? {}).filter(([, on]) => on).map(([name]) => name);
+    out.push(`  SIMD     ${f.join(' ') || 'none'}`);
   } else out.push(`  NOT LOADED: ${r.addon.error}`);
   if (r.addon.cudaProbe) {
     const p = r.addon.cudaProbe;
@@ -110,8 +110,6 @@ function print(r: DoctorReport): void {
   for (const c of r.addon.candidates) out.push(`    ${c.kind.padEnd(4)}  ${c.path} (${c.origin}${c.archs.length ? `; ${c.archs.join(', ')}` : ''})`);
   out.push('cpu:');
   out.push(`  ${r.cpu.model}, ${r.cpu.logicalCores} logical cores`);
-  out.push(`  SIMD     ${r.cpu.flags.join(' ') || 'none detected'}`);
-  out.push(`  kernels  ${r.cpu.kernelVariant}`);
   out.push('gpus:');
   if (r.gpus.devices.length === 0) out.push(`  none (${r.gpus.detail})`);
   for (const g of r.gpus.devices) out.push(`  ${g.name}, sm_${g.computeCapability.replace('.', '')}, driver ${g.driver}, ${g.memory}`);

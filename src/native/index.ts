@@ -1,4 +1,4 @@
-export { loadAddon, native, op, findBinaries, packageRoot } from './loader';
+export { loadAddon, native, op, findOp, findBinaries, packageRoot } from './loader';
 export { chooseBinary, pickCudaBinary, MIN_COMPUTE_CAPABILITY } from './select';
 export type { BinaryCandidate, CudaProbe, Backend, Choice } from './select';
-export type { RawBinding, NativeTensor, MemoryStats, DTypeName } from './binding';
+export type { RawBinding, RawOps, CudaOps, NativeTensor, MemoryStats, DTypeName, ThreadInfo, KernelVariant, CpuFeatures } from './binding';

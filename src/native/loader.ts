@@ -98,9 +98,15 @@ export function native(): RawBinding {
   return loadAddon().binding;
 }
 
+/** A raw export by name, or undefined when this binary lacks it (a CPU build has no *Cuda twins). */
+export function findOp(name: string): ((...args: unknown[]) => unknown) | undefined {
+  const fn = (native() as unknown as Record<string, unknown>)[name];
+  return typeof fn === 'function' ? (fn as (...args: unknown[]) => unknown) : undefined;
+}
+
 /** A raw op by its exported name, with a clear error if this binary lacks it. */
 export function op<F extends (...args: any[]) => any>(name: string): F {
-  const fn = native()[name];
-  if (typeof fn !== 'function') throw new Error(`reclin: the loaded addon (${loadAddon().path}) has no op '${name}'; rebuild with npm run build:native`);
+  const fn = findOp(name);
+  if (!fn) throw new Error(`reclin: the loaded addon (${loadAddon().path}) has no op '${name}'; rebuild with npm run build:native`);
   return fn as F;
 }

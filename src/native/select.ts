@@ -21,7 +21,7 @@ export type Backend = 'auto' | 'cpu' | 'cuda';
 export interface Choice {
   candidate: BinaryCandidate;
   reason: string;
-  /** One line for the user when we wanted a GPU binary and fell back to CPU. */
+  /** One line for the user when a GPU binary they built or named, or a GPU they have, could not be used. */
   warning?: string;
 }
 
@@ -75,7 +75,9 @@ export function chooseBinary(cands: BinaryCandidate[], probe: CudaProbe | undefi
   if (!probe || !probe.ok) {
     const why = `no usable CUDA device (${probe?.error ?? 'probe failed'})`;
     if (backend === 'cuda') throw new Error(`reclin: RECLIN_BACKEND=cuda but ${why}. Needs an NVIDIA driver for CUDA 13 (>= 580) and a GPU of compute capability >= 8.0`);
-    return fallback(why, true);
+    // Prebuilt CUDA binaries ship to everyone: a machine without a GPU is no news to its user. Someone who built
+    // or named a CUDA binary expects it to run, so they hear why it does not (doctor tells everyone).
+    return fallback(why, cudas.some((c) => c.origin !== 'prebuilt'));
   }
   const dev = probe.devices[0];
   const cc = dev.major * 10 + dev.minor;

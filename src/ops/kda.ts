@@ -1,6 +1,7 @@
 // KDA (Kimi Delta Attention), chunked forward and backward on the native engine (native/kda.cc, docs/design/kda.md).
 //
-// Layouts: q, k, g [B,T,H,K]; v, o, dO [B,T,H,V]; beta [B,T,H]; states [B,H,K,V]; all f32.
+// Layouts: q, k, g [B,T,H,K]; v, o, dO [B,T,H,V]; beta [B,T,H]; states [B,H,K,V]. On the CPU every tensor is
+// f32; on CUDA q, k, v, beta and dO may also be bf16 (outputs stored like their inputs; g, states and dg f32).
 // g is the per-step log decay and must be <= 0 everywhere (an error names the first offending entry).
 // Per step: S = diag(exp(g_t))·S; e = v_t − Sᵀk_t; S += beta_t·k_t·eᵀ; o_t = scale·Sᵀq_t (read after the write).
 // q and k are used as given (the KDA layer L2-normalises them before calling this).

@@ -1,6 +1,6 @@
 // How the functional ops reach the addon: raw handles in, Tensors out. The native side validates
 // shapes and dtypes and names the offending argument in its error.
-import { native, op } from '../native/loader';
+import { findOp, op } from '../native/loader';
 import type { NativeTensor } from '../native/binding';
 import { Tensor } from '../tensor/tensor';
 
@@ -16,9 +16,9 @@ function onCuda(args: unknown[]): boolean {
 /** The raw op for these arguments: `${name}Cuda` (cuda/*.cu) when the first tensor is on a CUDA device. */
 function resolve(name: string, args: unknown[]): (...a: unknown[]) => unknown {
   if (!onCuda(args)) return op<(...a: unknown[]) => unknown>(name);
-  const fn = native()[`${name}Cuda`];
-  if (typeof fn !== 'function') throw new Error(`reclin: op ${name} has no CUDA kernel yet (move its tensors to the cpu with .to('cpu'))`);
-  return fn as (...a: unknown[]) => unknown;
+  const fn = findOp(`${name}Cuda`);
+  if (!fn) throw new Error(`reclin: op ${name} has no CUDA kernel yet (move its tensors to the cpu with .to('cpu'))`);
+  return fn;
 }
 
 /** Calls a raw op; Tensor arguments (also inside arrays) become handles. */

@@ -26,7 +26,7 @@ function checkShape(shape: readonly number[], what: string): number {
   if (!Array.isArray(shape)) throw new TypeError(`${what}: expected an array of dimensions, got ${typeof shape}`);
   let n = 1;
   shape.forEach((d, i) => {
-    if (!Number.isInteger(d) || d < 0) throw new RangeError(`${what}: dimension ${i} must be a non-negative integer, got ${d}`);
+    if (!Number.isSafeInteger(d) || d < 0) throw new RangeError(`${what}: dimension ${i} must be a non-negative integer at most 2^53-1, got ${d}`);
     n *= d;
   });
   return n;
