@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readRunStatus, summarizeRunDir, type ExperimentMetadata } from '../experiment';
+import { readRunMetadata, readRunStatus, summarizeRunDir } from '../experiment';
 import { show as fmt } from './compare-report';
 import { requireExperimentDir } from './run-dir';
 
@@ -15,7 +15,7 @@ export function register(program: Command): void {
     .option('--json', 'print metadata, status and summary as JSON', false)
     .action((dir: string, o: { json: boolean }) => {
       const runDir = requireExperimentDir(dir);
-      const meta = JSON.parse(fs.readFileSync(path.join(runDir, 'experiment_metadata.json'), 'utf8')) as ExperimentMetadata;
+      const meta = readRunMetadata(runDir);
       const status = readRunStatus(runDir);
       const summary = summarizeRunDir(runDir);
       if (o.json) {

@@ -1,7 +1,8 @@
 // The Hugging Face model card (README.md of a run): YAML front matter with the keys the Hub reads
 // (huggingface_hub ModelCardData: license, library_name, tags, base_model, pipeline_tag, model-index), then a
 // human description of what was trained, how, what came out, and how to reproduce it. Nothing is printed as
-// "N/A": a fact that was not recorded is left out, one that was is shown.
+// "N/A": a fact that was not recorded is left out, one that was is shown. The card links to no page (reclin has
+// no public page yet, and a link that 404s on the Hub misleads); files of the run are named, not linked.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RecursiveConfig, RunConfig } from './config';
@@ -116,7 +117,7 @@ export function renderModelCard(input: ModelCardInput): string {
   const L: string[] = ['---', toYaml(front).trimEnd(), '---', '', `# ${meta.name}`, ''];
   if (meta.description) L.push(meta.description, '');
   L.push(
-    `A Kimi-Linear-style (KDA linear attention) language model run recorded by [reclin](https://www.npmjs.com/package/reclin): ${PHASE_TEXT[meta.phase] ?? `phase ${meta.phase}`}.`,
+    `A Kimi-Linear-style (KDA linear attention) language model run recorded by reclin (a TypeScript toolkit for recursive-refinement experiments): ${PHASE_TEXT[meta.phase] ?? `phase ${meta.phase}`}.`,
     '',
     `Status: **${meta.status}**${meta.ended_at ? ` (ended ${meta.ended_at})` : ''}. Run id \`${meta.id}\`, created ${meta.created_at}.`,
     '',

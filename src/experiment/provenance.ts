@@ -39,8 +39,12 @@ export interface RuntimeInfo {
 }
 
 export interface CommandInfo {
+  /** The process's arguments exactly as given (absolute paths included). */
   argv: string[];
-  /** The command as one shell-quoted line, for copying. */
+  /**
+   * The command as one shell-quoted line a reader can run from `cwd`: reclin's own entry point (wherever it
+   * was installed, e.g. the npx cache) is written `npx reclin`, node as `node`, a script under cwd relative.
+   */
   line: string;
   cwd: string;
 }
@@ -148,6 +152,29 @@ function shellQuote(a: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
 }
 
+// reclin's package root: src/experiment and dist/experiment both sit two levels below it.
+const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
+const ENTRY_POINTS = [path.join('bin', 'reclin.js'), path.join('dist', 'cli', 'main.js'), path.join('src', 'cli', 'main.ts')];
+
+function realpath(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return path.resolve(p);
+  }
+}
+
+/** argv as a reader would type it (see CommandInfo.line). */
+export function readableArgv(argv: string[], cwd: string = process.cwd()): string[] {
+  if (argv.length < 2 || realpath(argv[0]) !== realpath(process.execPath)) return [...argv];
+  const script = realpath(path.resolve(cwd, argv[1]));
+  const root = realpath(PACKAGE_ROOT);
+  if (ENTRY_POINTS.some((e) => script === path.join(root, e))) return ['npx', 'reclin', ...argv.slice(2)];
+  const rel = path.relative(realpath(cwd), script);
+  return ['node', rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : argv[1], ...argv.slice(2)];
+}
+
 export function captureCommand(argv: string[] = process.argv): CommandInfo {
-  return { argv: [...argv], line: argv.map(shellQuote).join(' '), cwd: process.cwd() };
+  const cwd = process.cwd();
+  return { argv: [...argv], line: readableArgv(argv, cwd).map(shellQuote).join(' '), cwd };
 }

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { readJsonIfExists } from './atomic';
 import { ownerAlive } from './lock';
+import { readMetrics } from './metrics';
 
 export type RunState = 'running' | 'completed' | 'failed' | 'interrupted';
 export const STATUS_FILE = 'status.json';
@@ -65,6 +66,30 @@ export function readRunStatus(dir: string, opts: { staleAfterMs?: number; now?: 
     return { ...base, status: 'stale', stale: true, reason: `recorded as running on ${rec.host}, but its last heartbeat was ${ago} ago`, heartbeatAgeMs, recorded: rec };
   }
   return { ...base, status: 'running', heartbeatAgeMs, recorded: rec };
+}
+
+/**
+ * When run segment `segment` was last seen alive: the later of its status.json heartbeat (if status.json is
+ * still that segment's) and its last metric record. null when it left no trace.
+ */
+export function lastSignOfLife(dir: string, segment: number): string | null {
+  let best: number | null = null;
+  const consider = (iso: string | undefined) => {
+    const t = iso === undefined ? NaN : Date.parse(iso);
+    if (Number.isFinite(t) && (best === null || t > best)) best = t;
+  };
+  try {
+    const st = readJsonIfExists<StatusFile>(path.join(dir, STATUS_FILE));
+    if (st && st.segment === segment) consider(st.heartbeat_at);
+  } catch {
+    // unreadable status: the records still tell
+  }
+  try {
+    for (const r of readMetrics(dir)) if (r.segment === segment) consider(r.time);
+  } catch {
+    // a damaged metrics file: the heartbeat alone tells
+  }
+  return best === null ? null : new Date(best).toISOString();
 }
 
 export interface ExperimentListing extends RunStatus {
