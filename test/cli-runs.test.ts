@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { makeTrackedRun } from './tracked-run';
-import { runCli, repoRoot } from './cli-helpers';
+import { runCli, repoRoot, cliEntry } from './cli-helpers';
 
 let tmp: string;
 let exp: string;
@@ -136,4 +136,26 @@ test('reclin compare prints config differences and final/best metrics and writes
   assert.match(bad[2].stderr, /^reclin: dir: .*missing does not exist/);
   for (const b of bad) assert.equal(b.code, 1);
   assert.ok(!fs.existsSync(path.join(tmp, 'no')));
+});
+
+test('reclin list shows runs nested in a demo or sweep folder; `reclin list | head` exits quietly when the reader closes the pipe', async () => {
+  const parent = path.join(tmp, 'nested');
+  await makeTrackedRun(parent, 'top');
+  await makeTrackedRun(path.join(parent, 'demo_20260101-000000'), 'base');
+  await makeTrackedRun(path.join(parent, 'sweep', 'lr_0.001'), 'seed_1');
+  fs.mkdirSync(path.join(parent, 'not_a_run', 'empty'), { recursive: true });
+  const r = await runCli(['list', '--experiment-dir', parent]);
+  assert.equal(r.code, 0, r.stderr);
+  const names = r.stdout.split('\n').slice(1).filter(Boolean).map((l) => l.split(/\s+/)[0]);
+  assert.deepEqual(names, ['top', 'demo_20260101-000000/base', 'sweep/lr_0.001/seed_1']);
+  const j = JSON.parse((await runCli(['list', '--experiment-dir', parent, '--json'])).stdout);
+  assert.equal(j[2].dir, path.join(parent, 'sweep', 'lr_0.001', 'seed_1'));
+  // The reader goes away before reclin writes (as `head` does after its lines): EPIPE must not crash it.
+  const child = spawn(process.execPath, [...cliEntry, 'list', '--experiment-dir', parent], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.destroy();
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  assert.equal(stderr, '', 'nothing on stderr');
+  assert.equal(code, 0);
 });
