@@ -94,13 +94,29 @@ test('a killed segment is labelled killed and counts only until its last sign of
   assert.ok(meta.duration_s < (Date.parse(s1.ended_at) - Date.parse(meta.created_at)) / 1000 - 2, 'the gap is not counted');
 });
 
-test('the recorded command is one a reader can run: npx reclin for reclin itself, node and a relative script otherwise', () => {
+test('the recorded command is one a reader can run: npx reclin for an installed package, reclin on PATH, the launcher in a clone', () => {
   const node = process.execPath;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'reclin-cmd-'));
+  // The entry points of this clone, as run from its root and from elsewhere.
   for (const entry of [path.join(repoRoot, 'bin', 'reclin.js'), path.join(repoRoot, 'dist', 'cli', 'main.js'), path.join(repoRoot, 'src', 'cli', 'main.ts')]) {
-    assert.deepEqual(readableArgv([node, entry, 'run', '--seed', '1'], os.tmpdir()), ['npx', 'reclin', 'run', '--seed', '1']);
+    assert.deepEqual(readableArgv([node, entry, 'run', '--seed', '1'], repoRoot), ['node', path.join('bin', 'reclin.js'), 'run', '--seed', '1']);
+    assert.deepEqual(readableArgv([node, entry, 'list'], tmp), ['node', path.join(repoRoot, 'bin', 'reclin.js'), 'list']);
   }
-  const proj = fs.mkdtempSync(path.join(os.tmpdir(), 'reclin-cmd-'));
-  assert.deepEqual(readableArgv([node, path.join(proj, 'scripts', 'train.js'), '--lr', '1e-3'], proj), ['node', path.join('scripts', 'train.js'), '--lr', '1e-3']);
-  assert.deepEqual(readableArgv([node, '/elsewhere/train.js'], proj), ['node', '/elsewhere/train.js']);
-  assert.deepEqual(readableArgv(['reclin', 'run'], proj), ['reclin', 'run'], 'a command given by the caller is kept');
+  // Installed: the npx cache, a project's dependency (through node_modules/.bin), or PATH (npm link / -g).
+  const npxCache = path.join(tmp, '.npm', '_npx', 'f1ff6125fe26de5e', 'node_modules', 'reclin');
+  const binLink = path.join(tmp, 'node_modules', '.bin');
+  const onPath = path.join(tmp, 'usr', 'bin');
+  fs.mkdirSync(path.dirname(npxCache), { recursive: true });
+  fs.symlinkSync(repoRoot, npxCache);
+  for (const d of [binLink, onPath]) {
+    fs.mkdirSync(d, { recursive: true });
+    fs.symlinkSync(path.join(repoRoot, 'bin', 'reclin.js'), path.join(d, 'reclin'));
+  }
+  assert.deepEqual(readableArgv([node, path.join(npxCache, 'bin', 'reclin.js'), 'run', '--phase', 'a'], tmp), ['npx', 'reclin', 'run', '--phase', 'a']);
+  assert.deepEqual(readableArgv([node, path.join(binLink, 'reclin'), 'list'], tmp), ['npx', 'reclin', 'list']);
+  assert.deepEqual(readableArgv([node, path.join(onPath, 'reclin'), 'list'], tmp), ['reclin', 'list']);
+  // Other scripts: node and the script, relative to cwd where possible.
+  assert.deepEqual(readableArgv([node, path.join(tmp, 'scripts', 'train.js'), '--lr', '1e-3'], tmp), ['node', path.join('scripts', 'train.js'), '--lr', '1e-3']);
+  assert.deepEqual(readableArgv([node, '/elsewhere/train.js'], tmp), ['node', '/elsewhere/train.js']);
+  assert.deepEqual(readableArgv(['reclin', 'run'], tmp), ['reclin', 'run'], 'a command given by the caller is kept');
 });
