@@ -92,6 +92,7 @@ test('a killed segment is labelled killed and counts only until its last sign of
   const expected = (end0 - Date.parse(s0.started_at) + Date.parse(s1.ended_at) - Date.parse(s1.started_at)) / 1000;
   assert.ok(Math.abs(meta.duration_s - expected) < 0.02, `duration_s ${meta.duration_s} = the two segments' ${expected}`);
   assert.ok(meta.duration_s < (Date.parse(s1.ended_at) - Date.parse(meta.created_at)) / 1000 - 2, 'the gap is not counted');
+  assert.match(fs.readFileSync(path.join(run.dir, 'README.md'), 'utf8'), /\| duration \| [\d.]+ s of training wall time over 2 segments \(resumed 1×; 1 killed, counted to their last heartbeat\) \|/);
 });
 
 test('the recorded command is one a reader can run: npx reclin for an installed package, reclin on PATH, the launcher in a clone', () => {

@@ -26,7 +26,7 @@ export function register(program: Command): void {
       out.push(`${meta.name}  (${meta.id})`);
       if (meta.description) out.push(`  ${meta.description}`);
       out.push(`status      ${status.stale ? `STALE: ${status.reason}` : status.status}${meta.duration_s !== null ? `, ${meta.duration_s.toFixed(1)} s` : ''}`);
-      out.push(`created     ${meta.created_at}${meta.ended_at ? `, ended ${meta.ended_at}` : ''}; ${meta.segments.length} segment(s)`);
+      out.push(`created     ${meta.created_at}${meta.ended_at ? `, ended ${meta.ended_at}` : ''}; ${meta.segments.length} segment(s): ${meta.segments.map((g) => g.status).join(', ')}`);
       out.push(`phase       ${meta.phase}; seed ${meta.seed}; device ${meta.device}; ${meta.num_steps} steps x batch ${meta.batch_size}; lr ${meta.learning_rate}, warmup ${meta.warmup_steps}`);
       out.push(`base model  ${meta.base_model ?? '(trained from scratch)'}; data ${meta.dataset ?? '-'}`);
       out.push(`git         ${meta.git ? `${meta.git.commit}${meta.git.dirty ? ' (dirty)' : ''}` : '(not a git checkout)'}`);
