@@ -553,9 +553,13 @@ export class ExperimentTracker {
       fs.fsyncSync(this.metricsFd);
       this.writeStatus();
       this.lastBeat = Date.now();
-      this.mergeNotesInbox();
     } catch (e) {
       process.emitWarning(`reclin: could not update ${path.join(this.dir, STATUS_FILE)}: ${(e as Error).message}`);
+    }
+    try {
+      this.mergeNotesInbox();
+    } catch (e) {
+      process.emitWarning(`reclin: could not merge ${path.join(this.dir, INBOX_FILE)} (the entries stay there): ${(e as Error).message}`);
     }
   }
 
