@@ -3,8 +3,8 @@
 //
 // Any process may add one while the run trains: the metadata has a single writer (the live run rewrites it
 // from memory, so a second writer's change would be lost), but both text files and notes/inbox.jsonl are
-// only ever appended to, each entry in one write() of whole lines on a file opened with O_APPEND, which the
-// kernel never interleaves with another writer's. The inbox entry carries an id; whoever holds the run (the
+// only ever appended to, each entry in one write() of whole lines on a file opened with O_APPEND, which a
+// local file system never interleaves with another writer's (NFS gives no such promise). The inbox entry carries an id; whoever holds the run (the
 // live tracker on its heartbeat and at close, `addNoteToRun` when nobody does, a resume) merges entries whose
 // id the metadata lacks. The inbox is never rewritten, so nothing in it can be lost to a race, and readers
 // (card, show, summary) merge it too.
