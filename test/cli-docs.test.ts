@@ -1,5 +1,5 @@
 // Every command in docs/EXPERIMENT_GUIDE.md and docs/README_EXPERIMENTS.md is run, in order, in a fresh folder.
-// Every line of a ```sh block must be a `reclin` command. To keep this fast, a few values are cut down, and only
+// Every line of a ```sh block must be an `npx reclin` command (as a reader types it). To keep this fast, a few values are cut down, and only
 // these: --num-steps to at most 3 and --batch-size to at most 2 for `run`, a run config with a micro model and a
 // one-batch evaluation added to `run` lines (flags still override it), and small settings for `demo`.
 // Uploads go to the local Hub stand-in (HF_ENDPOINT, HF_TOKEN).
@@ -68,11 +68,31 @@ async function runDoc(doc: string): Promise<void> {
   assert.ok(cmds.length > 0, `${doc} shows no commands`);
   for (const line of cmds) {
     const words = shellWords(line);
-    assert.equal(words[0], 'reclin', `${doc}: every command shown must be a reclin command the test can run, got: ${line}`);
-    const r = await runCli(cutDown(words.slice(1), dir), { cwd: dir, env: { HF_TOKEN: hub.token, HF_ENDPOINT: hub.url }, timeoutMs: 300_000 });
+    assert.deepEqual(words.slice(0, 2), ['npx', 'reclin'], `${doc}: every command shown must be an \`npx reclin\` command the test can run, got: ${line}`);
+    const r = await runCli(cutDown(words.slice(2), dir), { cwd: dir, env: { HF_TOKEN: hub.token, HF_ENDPOINT: hub.url }, timeoutMs: 300_000 });
     assert.equal(r.code, 0, `${doc}: \`${line}\` failed:\n${r.stdout}\n${r.stderr}`);
   }
 }
+
+/** The runs a guide compares (by `reclin compare a b`) were all run with the same, explicit --seed. */
+function assertSameSeeds(doc: string): void {
+  const cmds = commandsOf(doc).map(shellWords);
+  const seedOf = new Map<string, string | undefined>();
+  for (const w of cmds.filter((c) => c[2] === 'run')) {
+    const name = w[w.indexOf('--experiment-name') + 1];
+    const i = w.indexOf('--seed');
+    seedOf.set(`experiments/${name}`, i >= 0 ? w[i + 1] : undefined);
+  }
+  for (const w of cmds.filter((c) => c[2] === 'compare')) {
+    const dirs = w.slice(3).filter((a, i, all) => !a.startsWith('--') && !(all[i - 1] ?? '').startsWith('--html'));
+    const seeds = dirs.map((d) => seedOf.get(d));
+    assert.ok(seeds.every((s) => s !== undefined) && new Set(seeds).size === 1, `${doc}: compared runs ${dirs.join(', ')} must use one explicit --seed, got ${seeds}`);
+  }
+}
+
+test('docs: the runs each guide compares use the same explicit seed', () => {
+  for (const doc of ['README_EXPERIMENTS.md', 'EXPERIMENT_GUIDE.md']) assertSameSeeds(doc);
+});
 
 test('docs/README_EXPERIMENTS.md: every command runs', () => runDoc('README_EXPERIMENTS.md'));
 test('docs/EXPERIMENT_GUIDE.md: every command runs', async () => {

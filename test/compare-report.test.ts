@@ -1,7 +1,7 @@
 // The comparison's pure parts: config diff, final/best metrics, the SVG chart and the HTML report.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { configDiff, flatten, metricMode, metricTable, renderHtml, renderText, type RunSummary } from '../src/cli/compare-report';
+import { configDiff, flatten, isWeightedTotal, meanRate, metricMode, metricTable, renderHtml, renderText, type RunSummary } from '../src/cli/compare-report';
 import { lineChartSvg, niceTicks } from '../src/cli/svg-chart';
 
 const runs: RunSummary[] = [
@@ -65,4 +65,37 @@ test('the HTML report holds the tables and one inline SVG chart per loss/eval me
   assert.ok(html.includes('a&lt;&amp;&gt;') && !html.includes('a<&>'));
   assert.match(html, /Config differences \(3\)/);
   assert.ok(!/<script/i.test(html));
+});
+
+test('throughput is the mean over the run (all tokens / all time), not its last instant', () => {
+  const r: RunSummary[] = [
+    { name: 'x', dir: '/x', status: 'completed', config: {}, series: { 'perf/tokens_per_s': [[1, 100], [2, 300], [3, 50]] } },
+    { name: 'y', dir: '/y', status: 'completed', config: {}, series: { 'perf/tokens_per_s': [[1, 200], [2, NaN]] } },
+  ];
+  const cell = metricTable(r)[0].cells[0];
+  // Equal tokens per step: 3 steps over 1/100 + 1/300 + 1/50 s per token.
+  assert.ok(Math.abs(cell.mean!.value - 3 / (1 / 100 + 1 / 300 + 1 / 50)) < 1e-9);
+  assert.equal(cell.mean!.count, 3);
+  assert.deepEqual(meanRate([[1, NaN], [2, 0]]), undefined);
+  const text = renderText(r);
+  assert.match(text, /perf\/tokens_per_s\s+mean 90 \(3 logs\)\s+—\s+mean 200 \(1 logs\)/);
+  assert.ok(!/50 @3/.test(text), 'the last instant is not the figure shown');
+  assert.match(renderHtml(r), /mean 90 \(3 logs\)/);
+});
+
+test('phase a\'s weighted train/loss is charted apart from the cross-entropy train/loss of other runs', () => {
+  const r: RunSummary[] = [
+    { name: 'control', dir: '/c', status: 'completed', config: {}, series: { 'train/loss': [[1, 2], [2, 1.5]] } },
+    { name: 'phase_a', dir: '/a', status: 'completed', config: {}, series: { 'train/loss': [[1, 9], [2, 8]], 'train/loss/final_ce': [[1, 2.1], [2, 1.6]], 'train/loss/halt': [[1, 0.7], [2, 0.6]] } },
+  ];
+  assert.equal(isWeightedTotal(r[1], 'train/loss'), true);
+  assert.equal(isWeightedTotal(r[0], 'train/loss'), false);
+  const html = renderHtml(r);
+  const figures = [...html.matchAll(/<figure>([\s\S]*?)<\/figure>/g)].map((m) => m[1]);
+  const ce = figures.find((f) => />train\/loss</.test(f))!;
+  const weighted = figures.find((f) => /train\/loss \(weighted objective: sum of its train\/loss\/\* terms\)/.test(f))!;
+  assert.ok(ce.includes('control') && !ce.includes('phase_a'), 'the cross-entropy axes hold only cross-entropies');
+  assert.ok(weighted.includes('phase_a') && !weighted.includes('control'));
+  assert.match(html, /train\/loss of phase_a is the weighted recursive objective/);
+  assert.match(renderText(r), /train\/loss of phase_a is the weighted recursive objective/);
 });

@@ -125,3 +125,32 @@ print(json.dumps(yaml.safe_load(m.group(1))))
   assert.ok(r.results[0].dataset.type && r.results[0].dataset.name);
   assert.deepEqual(r.results[0].metrics.map((m: { name: string; value: number }) => [m.name, m.value]).sort(), [['eval/exact_match', 0.25], ['eval/loss', 0.75]]);
 });
+
+test('interop: after a resume, `tensorboard --logdir` lists one run per experiment with one history; superseded events are kept out of sight', async (t) => {
+  const py = requirePython(['tensorboard']);
+  if ('skip' in py) return t.skip(py.skip);
+  const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'reclin-io-tb-'));
+  const tr = await ExperimentTracker.create({ name: 'resumed', dir: parent, modelConfig: { m: 1 }, flushIntervalMs: 0 });
+  for (let s = 1; s <= 10; s++) {
+    tr.logMetrics({ 'train/loss': 10 - s }, s);
+    if (s === 5) await tr.saveCheckpoint({ step: 5, model: { w: { dtype: 'F32', shape: [2], data: [1, 2] } } });
+  }
+  await tr.close('interrupted');
+  const again = await ExperimentTracker.resume(tr.dir);
+  for (let s = 6; s <= 8; s++) again.logMetrics({ 'train/loss': 100 + s }, s);
+  await again.close();
+  const kept = fs.readdirSync(path.join(tr.dir, 'superseded', 'logs_segment1'));
+  assert.ok(kept.some((f) => f.startsWith('events.out.superseded-events.')) && kept.includes('README.txt'), `superseded events kept: ${kept}`);
+  // The multiplexer is what `tensorboard --logdir` uses to find runs (every folder with a "tfevents" file).
+  const out = JSON.parse(runPython(py.python, `
+import json, sys
+from tensorboard.backend.event_processing.plugin_event_multiplexer import EventMultiplexer
+m = EventMultiplexer(size_guidance={"scalars": 0, "tensors": 0, "histograms": 0, "images": 0, "audio": 0, "compressedHistograms": 0})
+m.AddRunsFromDirectory(sys.argv[1])
+m.Reload()
+from tensorboard.util import tensor_util
+print(json.dumps({run: [[e.step, float(tensor_util.make_ndarray(e.tensor_proto))] for e in m.Tensors(run, "train/loss")] for run in sorted(m.Runs())}))
+`, [parent]));
+  assert.deepEqual(Object.keys(out), [path.join('resumed', 'logs')], 'one run, not one per segment');
+  assert.deepEqual(out[path.join('resumed', 'logs')], [[1, 9], [2, 8], [3, 7], [4, 6], [5, 5], [6, 106], [7, 107], [8, 108]]);
+});

@@ -99,17 +99,17 @@ test('tracker: a second writer on the same directory is refused; a finished run 
   const parent = parentDir();
   const tr = await ExperimentTracker.create({ name: 'locked', dir: parent, tensorboard: false });
   await assert.rejects(ExperimentTracker.resume(tr.dir), (e: Error) => e instanceof LockError && e.message.includes(`is locked by pid ${process.pid} on ${os.hostname()}`) && e.message.includes('a second writer is refused'));
-  assert.throws(() => addNoteToRun(tr.dir, 'note', 'from outside'), LockError);
+  assert.equal(addNoteToRun(tr.dir, 'note', 'from outside').merged, false, 'a live run merges it itself');
   await tr.close();
-  addNoteToRun(tr.dir, 'note', 'added after the run', 3);
-  assert.match(fs.readFileSync(path.join(tr.dir, 'notes', 'notes.txt'), 'utf8'), /^\[Step 3\] \d{4}-\d\d-\d\dT[\d:.]+Z: added after the run\n$/);
+  assert.equal(addNoteToRun(tr.dir, 'note', 'added after the run', 3).merged, true);
+  assert.match(fs.readFileSync(path.join(tr.dir, 'notes', 'notes.txt'), 'utf8'), /^\d{4}-\d\d-\d\dT[\d:.]+Z: from outside\n\[Step 3\] \d{4}-\d\d-\d\dT[\d:.]+Z: added after the run\n$/);
   const again = await ExperimentTracker.resume(tr.dir);
   assert.equal(again.segment, 1);
   assert.equal(again.id, tr.id);
   await again.close();
   const m = readJson(path.join(tr.dir, 'experiment_metadata.json'));
   assert.equal(m.segments.length, 2);
-  assert.equal(m.notes[0].text, 'added after the run');
+  assert.deepEqual(m.notes.map((n: { text: string }) => n.text), ['from outside', 'added after the run']);
 });
 
 test('tracker: notes and issues go to metadata and text files; updateMetadata rejects unknown fields', async () => {

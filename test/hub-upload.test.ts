@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { uploadExperiment, UploadError, RepoIdError, UploadPlanError } from '../src/hub';
+import * as net from 'node:net';
+import { uploadExperiment, networkFailure, UploadError, RepoIdError, UploadPlanError } from '../src/hub';
 import { startHubServer, type LocalHub } from './hub-server';
 import { makeTrackedRun } from './tracked-run';
 
@@ -157,4 +158,23 @@ test('a namespace the token may not write to is a clear 403', async () => {
   await withHub({}, async (hub) => {
     await assert.rejects(uploadExperiment(dir, { repo: 'someone-else/run', hubUrl: hub.url, token: hub.token }), /HTTP 403: You don't have the rights/);
   });
+});
+
+test('a Hub that cannot be reached is named with the reason (a closed local port), not "fetch failed"', async () => {
+  const { dir } = await makeTrackedRun(tmp, 'h');
+  const port = await new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const token = 'hf_unreachable_secret';
+  await assert.rejects(uploadExperiment(dir, { repo: 'reclin-test/run-h', hubUrl: `http://127.0.0.1:${port}`, token }), (e: Error) => {
+    assert.ok(e instanceof UploadError);
+    assert.match(e.message, new RegExp(`could not reach 127\\.0\\.0\\.1:${port} while checking whether the repo exists: the connection was refused \\(nothing listens at that address and port\\) \\(connect ECONNREFUSED 127\\.0\\.0\\.1:${port}\\)`));
+    assert.ok(!e.message.includes('fetch failed') && !e.message.includes(token));
+    return true;
+  });
+  assert.equal(networkFailure(new Error('plain')), null);
+  assert.match(networkFailure(new TypeError('fetch failed', { cause: Object.assign(new Error('getaddrinfo ENOTFOUND hub.invalid'), { code: 'ENOTFOUND' }) }))!, /^the host name does not resolve \(DNS\) \(getaddrinfo ENOTFOUND hub\.invalid\)$/);
 });

@@ -53,6 +53,31 @@ export function configDiff(runs: RunSummary[], all = false): { key: string; valu
 export interface MetricCell {
   final?: { step: number; value: number };
   best?: { step: number; value: number };
+  /** For throughput (perf/*): the mean over the run, in place of the last instant. */
+  mean?: { value: number; count: number };
+}
+
+/** Throughput metrics are summarised by their mean over the run: the last log is one step's instant. */
+export function isThroughput(metric: string): boolean {
+  return metric.startsWith('perf/');
+}
+
+/**
+ * Mean of per-step rates over the run. Each perf/tokens_per_s log is one step's tokens over its time, with the
+ * same tokens every step, so the run's rate (all tokens / all time) is the harmonic mean of the logged rates.
+ */
+export function meanRate(points: [number, number][]): { value: number; count: number } | undefined {
+  const ok = points.filter(([, v]) => Number.isFinite(v) && v > 0);
+  if (ok.length === 0) return undefined;
+  return { value: ok.length / ok.reduce((s, [, v]) => s + 1 / v, 0), count: ok.length };
+}
+
+/**
+ * A run's metric that also has sub-metrics `<metric>/<term>` is their weighted sum (the recursive objective of
+ * phases a-c logs train/loss this way), not a cross-entropy: it is never drawn on the same axes as one.
+ */
+export function isWeightedTotal(run: RunSummary, metric: string): boolean {
+  return Object.keys(run.series).some((k) => k.startsWith(`${metric}/`));
 }
 
 /** Per metric, per run: the last logged value and the best one (when the metric's direction is known). */
@@ -65,6 +90,7 @@ export function metricTable(runs: RunSummary[]): { metric: string; mode?: Metric
       const lastLogged = r.series[metric]?.at(-1);
       const cell: MetricCell = {};
       if (lastLogged) cell.final = { step: lastLogged[0], value: lastLogged[1] };
+      if (isThroughput(metric)) cell.mean = meanRate(r.series[metric] ?? []);
       if (mode && pts.length > 0) {
         const best = pts.reduce((b, p) => ((mode === 'min' ? p[1] < b[1] : p[1] > b[1]) ? p : b));
         cell.best = { step: best[0], value: best[1] };
@@ -81,6 +107,12 @@ function pad(rows: string[][]): string {
 }
 
 const cellText = (c?: { step: number; value: number }) => (c ? `${show(c.value)} @${c.step}` : '—');
+/** The first column of a metric row: the final value, or the mean over the run for throughput. */
+const firstText = (metric: string, c: MetricCell) => (isThroughput(metric) ? (c.mean ? `mean ${show(c.mean.value)} (${c.mean.count} logs)` : '—') : cellText(c.final));
+const weightedNote = (runs: RunSummary[]) => {
+  const w = runs.filter((r) => isWeightedTotal(r, 'train/loss')).map((r) => r.name);
+  return w.length ? `train/loss of ${w.join(', ')} is the weighted recursive objective (the sum of its train/loss/* terms), not a cross-entropy.` : '';
+};
 
 export function renderText(runs: RunSummary[], opts: { all?: boolean } = {}): string {
   const out: string[] = [];
@@ -90,10 +122,11 @@ export function renderText(runs: RunSummary[], opts: { all?: boolean } = {}): st
   if (diff.length) out.push(pad([['key', ...runs.map((r) => r.name)], ...diff.map((d) => [d.key, ...d.values.map(show)])]));
   else out.push('  none');
   const table = metricTable(runs);
-  out.push('', 'metrics (final value @step; best @step where lower/higher is known to be better):');
+  out.push('', 'metrics (final value @step, for perf/* the mean over the run; best @step where lower/higher is known to be better):');
   const rows: string[][] = [['metric', ...runs.flatMap((r) => [`${r.name} final`, `${r.name} best`])]];
-  for (const t of table) rows.push([`${t.metric}${t.mode ? ` (${t.mode})` : ''}`, ...t.cells.flatMap((c) => [cellText(c.final), cellText(c.best)])]);
+  for (const t of table) rows.push([`${t.metric}${t.mode ? ` (${t.mode})` : ''}`, ...t.cells.flatMap((c) => [firstText(t.metric, c), cellText(c.best)])]);
   out.push(table.length ? pad(rows) : '  none logged');
+  if (weightedNote(runs)) out.push(weightedNote(runs));
   return out.join('\n') + '\n';
 }
 
@@ -112,12 +145,16 @@ export function renderHtml(runs: RunSummary[], opts: { title?: string; generated
       .join('')}</tbody></table>`;
   const diff = configDiff(runs);
   const metrics = metricTable(runs);
-  const charts = chartedMetrics(runs).map((m) =>
-    lineChartSvg(
-      runs.map((r) => ({ name: r.name, points: r.series[m] ?? [] })),
-      { title: m },
-    ),
-  );
+  // A weighted total and a cross-entropy of the same name get separate charts (different quantities).
+  const charts = chartedMetrics(runs).flatMap((m) => {
+    const has = runs.filter((r) => r.series[m]);
+    const plain = has.filter((r) => !isWeightedTotal(r, m));
+    const weighted = has.filter((r) => isWeightedTotal(r, m));
+    return [
+      ...(plain.length ? [{ title: m, runs: plain }] : []),
+      ...(weighted.length ? [{ title: `${m} (weighted objective: sum of its ${m}/* terms)`, runs: weighted }] : []),
+    ].map((c) => lineChartSvg(c.runs.map((r) => ({ name: r.name, points: r.series[m] })), { title: c.title }));
+  });
   return [
     '<!DOCTYPE html>',
     `<html lang="en"><head><meta charset="utf-8"><title>${escapeXml(title)}</title>`,
@@ -131,11 +168,12 @@ export function renderHtml(runs: RunSummary[], opts: { title?: string; generated
     `<h2>Config differences (${diff.length})</h2>`,
     diff.length ? table(['key', ...runs.map((r) => r.name)], diff.map((d) => [escapeXml(d.key), ...d.values.map(e)])) : '<p>The configs are identical.</p>',
     '<h2>Metrics</h2>',
-    '<p>Final = the last logged value; best = the lowest (min) or highest (max) value, for metrics whose direction the name tells.</p>',
+    '<p>Final = the last logged value (for throughput, perf/*, the mean over the run); best = the lowest (min) or highest (max) value, for metrics whose direction the name tells.</p>',
+    weightedNote(runs) ? `<p>${escapeXml(weightedNote(runs))}</p>` : '',
     metrics.length
       ? table(
           ['metric', ...runs.flatMap((r) => [`${r.name} final`, `${r.name} best`])],
-          metrics.map((t) => [`${escapeXml(t.metric)}${t.mode ? ` (${t.mode})` : ''}`, ...t.cells.flatMap((c) => [escapeXml(cellText(c.final)), escapeXml(cellText(c.best))])]),
+          metrics.map((t) => [`${escapeXml(t.metric)}${t.mode ? ` (${t.mode})` : ''}`, ...t.cells.flatMap((c) => [escapeXml(firstText(t.metric, c)), escapeXml(cellText(c.best))])]),
         )
       : '<p>No metrics logged.</p>',
     '<h2>Curves</h2>',

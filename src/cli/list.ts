@@ -1,4 +1,5 @@
-// reclin list [--experiment-dir DIR] [--json]: every run under the experiments folder with its status; a run
+// reclin list [--experiment-dir DIR] [--json]: every run under the experiments folder (also those nested in a
+// demo or sweep folder, named by their path below it) with its status; a run
 // recorded as `running` whose process is gone (or whose heartbeat stopped) is flagged stale, with the reason.
 import type { Command } from 'commander';
 import * as fs from 'node:fs';
@@ -9,7 +10,7 @@ import { CliError } from './errors';
 export function register(program: Command): void {
   program
     .command('list')
-    .description('list the runs under an experiments folder with their status (stale "running" runs flagged)')
+    .description('list the runs under an experiments folder, nested ones included, with their status (stale "running" runs flagged)')
     .option('--experiment-dir <dir>', 'folder holding the experiments', './experiments')
     .option('--json', 'print the listing as JSON', false)
     .action((o: { experimentDir: string; json: boolean }) => {

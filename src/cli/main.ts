@@ -32,8 +32,27 @@ export function buildProgram(): Command {
   return program;
 }
 
+let quietOnClosedPipe = false;
+
+/**
+ * `reclin list | head`: once the reader has closed the pipe, further output has nowhere to go. Writing then
+ * fails with EPIPE, which would crash with a stack trace; instead the rest of the output is dropped and the
+ * command finishes as it would have (a training run keeps training and recording).
+ */
+function dropOutputOnClosedPipe(): void {
+  if (quietOnClosedPipe) return;
+  quietOnClosedPipe = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      stream.write = (() => true) as typeof stream.write;
+    });
+  }
+}
+
 /** Runs the CLI on `argv` (as process.argv) and returns the exit code. */
 export async function main(argv: string[] = process.argv): Promise<number> {
+  dropOutputOnClosedPipe();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -1,6 +1,6 @@
 // reclin note <dir> "text" [--step N]  and  reclin issue <dir> "text" [--step N]
-// The same command for the two logs of a run (notes/notes.txt, notes/issues.txt, and the metadata). The write
-// takes the run's lock for a moment, so it is refused while a live process is writing the run.
+// The same command for the two logs of a run (notes/notes.txt, notes/issues.txt, and the metadata). It works
+// while the run trains: the entry is appended at once and the live run merges it into its metadata.
 import type { Command } from 'commander';
 import { addNoteToRun } from '../experiment';
 import { CliError } from './errors';
@@ -19,6 +19,7 @@ function registerKind(program: Command, kind: 'note' | 'issue'): void {
       if (text.trim() === '') throw new CliError(`text: expected a non-empty ${kind}, got ${JSON.stringify(text)}`);
       const e = addNoteToRun(runDir, kind, text, o.step);
       process.stdout.write(`${kind} added to ${runDir}: ${e.step === null ? '' : `[Step ${e.step}] `}${e.time}: ${e.text}\n`);
+      if (!e.merged) process.stdout.write(`the run is training: the ${kind} is in notes/${kind === 'note' ? 'notes' : 'issues'}.txt now and enters its metadata at its next heartbeat\n`);
     });
 }
 

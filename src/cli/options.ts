@@ -1,6 +1,7 @@
 // Option value parsers for commander. A bad value is rejected by commander with the flag and the value
 // ("option '--step <n>' argument 'x' is invalid.") followed by our sentence saying what is allowed.
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import { parseRunConfig } from '../experiment';
 
 export function intArg(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
   return (value: string) => {
@@ -48,3 +49,43 @@ export function formatBytes(n: number): string {
   }
   return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
 }
+
+/**
+ * Adds "(default: ...)" to the help of the options named in `defaults`. Commander shows a default only when it
+ * is given the value, and then a flag left out is indistinguishable from one passed: run flags must stay
+ * undefined when absent, because a --run-config file's value wins over the built-in default.
+ */
+export function showDefaults(cmd: Command, defaults: Record<string, string>): void {
+  for (const opt of cmd.options) {
+    const d = opt.long ? defaults[opt.long] : undefined;
+    if (d !== undefined) opt.description = `${opt.description} (default: ${d})`;
+  }
+}
+
+/** `reclin run`'s defaults: those of an empty run config, plus what an absent flag means. */
+export function runFlagDefaults(): Record<string, string> {
+  const rc = parseRunConfig({}, 'defaults');
+  return {
+    '--description': 'empty',
+    '--run-config': 'none: every field at the values shown here',
+    '--phase': rc.phase,
+    '--model-path': 'none: train from scratch (phase baseline)',
+    '--model-config': `${rc.model.config}, when there is no --model-path`,
+    '--data': rc.data.train,
+    '--data-path': 'none: --data',
+    '--num-steps': String(rc.num_steps),
+    '--batch-size': String(rc.batch_size),
+    '--lr': String(rc.optimizer.lr),
+    '--warmup-steps': String(rc.schedule.warmup_steps),
+    '--log-interval': String(rc.intervals.log),
+    '--eval-interval': String(rc.intervals.eval),
+    '--save-interval': String(rc.intervals.save),
+    '--keep-last': rc.checkpoint.keep_last === null ? 'all' : String(rc.checkpoint.keep_last),
+    '--seed': String(rc.seed),
+    '--device': rc.device,
+    '--hf-repo': 'none: no upload',
+  };
+}
+
+/** Shown under `reclin run --help`. */
+export const RUN_DEFAULTS_HELP = '\nThe defaults are those of an empty run config. With --run-config FILE, the file\'s fields replace them, and\nthe flags given override both. Every resolved value is recorded in the run\'s run_config.json.\n';

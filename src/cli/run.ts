@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { checkRepoId } from '../hub';
 import { CliError } from './errors';
+import { RUN_DEFAULTS_HELP, runFlagDefaults, showDefaults } from './options';
 import { addRunFlags, redactArgv, resolveRunFlags, type RunFlags } from './run-config';
 import { startRun } from './runner';
 
@@ -9,7 +10,9 @@ export function register(program: Command): void {
   const cmd = program
     .command('run')
     .description('train: the base model from scratch (phase baseline) or a recursive phase (a, b, c) on a base model; records everything in the run directory');
-  addRunFlags(cmd).action(async (f: RunFlags) => {
+  addRunFlags(cmd).addHelpText('after', RUN_DEFAULTS_HELP);
+  showDefaults(cmd, runFlagDefaults());
+  cmd.action(async (f: RunFlags) => {
     const r = resolveRunFlags(f);
     const token = f.hfToken ?? process.env.HF_TOKEN;
     // The upload happens at the end; everything it needs is checked now, before hours of training.

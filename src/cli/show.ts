@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readRunStatus, summarizeRunDir, type ExperimentMetadata } from '../experiment';
+import { readRunMetadata, readRunStatus, summarizeRunDir } from '../experiment';
 import { show as fmt } from './compare-report';
 import { requireExperimentDir } from './run-dir';
 
@@ -15,7 +15,7 @@ export function register(program: Command): void {
     .option('--json', 'print metadata, status and summary as JSON', false)
     .action((dir: string, o: { json: boolean }) => {
       const runDir = requireExperimentDir(dir);
-      const meta = JSON.parse(fs.readFileSync(path.join(runDir, 'experiment_metadata.json'), 'utf8')) as ExperimentMetadata;
+      const meta = readRunMetadata(runDir);
       const status = readRunStatus(runDir);
       const summary = summarizeRunDir(runDir);
       if (o.json) {
@@ -26,7 +26,7 @@ export function register(program: Command): void {
       out.push(`${meta.name}  (${meta.id})`);
       if (meta.description) out.push(`  ${meta.description}`);
       out.push(`status      ${status.stale ? `STALE: ${status.reason}` : status.status}${meta.duration_s !== null ? `, ${meta.duration_s.toFixed(1)} s` : ''}`);
-      out.push(`created     ${meta.created_at}${meta.ended_at ? `, ended ${meta.ended_at}` : ''}; ${meta.segments.length} segment(s)`);
+      out.push(`created     ${meta.created_at}${meta.ended_at ? `, ended ${meta.ended_at}` : ''}; ${meta.segments.length} segment(s): ${meta.segments.map((g) => g.status).join(', ')}`);
       out.push(`phase       ${meta.phase}; seed ${meta.seed}; device ${meta.device}; ${meta.num_steps} steps x batch ${meta.batch_size}; lr ${meta.learning_rate}, warmup ${meta.warmup_steps}`);
       out.push(`base model  ${meta.base_model ?? '(trained from scratch)'}; data ${meta.dataset ?? '-'}`);
       out.push(`git         ${meta.git ? `${meta.git.commit}${meta.git.dirty ? ' (dirty)' : ''}` : '(not a git checkout)'}`);

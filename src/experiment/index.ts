@@ -13,16 +13,17 @@
 // So metrics.jsonl and TensorBoard show one history without duplicate steps; every record carries its
 // `segment`. `tr.truncateMetricsAfter(step)` does the same on an open tracker.
 // Read-only helpers for other commands: readRunStatus (stale `running` detection), listExperiments,
-// readCheckpoint(dir, step | 'latest' | 'best'), summarizeRunDir, createModelCardForRun, addNoteToRun.
+// readCheckpoint(dir, step | 'latest' | 'best'), summarizeRunDir, createModelCardForRun, addNoteToRun (also while
+// the run trains: see notes.ts), readRunMetadata.
 export { writeSafetensors, readSafetensors, readSafetensorsHeader, toTensorData, tensorDataToFloat32, float32ToBf16Bits, bf16BitsToFloat32, SafetensorsError, SAFETENSORS_DTYPES } from './safetensors';
 export type { SafetensorsDType, TensorData, TensorEntry, TensorArray, SafetensorsHeaderEntry } from './safetensors';
 export { writeFileAtomic, writeJsonAtomic, sha256File } from './atomic';
 export { RecursiveConfigSchema, RunConfigSchema, parseRecursiveConfig, parseRunConfig, loadRecursiveConfig, loadRunConfig, ConfigError, PHASES, CORRUPTION_SCHEDULES, CACHE_RESET_POLICIES } from './config';
 export type { RecursiveConfig, RecursiveConfigInput, RunConfig, RunConfigInput, Phase } from './config';
 export { formatProblems } from './config';
-export { ExperimentTracker, ExperimentExistsError, readCheckpoint, addNoteToRun, createModelCardForRun, summarizeRunDir } from './tracker';
+export { ExperimentTracker, ExperimentExistsError, readCheckpoint, addNoteToRun, readRunMetadata, createModelCardForRun, summarizeRunDir } from './tracker';
 export type { CreateTrackerOptions, ResumeTrackerOptions, SaveCheckpointArgs, ExperimentMetadata, MetadataUpdate, NoteEntry, SegmentEntry, RunSummary } from './tracker';
-export { readRunStatus, listExperiments, DEFAULT_STALE_AFTER_MS } from './status';
+export { readRunStatus, listExperiments, lastSignOfLife, DEFAULT_STALE_AFTER_MS } from './status';
 export type { RunStatus, RunState, StatusFile, ExperimentListing } from './status';
 export { LockError, readLock } from './lock';
 export type { LockInfo } from './lock';
@@ -32,5 +33,5 @@ export { readMetrics, metricSummary, readJsonl } from './metrics';
 export type { MetricRecord } from './metrics';
 export { renderModelCard, toYaml } from './modelcard';
 export type { ModelCardInput } from './modelcard';
-export { captureGit, captureHost, captureRuntime, captureCommand, captureEnv } from './provenance';
+export { captureGit, captureHost, captureRuntime, captureCommand, captureEnv, readableArgv } from './provenance';
 export type { GitInfo, HostInfo, RuntimeInfo, CommandInfo } from './provenance';

@@ -141,8 +141,25 @@ export function supersedeJsonlAfter(file: string, step: number, supersededFile: 
 }
 
 /**
- * TensorBoard's side of a resume: event files holding events after `step` are moved to `destDir` and
- * replaced (atomically, same name) by a copy without those events. Returns how many events were dropped.
+ * The name a superseded event file is kept under. TensorBoard lists every folder below --logdir holding a file
+ * whose name contains "tfevents" as a run, so the word is replaced; renaming the file back makes it viewable.
+ */
+export function supersededEventsName(eventFile: string): string {
+  return `${path.basename(eventFile).replace(/tfevents/g, 'superseded-events')}`;
+}
+
+const SUPERSEDED_EVENTS_README = [
+  'TensorBoard event files superseded by a resume: the events they held after the restart step belong to a',
+  'history that no longer happened. They are named *.superseded-events.* so that `tensorboard --logdir` does not',
+  'list them as another run. To view one, copy it to a folder of its own and rename "superseded-events" back to',
+  '"tfevents".',
+  '',
+].join('\n');
+
+/**
+ * TensorBoard's side of a resume: event files holding events after `step` are kept in `destDir` (under
+ * supersededEventsName) and replaced (atomically, same name) by a copy without those events. Returns how many
+ * events were dropped.
  */
 export function supersedeEventsAfter(logDir: string, step: number, destDir: string): number {
   if (!fs.existsSync(logDir)) return 0;
@@ -154,7 +171,8 @@ export function supersedeEventsAfter(logDir: string, step: number, destDir: stri
     const removed = events.length - keep.length;
     if (removed === 0) continue;
     fs.mkdirSync(destDir, { recursive: true });
-    fs.copyFileSync(file, path.join(destDir, path.basename(file)));
+    fs.copyFileSync(file, path.join(destDir, supersededEventsName(file)));
+    fs.writeFileSync(path.join(destDir, 'README.txt'), SUPERSEDED_EVENTS_README);
     writeFileAtomic(file, Buffer.concat(keep.map((ev) => encodeRecord(encodeEvent(ev)))));
     dropped += removed;
   }

@@ -1,7 +1,8 @@
 // The Hugging Face model card (README.md of a run): YAML front matter with the keys the Hub reads
 // (huggingface_hub ModelCardData: license, library_name, tags, base_model, pipeline_tag, model-index), then a
 // human description of what was trained, how, what came out, and how to reproduce it. Nothing is printed as
-// "N/A": a fact that was not recorded is left out, one that was is shown.
+// "N/A": a fact that was not recorded is left out, one that was is shown. The card links to no page (reclin has
+// no public page yet, and a link that 404s on the Hub misleads); files of the run are named, not linked.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RecursiveConfig, RunConfig } from './config';
@@ -116,7 +117,7 @@ export function renderModelCard(input: ModelCardInput): string {
   const L: string[] = ['---', toYaml(front).trimEnd(), '---', '', `# ${meta.name}`, ''];
   if (meta.description) L.push(meta.description, '');
   L.push(
-    `A Kimi-Linear-style (KDA linear attention) language model run recorded by [reclin](https://www.npmjs.com/package/reclin): ${PHASE_TEXT[meta.phase] ?? `phase ${meta.phase}`}.`,
+    `A Kimi-Linear-style (KDA linear attention) language model run recorded by reclin (a TypeScript toolkit for recursive-refinement experiments): ${PHASE_TEXT[meta.phase] ?? `phase ${meta.phase}`}.`,
     '',
     `Status: **${meta.status}**${meta.ended_at ? ` (ended ${meta.ended_at})` : ''}. Run id \`${meta.id}\`, created ${meta.created_at}.`,
     '',
@@ -141,7 +142,11 @@ export function renderModelCard(input: ModelCardInput): string {
     ['seed', String(meta.seed)],
     ['device', meta.device],
   ];
-  if (meta.duration_s !== null) rows.push(['duration', `${meta.duration_s} s${meta.segments.length > 1 ? ` over ${meta.segments.length} segments (resumed ${meta.segments.length - 1}×)` : ''}`]);
+  if (meta.duration_s !== null) {
+    const killed = meta.segments.filter((g) => g.status === 'killed').length;
+    const how = meta.segments.length > 1 ? ` over ${meta.segments.length} segments (resumed ${meta.segments.length - 1}×${killed ? `; ${killed} killed, counted to their last heartbeat` : ''})` : '';
+    rows.push(['duration', `${meta.duration_s} s of training wall time${how}`]);
+  }
   const gpu = meta.runtime.cuda?.gpus?.map((g) => g.name).join(', ');
   rows.push(['hardware', `${meta.host.cpu_model} (${meta.host.cpu_count} cores)${gpu ? `, ${gpu}` : ''}`]);
   const sw = [meta.runtime.reclin ? `reclin ${meta.runtime.reclin}` : 'reclin', `Node ${meta.runtime.node}`];
@@ -184,8 +189,8 @@ export function renderModelCard(input: ModelCardInput): string {
   }
 
   L.push('## Reproduce', '', 'The command that ran:', '', '```bash', meta.command.line, '```', '');
-  if (meta.git) L.push(`from \`${meta.command.cwd}\` at git commit \`${meta.git.commit}\`${meta.git.dirty ? ' with `git apply git_diff.patch`' : ''}. Or re-run it from its saved configs and seed: \`reclin reproduce <this directory>\`.`, '');
-  else L.push(`from \`${meta.command.cwd}\`. Or re-run it from its saved configs and seed: \`reclin reproduce <this directory>\`.`, '');
+  if (meta.git) L.push(`from \`${meta.command.cwd}\` at git commit \`${meta.git.commit}\`${meta.git.dirty ? ' with `git apply git_diff.patch`' : ''}. Or re-run it from its saved configs and seed: \`npx reclin reproduce <this directory>\`.`, '');
+  else L.push(`from \`${meta.command.cwd}\`. Or re-run it from its saved configs and seed: \`npx reclin reproduce <this directory>\`.`, '');
 
   L.push('## Files', '', '- `recursive_config.json`, `run_config.json`: the configs used (validated, resolved)', '- `experiment_metadata.json`: provenance, status, best checkpoint, notes and issues', '- `checkpoints/step_NNNNNN/model/`: `config.json` + `model.safetensors` (load with reclin or `safetensors`)', '- `metrics/metrics.jsonl`, `logs/` (TensorBoard), `notes/`', '');
   return L.join('\n');

@@ -39,8 +39,13 @@ export interface RuntimeInfo {
 }
 
 export interface CommandInfo {
+  /** The process's arguments exactly as given (absolute paths included). */
   argv: string[];
-  /** The command as one shell-quoted line, for copying. */
+  /**
+   * The command as one shell-quoted line a reader can run from `cwd`: `reclin ...` when it was found on PATH,
+   * `npx reclin ...` when it runs from an installed package (never the npx cache's path), `node bin/reclin.js`
+   * (relative to cwd where possible) from a clone; any other script as `node <script>`, relative where possible.
+   */
   line: string;
   cwd: string;
 }
@@ -148,6 +153,39 @@ function shellQuote(a: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
 }
 
+// reclin's package root: src/experiment and dist/experiment both sit two levels below it.
+const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
+const ENTRY_POINTS = [path.join('bin', 'reclin.js'), path.join('dist', 'cli', 'main.js'), path.join('src', 'cli', 'main.ts')];
+
+function realpath(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return path.resolve(p);
+  }
+}
+
+/** argv as a reader would type it (see CommandInfo.line). */
+export function readableArgv(argv: string[], cwd: string = process.cwd()): string[] {
+  if (argv.length < 2 || realpath(argv[0]) !== realpath(process.execPath)) return [...argv];
+  const script = realpath(path.resolve(cwd, argv[1]));
+  const root = realpath(PACKAGE_ROOT);
+  const relToCwd = (p: string) => {
+    const rel = path.relative(realpath(cwd), p);
+    return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
+  };
+  if (!ENTRY_POINTS.some((e) => script === path.join(root, e))) return ['node', relToCwd(script), ...argv.slice(2)];
+  const given = path.resolve(cwd, argv[1]);
+  const inNodeModules = (p: string) => p.split(path.sep).includes('node_modules');
+  // `reclin` found on PATH (npm install -g, npm link): the same word runs it again.
+  if (path.basename(given) === 'reclin' && !inNodeModules(given)) return ['reclin', ...argv.slice(2)];
+  // An installed package (a project's dependency, a global install, the npx cache): npx finds it, or fetches it.
+  if (inNodeModules(given) || inNodeModules(script)) return ['npx', 'reclin', ...argv.slice(2)];
+  // A clone of the repository: its launcher.
+  return ['node', relToCwd(path.join(root, 'bin', 'reclin.js')), ...argv.slice(2)];
+}
+
 export function captureCommand(argv: string[] = process.argv): CommandInfo {
-  return { argv: [...argv], line: argv.map(shellQuote).join(' '), cwd: process.cwd() };
+  const cwd = process.cwd();
+  return { argv: [...argv], line: readableArgv(argv, cwd).map(shellQuote).join(' '), cwd };
 }

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { readJsonIfExists } from './atomic';
 import { ownerAlive } from './lock';
+import { readMetrics } from './metrics';
 
 export type RunState = 'running' | 'completed' | 'failed' | 'interrupted';
 export const STATUS_FILE = 'status.json';
@@ -67,6 +68,30 @@ export function readRunStatus(dir: string, opts: { staleAfterMs?: number; now?: 
   return { ...base, status: 'running', heartbeatAgeMs, recorded: rec };
 }
 
+/**
+ * When run segment `segment` was last seen alive: the later of its status.json heartbeat (if status.json is
+ * still that segment's) and its last metric record. null when it left no trace.
+ */
+export function lastSignOfLife(dir: string, segment: number): string | null {
+  let best: number | null = null;
+  const consider = (iso: string | undefined) => {
+    const t = iso === undefined ? NaN : Date.parse(iso);
+    if (Number.isFinite(t) && (best === null || t > best)) best = t;
+  };
+  try {
+    const st = readJsonIfExists<StatusFile>(path.join(dir, STATUS_FILE));
+    if (st && st.segment === segment) consider(st.heartbeat_at);
+  } catch {
+    // unreadable status: the records still tell
+  }
+  try {
+    for (const r of readMetrics(dir)) if (r.segment === segment) consider(r.time);
+  } catch {
+    // a damaged metrics file: the heartbeat alone tells
+  }
+  return best === null ? null : new Date(best).toISOString();
+}
+
 export interface ExperimentListing extends RunStatus {
   name: string;
   id: string | null;
@@ -75,27 +100,44 @@ export interface ExperimentListing extends RunStatus {
   step: number | null;
 }
 
-/** Every experiment directory directly under `parent` (those holding experiment_metadata.json), oldest first. */
+/** How deep listExperiments looks for runs below the parent (a demo or sweep folder nests them one level). */
+export const LIST_MAX_DEPTH = 4;
+
+/**
+ * Every experiment directory under `parent` (a folder holding experiment_metadata.json), also those nested in
+ * folders such as a demo's or a sweep's (up to LIST_MAX_DEPTH levels; a run's own folder is not searched, nor
+ * folders starting with '.', nor symlinks), oldest first. `name` is the path below `parent`.
+ */
 export function listExperiments(parent: string, opts: { staleAfterMs?: number } = {}): ExperimentListing[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(parent);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
   const out: ExperimentListing[] = [];
-  for (const name of names) {
-    const dir = path.join(parent, name);
-    if (name.startsWith('.') || !fs.existsSync(path.join(dir, METADATA_FILE))) continue;
-    let meta: { id?: string; created_at?: string; phase?: string | null } = {};
+  const walk = (dir: string, depth: number): void => {
+    let entries: fs.Dirent[];
     try {
-      meta = readJsonIfExists(path.join(dir, METADATA_FILE)) ?? {};
-    } catch {
-      meta = {};
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch (e) {
+      if (depth === 0 && (e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      if (depth === 0) throw e;
+      return; // an unreadable subfolder holds no run we can show
     }
-    const st = readRunStatus(dir, opts);
-    out.push({ ...st, name, id: meta.id ?? null, created_at: meta.created_at ?? null, phase: meta.phase ?? null, step: st.recorded?.step ?? null });
-  }
+    for (const ent of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+      if (!ent.isDirectory() || ent.name.startsWith('.')) continue;
+      const sub = path.join(dir, ent.name);
+      if (fs.existsSync(path.join(sub, METADATA_FILE))) out.push(listing(parent, sub, opts));
+      else if (depth + 1 < LIST_MAX_DEPTH) walk(sub, depth + 1);
+    }
+  };
+  walk(parent, 0);
   return out.sort((a, b) => (a.created_at ?? '').localeCompare(b.created_at ?? ''));
+}
+
+function listing(parent: string, dir: string, opts: { staleAfterMs?: number }): ExperimentListing {
+  let meta: { id?: string; created_at?: string; phase?: string | null } = {};
+  try {
+    meta = readJsonIfExists(path.join(dir, METADATA_FILE)) ?? {};
+  } catch {
+    meta = {};
+  }
+  const st = readRunStatus(dir, opts);
+  const name = path.relative(parent, dir).split(path.sep).join('/');
+  return { ...st, name, id: meta.id ?? null, created_at: meta.created_at ?? null, phase: meta.phase ?? null, step: st.recorded?.step ?? null };
 }

@@ -13,22 +13,21 @@ import { ConfigError, formatProblems, loadRecursiveConfig, loadRunConfig, parseR
 import { acquireLock, releaseLock, processStartTime, LockError, type LockInfo } from './lock';
 import { encodeValue, metricSummary, readMetrics, repairTornTail, supersedeEventsAfter, supersedeJsonlAfter, METRICS_FILE, SAMPLES_FILE, SUPERSEDED_DIR, TEXT_FILE, type MetricRecord } from './metrics';
 import { renderModelCard } from './modelcard';
+import { appendNoteText, appendToInbox, mergeInbox, readInbox, INBOX_FILE, type NoteEntry } from './notes';
 import { captureCommand, captureEnv, captureGit, captureHost, captureRuntime, type CommandInfo, type GitInfo, type HostInfo, type RuntimeInfo } from './provenance';
-import { DEFAULT_STALE_AFTER_MS, METADATA_FILE, STATUS_FILE, type RunState, type StatusFile } from './status';
+import { DEFAULT_STALE_AFTER_MS, METADATA_FILE, STATUS_FILE, lastSignOfLife, type RunState, type StatusFile } from './status';
 import type { TensorEntry } from './safetensors';
 import { z } from 'zod';
 
-export interface NoteEntry {
-  step: number | null;
-  time: string;
-  text: string;
-}
+export type { NoteEntry };
 
 export interface SegmentEntry {
   segment: number;
   started_at: string;
+  /** For a killed segment: its last sign of life (heartbeat or record), so duration_s counts only what ran. */
   ended_at: string | null;
-  status: RunState;
+  /** killed: the process died without closing (found at the next resume). */
+  status: RunState | 'killed';
   /** Resumed from this checkpoint step (null for the first launch). */
   from_step: number | null;
   pid: number;
@@ -238,6 +237,8 @@ export class ExperimentTracker {
   private readonly flushIntervalMs: number | undefined;
   /** final_loss given by the caller (updateMetadata) in this segment; otherwise it is taken from the logs. */
   private finalLossGiven = false;
+  /** Bytes of notes/inbox.jsonl already merged into the metadata. */
+  private inboxSize = 0;
 
   private constructor(args: {
     dir: string;
@@ -424,6 +425,14 @@ export class ExperimentTracker {
         if (fs.existsSync(p) && fs.statSync(p).size > 0 && !fs.readFileSync(p, 'utf8').endsWith('\n')) fs.appendFileSync(p, '\n');
       }
       const segment = (meta.segments?.length ?? 1);
+      // A segment still `running` died without closing: it ran until its last sign of life (read before
+      // anything is superseded, since superseded records were computed in that time too).
+      for (const s of meta.segments ?? []) {
+        if (s.status !== 'running') continue;
+        s.status = 'killed';
+        s.ended_at = lastSignOfLife(runDir, s.segment) ?? s.started_at;
+      }
+      mergeInbox(runDir, meta);
       const latest = listCheckpoints(runDir).at(-1)?.step;
       const fromStep = opts.fromStep === undefined ? (latest ?? -1) : opts.fromStep;
       if (fromStep !== null) {
@@ -439,7 +448,6 @@ export class ExperimentTracker {
       const command = captureCommand(opts.command);
       const { info: git } = captureGitOfRun();
       const now = nowIso();
-      for (const s of meta.segments ?? []) if (s.status === 'running') s.status = 'interrupted';
       meta.segments = [...(meta.segments ?? []), { segment, started_at: now, ended_at: null, status: 'running', from_step: fromStep, pid: process.pid, host: os.hostname(), command: command.line, git_commit: git?.commit ?? null, git_dirty: git?.dirty ?? null }];
       meta.status = 'running';
       meta.ended_at = null;
@@ -502,6 +510,7 @@ export class ExperimentTracker {
       // already closed
     }
     const now = nowIso();
+    mergeInbox(this.dir, this.meta);
     const records = readMetrics(this.dir);
     const last = Object.fromEntries(Object.entries(metricSummary(records)).map(([k, s]) => [k, s.last]));
     this.meta.final_metrics = Object.fromEntries(Object.entries(last).map(([k, v]) => [k, encodeValue(v)]));
@@ -547,6 +556,21 @@ export class ExperimentTracker {
     } catch (e) {
       process.emitWarning(`reclin: could not update ${path.join(this.dir, STATUS_FILE)}: ${(e as Error).message}`);
     }
+    try {
+      this.mergeNotesInbox();
+    } catch (e) {
+      process.emitWarning(`reclin: could not merge ${path.join(this.dir, INBOX_FILE)} (the entries stay there): ${(e as Error).message}`);
+    }
+  }
+
+  /** Notes and issues other processes added while the run trains (see notes.ts): into the metadata and TensorBoard. */
+  private mergeNotesInbox(): void {
+    const size = fs.statSync(path.join(this.dir, INBOX_FILE), { throwIfNoEntry: false })?.size ?? 0;
+    if (size === this.inboxSize) return;
+    const added = mergeInbox(this.dir, this.meta);
+    this.inboxSize = readInbox(this.dir).size;
+    for (const { kind, entry } of added) if (entry.step !== null) this.tb?.addText(kind, entry.text, entry.step);
+    if (added.length) this.writeMeta();
   }
 
   /** Heartbeats also come from logging calls, because a synchronous training loop starves timers. */
@@ -642,7 +666,8 @@ export class ExperimentTracker {
   private addEntry(kind: 'notes' | 'issues', text: string, step?: number): void {
     if (typeof text !== 'string' || text.trim() === '') throw new TypeError(`add${kind === 'notes' ? 'Note' : 'Issue'}: text must be a non-empty string, got ${JSON.stringify(text)}`);
     this.checkStep(`add${kind === 'notes' ? 'Note' : 'Issue'}`, step, true);
-    const entry = appendNoteFile(this.dir, kind, text, step ?? null);
+    const entry: NoteEntry = { step: step ?? null, time: nowIso(), text };
+    appendNoteText(this.dir, kind, entry);
     this.meta[kind].push(entry);
     this.writeMeta();
     if (step !== undefined && this.closedState === null) this.tb?.addText(kind, text, step);
@@ -797,24 +822,17 @@ export function summarizeRun(dir: string, meta: ExperimentMetadata): RunSummary 
   };
 }
 
-function appendNoteFile(dir: string, kind: 'notes' | 'issues', text: string, step: number | null): NoteEntry {
-  const entry: NoteEntry = { step, time: nowIso(), text };
-  const line = `${step === null ? '' : `[Step ${step}] `}${entry.time}: ${text.replace(/\r?\n/g, '\n    ')}\n`;
-  const file = path.join(dir, 'notes', kind === 'notes' ? 'notes.txt' : 'issues.txt');
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const fd = fs.openSync(file, 'a');
-  try {
-    fs.writeSync(fd, line);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  return entry;
-}
-
 function readMetaOf(dir: string): ExperimentMetadata {
   const meta = readJsonIfExists<ExperimentMetadata>(path.join(dir, METADATA_FILE));
   if (!meta) throw new Error(`${dir}: not an experiment directory (no ${METADATA_FILE})`);
+  return meta;
+}
+
+/** A run's metadata as readers should see it: with the notes and issues still waiting in its inbox. */
+export function readRunMetadata(dir: string): ExperimentMetadata {
+  const runDir = path.resolve(dir);
+  const meta = readMetaOf(runDir);
+  mergeInbox(runDir, meta);
   return meta;
 }
 
@@ -826,22 +844,28 @@ export function readCheckpoint(runDir: string, which: number | 'latest' | 'best'
 }
 
 /**
- * Adds a note or issue to a run that no process is writing (e.g. `reclin note <dir>` after the run):
- * takes the lock for the moment of the write, so it is refused while the run is live.
+ * Adds a note or issue to any run, live or not (`reclin note <dir>`): appended to the run's text file and its
+ * inbox at once (see notes.ts). When no live process holds the run, it is merged into the metadata now;
+ * otherwise the live run merges it on its next heartbeat. `merged` says which.
  */
-export function addNoteToRun(dir: string, kind: 'note' | 'issue', text: string, step?: number): NoteEntry {
+export function addNoteToRun(dir: string, kind: 'note' | 'issue', text: string, step?: number): NoteEntry & { merged: boolean } {
   const runDir = path.resolve(dir);
   const meta = readMetaOf(runDir);
   if (typeof text !== 'string' || text.trim() === '') throw new TypeError(`${kind}: text must be a non-empty string, got ${JSON.stringify(text)}`);
   if (step !== undefined && !(Number.isSafeInteger(step) && step >= 0)) throw new TypeError(`${kind}: step must be an integer >= 0, got ${JSON.stringify(step)}`);
-  acquireLock(runDir, meta.id, isStaleElsewhere(runDir));
+  const entry = appendToInbox(runDir, kind === 'note' ? 'notes' : 'issues', text, step ?? null);
+  try {
+    acquireLock(runDir, meta.id, isStaleElsewhere(runDir));
+  } catch (e) {
+    if (e instanceof LockError) return { ...entry, merged: false };
+    throw e;
+  }
   try {
     const fresh = readMetaOf(runDir);
-    const entry = appendNoteFile(runDir, kind === 'note' ? 'notes' : 'issues', text, step ?? null);
-    fresh[kind === 'note' ? 'notes' : 'issues'].push(entry);
+    mergeInbox(runDir, fresh);
     fresh.updated_at = nowIso();
     writeJsonAtomic(path.join(runDir, METADATA_FILE), fresh);
-    return entry;
+    return { ...entry, merged: true };
   } finally {
     releaseLock(runDir);
   }
@@ -857,14 +881,14 @@ function writeModelCard(dir: string, meta: ExperimentMetadata, recursiveConfig: 
 /** Writes (or rewrites) README.md of any run directory from its files; returns the card. */
 export function createModelCardForRun(dir: string): string {
   const runDir = path.resolve(dir);
-  const meta = readMetaOf(runDir);
+  const meta = readRunMetadata(runDir);
   return writeModelCard(runDir, meta, loadRecursiveConfig(path.join(runDir, 'recursive_config.json')), loadRunConfig(path.join(runDir, 'run_config.json')));
 }
 
 /** The summary of any run directory (read-only). */
 export function summarizeRunDir(dir: string): RunSummary {
   const runDir = path.resolve(dir);
-  return summarizeRun(runDir, readMetaOf(runDir));
+  return summarizeRun(runDir, readRunMetadata(runDir));
 }
 
 export { LockError, CHECKPOINTS_DIR };

@@ -1,4 +1,4 @@
-export { uploadExperiment, UploadError, DEFAULT_HUB_URL } from './upload';
+export { uploadExperiment, UploadError, DEFAULT_HUB_URL, networkFailure } from './upload';
 export type { UploadOptions, UploadResult } from './upload';
 export { planUpload, bestCheckpoint, UploadPlanError } from './manifest';
 export type { UploadPlan, UploadEntry } from './manifest';

@@ -67,6 +67,40 @@ function resolveToken(arg: string | undefined): string {
   return token;
 }
 
+/** Plain words for the network error codes seen when a host cannot be reached. */
+const NETWORK_WHY: Record<string, string> = {
+  ECONNREFUSED: 'the connection was refused (nothing listens at that address and port)',
+  ENOTFOUND: 'the host name does not resolve (DNS)',
+  EAI_AGAIN: 'the host name could not be resolved right now (DNS)',
+  ETIMEDOUT: 'the connection timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'the connection timed out',
+  ECONNRESET: 'the connection was reset',
+  EHOSTUNREACH: 'the host is unreachable',
+  ENETUNREACH: 'the network is unreachable',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'the TLS certificate was not accepted (self-signed)',
+  SELF_SIGNED_CERT_IN_CHAIN: 'the TLS certificate was not accepted (self-signed in chain)',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the TLS certificate was not accepted (unverifiable issuer)',
+  CERT_HAS_EXPIRED: 'the TLS certificate has expired',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'the TLS certificate does not name this host',
+};
+
+/**
+ * fetch() reports an unreachable host as "fetch failed" and hides the reason in `cause` (possibly nested, or an
+ * AggregateError over the addresses tried). Returns "<why> (<system message>)", or null for other errors.
+ */
+export function networkFailure(e: unknown): string | null {
+  const seen = new Set<unknown>();
+  let cur: unknown = e;
+  while (cur && typeof cur === 'object' && !seen.has(cur)) {
+    seen.add(cur);
+    const err = cur as { code?: string; message?: string; cause?: unknown; errors?: unknown[] };
+    const hit = typeof err.code === 'string' ? err : (err.errors?.find((x) => typeof (x as { code?: unknown })?.code === 'string') as typeof err | undefined);
+    if (hit?.code) return `${NETWORK_WHY[hit.code] ?? hit.code} (${hit.message ?? hit.code})`;
+    cur = err.cause;
+  }
+  return null;
+}
+
 export async function uploadExperiment(dir: string, opts: UploadOptions): Promise<UploadResult> {
   const repo = checkRepoId(opts?.repo, 'repo');
   const hubUrl = resolveHubUrl(opts.hubUrl);
@@ -86,9 +120,12 @@ export async function uploadExperiment(dir: string, opts: UploadOptions): Promis
   const scrub = (msg: string) => msg.split(token!).join('<token>');
   // Loaded here so commands that never upload don't pay for the client.
   const hub = await import('@huggingface/hub');
+  // What the upload was doing, for an error that says where it stopped.
+  let doing = 'checking whether the repo exists';
   try {
     const exists = await hub.repoExists({ repo, hubUrl, accessToken: token });
     if (!exists) {
+      doing = 'creating the repo';
       try {
         await hub.createRepo({ repo, hubUrl, accessToken: token!, ...(opts.private ? { visibility: 'private' as const } : {}) });
         result.created = true;
@@ -111,7 +148,10 @@ export async function uploadExperiment(dir: string, opts: UploadOptions): Promis
     });
     let step = await it.next();
     while (!step.done) {
-      if (step.value.event === 'phase') opts.onPhase?.(step.value.phase);
+      if (step.value.event === 'phase') {
+        doing = `the upload's "${step.value.phase}" phase`;
+        opts.onPhase?.(step.value.phase);
+      }
       else if (step.value.state === 'error') throw new UploadError(`upload of ${step.value.path} failed`);
       step = await it.next();
     }
@@ -119,6 +159,10 @@ export async function uploadExperiment(dir: string, opts: UploadOptions): Promis
     return result;
   } catch (e) {
     if (e instanceof UploadError) throw e;
+    const net = networkFailure(e);
+    if (net) {
+      throw new UploadError(`upload to ${hubUrl} (${repo}) failed: could not reach ${new URL(hubUrl).host} while ${doing}: ${scrub(net)}. Check the network, and --hub-url / HF_ENDPOINT.`);
+    }
     const status = (e as { statusCode?: number }).statusCode;
     const cause = scrub((e as Error).message ?? String(e));
     throw new UploadError(`upload to ${hubUrl} (${repo}) failed${status ? ` with HTTP ${status}` : ''}: ${cause}`);
