@@ -2,8 +2,8 @@
 // the base model a phase starts from). Shared by run, resume, reproduce and demo, so they build identically.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { JsonlSource, TaskSource, TextFileSource, loadTokenizer, makeTask, mixSeed, type Example, type ExampleSource, type RoleOverrides, type TaskSpec, type Tokenizer } from '../data';
-import { CheckpointError, listCheckpoints, verifyCheckpoint, type RunConfig } from '../experiment';
+import { JsonlSource, TaskSource, TextFileSource, hasTokenizerFiles, loadTokenizer, makeTask, mixSeed, type Example, type ExampleSource, type RoleOverrides, type TaskSpec, type Tokenizer } from '../data';
+import { CheckpointError, listCheckpoints, loadRunConfig, verifyCheckpoint, type RunConfig } from '../experiment';
 import { resolveCheckpoint } from '../experiment/checkpoint';
 import { KimiLinearLM, loadModel, loadModelConfig } from '../nn';
 import { CliError } from './errors';
@@ -50,6 +50,23 @@ export function buildTokenizer(rc: RunConfig): Tokenizer {
   } catch (e) {
     throw new CliError(`--tokenizer: ${(e as Error).message}`);
   }
+}
+
+/**
+ * The tokenizer a run starting from --model-path gets when it names none: the base experiment's (as its
+ * run_config.json records it, hashes included), else the tokenizer files of a model directory (as a Hub
+ * checkpoint ships them), else null (the byte tokenizer).
+ */
+export function inheritedTokenizer(modelPath: string | null): RunConfig['tokenizer'] | null {
+  if (modelPath === null) return null;
+  const abs = path.resolve(modelPath);
+  const rcFile = path.join(abs, 'run_config.json');
+  if (fs.existsSync(path.join(abs, 'experiment_metadata.json')) && fs.existsSync(rcFile)) {
+    const t = loadRunConfig(rcFile).tokenizer;
+    return t.path === null ? null : t;
+  }
+  if (fs.existsSync(abs) && fs.statSync(abs).isDirectory() && hasTokenizerFiles(abs)) return { path: abs, files: null, special: {} };
+  return null;
 }
 
 /**

@@ -63,6 +63,8 @@ async function drive(tracker: ExperimentTracker, rc: RunConfig, rcRecursive: Rec
   try {
     const { model, source } = buildModel(rc);
     const data = buildSources(rc);
+    const tokenizer = data.train.tokenizer.describe();
+    if (tokenizer.vocab_size > model.config.vocab_size) throw new CliError(`--tokenizer: ${tokenizer.path ?? 'the byte tokenizer'} produces ids up to ${tokenizer.vocab_size - 1}, but the model's vocab_size is ${model.config.vocab_size}`);
     let lastLogged: Record<string, number> | undefined;
     let lastCheckpoint = -1;
     // When the optimizer step ended: the first hook of a step fires right after it (eval and saving follow).
@@ -93,7 +95,7 @@ async function drive(tracker: ExperimentTracker, rc: RunConfig, rcRecursive: Rec
       lastCheckpoint = loaded.step;
       say(`resumed ${tracker.dir} from checkpoint step ${loaded.step}`);
     } else {
-      tracker.updateMetadata({ extra: { model_source: source, data: data.description, trainable_tensors: trainer.trainableNames().length } });
+      tracker.updateMetadata({ extra: { model_source: source, data: data.description, tokenizer, trainable_tensors: trainer.trainableNames().length } });
       say(`run ${tracker.dir}: phase ${rc.phase}, model ${source}, data ${data.description}, ${rc.num_steps} steps x batch ${rc.batch_size}`);
     }
     const evalOnly = trainer.trainableNames().length === 0 || rc.num_steps === 0;

@@ -7,7 +7,10 @@ import { resolveRoles, type RoleOverrides } from './roles';
 import { SpecialIdSet, type EncodeOptions, type Tokenizer, type TokenizerDescription } from './tokenizer';
 
 export interface TokenizerSource {
+  /** As given (recorded in the run config). */
   path: string;
+  /** The tokenizer file itself (named in parse errors). */
+  file: string;
   /** sha256 by file name of every file the tokenizer was read from. */
   files: Record<string, string>;
 }
@@ -27,7 +30,7 @@ export class HfTokenizer implements Tokenizer {
 
   /** `json` is tokenizer.json's object, `config` tokenizer_config.json's ({} when absent). */
   constructor(json: unknown, config: Record<string, unknown>, source: TokenizerSource, overrides: RoleOverrides = {}) {
-    const where = source.path;
+    const where = source.file;
     if (!json || typeof json !== 'object' || !('model' in json)) throw new TypeError(`${where}: not a tokenizer.json (expected an object with a "model" field)`);
     try {
       this.lib = new HfLibTokenizer(json, config);
@@ -70,6 +73,7 @@ export class HfTokenizer implements Tokenizer {
       if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) throw new RangeError(`ids[${i}]: expected a token id in [0, ${this.vocabSize}), got ${id}`);
       list.push(id);
     }
+    if (list.length === 0) return ''; // the library refuses an empty list
     return this.lib.decode(list, { skip_special_tokens: opts.skipSpecial ?? false, clean_up_tokenization_spaces: false });
   }
 

@@ -69,7 +69,7 @@ export function loadTokenizer(p: string | null, opts: LoadTokenizerOptions = {})
       }
     }
   }
-  const source = { path: abs, files };
+  const source = { path: abs, file, files };
   const text = main.toString('utf8');
   // tokenizer.json is a JSON object; a tiktoken ranks file is lines of "<base64> <rank>".
   if (/^\s*\{/.test(text)) {

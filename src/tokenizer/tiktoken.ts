@@ -84,7 +84,7 @@ export class TiktokenTokenizer implements Tokenizer {
 
   /** `ranksText` is tiktoken.model's text, `config` tokenizer_config.json's object ({} when absent). */
   constructor(ranksText: string, config: Record<string, unknown>, source: TokenizerSource, overrides: RoleOverrides = {}) {
-    const where = source.path;
+    const where = source.file;
     const byRank = parseTiktokenRanks(ranksText, where);
     const n = byRank.length;
     byRank.forEach((b, r) => this.ranks.set(b.toString('latin1'), r));
