@@ -7,7 +7,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ByteTokenizer, HfTokenizer, JsonlSource, Rng, SpecialIdSet, TaskSource, TextFileSource, TiktokenTokenizer, collateChunks, corruptChunk, loadTokenizer, sortingTask, tokenizerProblems } from '../src/data';
+import { ByteTokenizer, HfTokenizer, decodeModelOutput, JsonlSource, Rng, SpecialIdSet, TaskSource, TextFileSource, TiktokenTokenizer, collateChunks, corruptChunk, loadTokenizer, sortingTask, tokenizerProblems } from '../src/data';
 import { HARD_LINES, BUILD_AND_ENCODE_TIKTOKEN, ENCODE_HF, TRAIN_HF_BPE, TRAIN_HF_METASPACE, corpus } from './tokenizer-fixtures';
 import { requirePython, runPython } from './helpers';
 
@@ -30,6 +30,12 @@ test('SpecialIdSet: ordinaryId and ordinalOf are inverse around specials at the 
   ordinary.forEach((id, i) => assert.equal(s.ordinalOf(id), i));
   for (const id of [0, 1, 7, 8, 19, -1, 20]) assert.equal(s.ordinalOf(id), -1);
   assert.throws(() => s.ordinaryId(15), /ordinary index: expected an integer in \[0, 15\)/);
+});
+
+test('decodeModelOutput writes ids past the tokenizer vocabulary (a padded model vocabulary) as <id N>', () => {
+  const tok = new ByteTokenizer();
+  assert.equal(decodeModelOutput(tok, [104, 105, 300, 258, 33]), 'hi<id 300><eos>!');
+  assert.equal(decodeModelOutput(tok, [300, 104], { skipSpecial: true }), '<id 300>h');
 });
 
 test('byte tokenizer: unchanged ids, random corruption draws exactly the bytes it drew before', () => {

@@ -1,4 +1,4 @@
-export { SPECIAL_ROLES, SpecialIdSet, CONVENTIONAL_NAMES, tokenizerProblems } from './tokenizer';
+export { SPECIAL_ROLES, SpecialIdSet, CONVENTIONAL_NAMES, tokenizerProblems, decodeModelOutput } from './tokenizer';
 export type { Tokenizer, TokenizerKind, TokenizerDescription, EncodeOptions, SpecialRole, TokenizerNeeds } from './tokenizer';
 export { ByteTokenizer, SPECIAL_TOKENS, BYTE_VOCAB_SIZE } from './byte';
 export type { SpecialToken } from './byte';

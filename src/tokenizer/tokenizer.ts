@@ -135,3 +135,21 @@ export function tokenizerProblems(tok: Tokenizer, needs: TokenizerNeeds): string
   }
   return out;
 }
+
+/**
+ * Decodes model output, which may hold ids past the tokenizer's vocabulary (a model whose vocab_size is padded
+ * beyond it): those are written as `<id N>` instead of raising.
+ */
+export function decodeModelOutput(tok: Tokenizer, ids: ArrayLike<number>, opts: { skipSpecial?: boolean } = {}): string {
+  let text = '';
+  let run: number[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    if (ids[i] < tok.vocabSize) {
+      run.push(ids[i]);
+      continue;
+    }
+    text += tok.decode(run, opts) + `<id ${ids[i]}>`;
+    run = [];
+  }
+  return text + tok.decode(run, opts);
+}

@@ -16,6 +16,7 @@ import { type ChunkBatch, collateChunks } from '../data/collate';
 import { corruptChunk, type CorruptionMode, type CorruptionStrategy } from '../data/corruption';
 import { Rng } from '../data/rng';
 import type { ExampleSource } from '../data/sources';
+import { decodeModelOutput } from '../tokenizer/tokenizer';
 import type { ChunkRefine } from '../recursive/chunk-refine';
 import { generate } from '../recursive/generate';
 import { type LossWeights, recursiveLoss } from '../recursive/losses';
@@ -136,7 +137,7 @@ export function evaluate(model: KimiLinearLM, sidecar: ChunkRefine | null, sourc
     // Sources with answers end every example with eos (they refuse a tokenizer without one).
     const r = generate(model, sidecar, prompt, { maxNewTokens: e.ids.length - e.promptLength, eosId: tok.eosId! });
     const eos = r.ids.indexOf(tok.eosId!);
-    const text = tok.decode(eos >= 0 ? r.ids.slice(0, eos) : r.ids, { skipSpecial: false });
+    const text = decodeModelOutput(tok, eos >= 0 ? r.ids.slice(0, eos) : r.ids, { skipSpecial: false });
     const ok = text === e.answer;
     tried++;
     if (ok) exact++;
