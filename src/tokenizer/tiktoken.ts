@@ -78,6 +78,8 @@ export class TiktokenTokenizer implements Tokenizer {
   private readonly ranks = new Map<string, number>();
   private readonly bytesOf: Buffer[];
   private readonly specialIds = new Map<string, number>();
+  /** Merged ids of recently seen pieces (natural text repeats its words); cleared when full. */
+  private readonly cache = new Map<string, number[]>();
   private readonly specialSplit: RegExp | null;
   private readonly specials: SpecialIdSet;
   private readonly description: TokenizerDescription;
@@ -157,7 +159,16 @@ export class TiktokenTokenizer implements Tokenizer {
   }
 
   private encodeOrdinary(text: string, out: number[]): void {
-    for (const m of text.matchAll(KIMI_PATTERN)) this.mergePiece(Buffer.from(m[0], 'utf8'), out);
+    for (const m of text.matchAll(KIMI_PATTERN)) {
+      let ids = this.cache.get(m[0]);
+      if (ids === undefined) {
+        ids = [];
+        this.mergePiece(Buffer.from(m[0], 'utf8'), ids);
+        if (this.cache.size >= 100_000) this.cache.clear();
+        this.cache.set(m[0], ids);
+      }
+      for (const id of ids) out.push(id);
+    }
   }
 
   /** Special-token texts in `text` become their ids (as tokenization_kimi.py's default allow_special_tokens). */
