@@ -8,6 +8,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { inheritedTokenizer } from '../src/cli/run-setup';
 import { runCli, repoRoot } from './cli-helpers';
 
 let tmp: string;
@@ -69,4 +70,13 @@ test('a run records its tokenizer; a phase from it inherits it; refusals write n
   assert.equal(rep.code, 1, rep.stdout + rep.stderr);
   assert.match(rep.stderr, /tokenizer_config\.json in .* has sha256 [0-9a-f]{64}, but the run recorded sha256 [0-9a-f]{64}; the tokenizer changed/);
   assert.ok(!fs.existsSync(path.join(exp(), 'base_reproduce')), 'the refused reproduction wrote nothing');
+});
+
+test('without --tokenizer, a run inherits the base experiment\'s tokenizer or a model directory\'s tokenizer files, else bytes', () => {
+  const modelDir = path.join(tmp, 'hub_model');
+  fs.mkdirSync(modelDir, { recursive: true });
+  assert.equal(inheritedTokenizer(modelDir), null, 'no tokenizer files: bytes');
+  fs.copyFileSync(path.join(tmp, 'tok', 'tiktoken.model'), path.join(modelDir, 'tiktoken.model'));
+  assert.deepEqual(inheritedTokenizer(modelDir), { path: modelDir, files: null, special: {} });
+  assert.equal(inheritedTokenizer(null), null);
 });

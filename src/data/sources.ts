@@ -31,7 +31,7 @@ const BYTES = new ByteTokenizer();
 
 /** Sources that append EOS need the tokenizer to have one. */
 function requireEos(tok: Tokenizer, what: string): number {
-  if (tok.eosId === null) throw new RangeError(`${what}: ${tok.describe().path ?? 'the tokenizer'} has no eos token, which ends every example; name one with tokenizer.special.eos in the run config`);
+  if (tok.eosId === null) throw new RangeError(`${what}: ${tok.describe().path ?? 'the tokenizer'} has no eos token, which ends every example; name one with tokenizer.special.eos in the run config (or --tokenizer-special eos=TOKEN)`);
   return tok.eosId;
 }
 
