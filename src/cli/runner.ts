@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { ExperimentTracker, loadRunConfig, readCheckpoint, type RecursiveConfig, type RunConfig } from '../experiment';
 import { uploadExperiment } from '../hub';
 import { Trainer, checkpointFromLoaded, trackerHooks, type TrainerHooks } from '../train';
+import { tokenizerProblems } from '../tokenizer';
 import { CliError } from './errors';
 import { Progress } from './progress';
 import { buildModel, buildSources, buildTokenizer } from './run-setup';
@@ -64,7 +65,8 @@ async function drive(tracker: ExperimentTracker, rc: RunConfig, rcRecursive: Rec
     const { model, source } = buildModel(rc);
     const data = buildSources(rc);
     const tokenizer = data.train.tokenizer.describe();
-    if (tokenizer.vocab_size > model.config.vocab_size) throw new CliError(`--tokenizer: ${tokenizer.path ?? 'the byte tokenizer'} produces ids up to ${tokenizer.vocab_size - 1}, but the model's vocab_size is ${model.config.vocab_size}`);
+    const misfit = tokenizerProblems(data.train.tokenizer, { modelVocabSize: model.config.vocab_size });
+    if (misfit.length) throw new CliError(`--tokenizer: ${misfit.join('; ')}`);
     let lastLogged: Record<string, number> | undefined;
     let lastCheckpoint = -1;
     // When the optimizer step ended: the first hook of a step fires right after it (eval and saving follow).
