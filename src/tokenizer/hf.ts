@@ -2,9 +2,14 @@
 // through @huggingface/tokenizers, a pure-JS implementation. Text is encoded without the post-processor's
 // added tokens (reclin adds bos/eos itself) and decoded without clean-up of spaces, as the Python `tokenizers`
 // package does, so encode/decode round-trip.
-import { Tokenizer as HfLibTokenizer } from '@huggingface/tokenizers';
+import type { Tokenizer as HfLibTokenizer } from '@huggingface/tokenizers';
 import { resolveRoles, type RoleOverrides } from './roles';
 import { SpecialIdSet, type EncodeOptions, type Tokenizer, type TokenizerDescription } from './tokenizer';
+
+// Loaded on first use: most runs use the byte tokenizer, and every CLI command starts faster without it.
+function hfLibrary(): typeof import('@huggingface/tokenizers') {
+  return require('@huggingface/tokenizers');
+}
 
 export interface TokenizerSource {
   /** As given (recorded in the run config). */
@@ -33,7 +38,7 @@ export class HfTokenizer implements Tokenizer {
     const where = source.file;
     if (!json || typeof json !== 'object' || !('model' in json)) throw new TypeError(`${where}: not a tokenizer.json (expected an object with a "model" field)`);
     try {
-      this.lib = new HfLibTokenizer(json, config);
+      this.lib = new (hfLibrary().Tokenizer)(json, config);
     } catch (e) {
       throw new TypeError(`${where}: cannot be read as a tokenizer.json (${(e as Error).message})`);
     }
