@@ -6,8 +6,9 @@ import * as path from 'node:path';
 import { ConfigError, PHASES, loadRecursiveConfig, parseRunConfig, type Phase, type RecursiveConfig, type RunConfig } from '../experiment';
 import { CliError } from './errors';
 import { loadModelConfig } from '../nn';
+import { SPECIAL_ROLES, tokenizerProblems } from '../tokenizer';
 import { floatArg, intArg, urlArg } from './options';
-import { buildSources, resolveModelDir } from './run-setup';
+import { buildSources, buildTokenizer, inheritedTokenizer, resolveModelDir } from './run-setup';
 
 export interface RunFlags {
   experimentName?: string;
@@ -36,6 +37,8 @@ export interface RunFlags {
   hfToken?: string;
   hubUrl?: string;
   private?: boolean;
+  tokenizer?: string;
+  tokenizerSpecial?: Record<string, string>;
 }
 
 /** Where each run-config field comes from on the command line, to name the flag in config errors. */
@@ -57,7 +60,16 @@ const FLAG_OF: Record<string, string> = {
   'checkpoint.keep_last': '--keep-last',
   'checkpoint.best_metric': '--best-metric',
   hf_repo: '--hf-repo',
+  'tokenizer.path': '--tokenizer',
+  'tokenizer.special': '--tokenizer-special',
 };
+
+/** `--tokenizer-special mask=<|reserved_token_163590|>`, repeatable; collected into {role: token}. */
+function tokenizerSpecialArg(value: string, prev: Record<string, string> = {}): Record<string, string> {
+  const m = /^([a-z]+)=(.+)$/s.exec(value);
+  if (!m || !(SPECIAL_ROLES as readonly string[]).includes(m[1])) throw new InvalidArgumentError(`Expected ROLE=TOKEN with ROLE one of ${SPECIAL_ROLES.join(', ')}.`);
+  return { ...prev, [m[1]]: m[2] };
+}
 
 function bestMetricArg(value: string): { name: string; mode?: 'min' | 'max' } {
   const m = /^([^:\s]+)(?::(min|max))?$/.exec(value);
@@ -81,6 +93,8 @@ export function addRunFlags(cmd: Command): Command {
     .addOption(new Option('--phase <phase>', 'training phase').choices([...PHASES]))
     .option('--model-path <dir>', 'base model: a model directory, or an experiment directory (its best checkpoint\'s model)')
     .option('--model-config <preset|file>', 'architecture when training from scratch: a preset (tiny, small) or a config.json')
+    .option('--tokenizer <dir|file|byte>', 'tokenizer: a tokenizer.json, a tiktoken.model or a directory holding one; "byte" for bytes (default: the base model\'s, else bytes)')
+    .option('--tokenizer-special <role=token>', 'name the token of a special role (bos, eos, pad, mask, latent, unk); repeatable', tokenizerSpecialArg)
     .option('--data <source>', 'training data: synthetic:addition[:digits], synthetic:sorting[:len], synthetic:reverse[:len], or a file')
     .option('--data-path <file>', 'training data file (.jsonl with text or prompt/completion, else plain text)')
     .option('--eval-data-path <file>', 'evaluation data file (default: held-out data of the training source)')
@@ -150,6 +164,13 @@ export function resolveRunFlags(f: RunFlags): ResolvedRun {
   const set = (field: string, v: unknown) => {
     if (v !== undefined) setPath(base, field, v);
   };
+  const tokenizerNamed = f.tokenizer !== undefined || base.tokenizer?.path !== undefined;
+  if (f.tokenizer !== undefined) {
+    // A new tokenizer: its file hashes are taken afresh below.
+    set('tokenizer.path', f.tokenizer === 'byte' ? null : path.resolve(f.tokenizer));
+    set('tokenizer.files', null);
+  }
+  if (f.tokenizerSpecial !== undefined) set('tokenizer.special', { ...(base.tokenizer?.special ?? {}), ...f.tokenizerSpecial });
   set('phase', f.phase);
   set('seed', f.seed);
   set('device', f.device);
@@ -197,16 +218,34 @@ export function resolveRunFlags(f: RunFlags): ResolvedRun {
       `--recursive-config: phase ${runConfig.phase} ${needsSidecar ? 'needs recursive_enabled: true' : 'trains the base model and needs recursive_enabled: false'}, but ${recursiveConfigPath} has recursive_enabled: ${recursiveConfig.recursive_enabled}`,
     );
   }
-  // Data, base model and architecture are checked now too, so a bad one writes nothing.
-  buildSources(runConfig);
-  if (runConfig.model.path !== null) resolveModelDir(runConfig.model.path);
-  else {
+  // Data, base model, architecture and tokenizer are checked now too, so a bad one writes nothing.
+  let modelVocab: number;
+  if (runConfig.model.path !== null) {
+    const dir = resolveModelDir(runConfig.model.path).dir;
     try {
-      loadModelConfig(runConfig.model.config ?? 'tiny');
+      modelVocab = loadModelConfig(dir).vocab_size;
+    } catch (e) {
+      throw new CliError(`--model-path: ${(e as Error).message}`);
+    }
+    if (!tokenizerNamed) {
+      const inherited = inheritedTokenizer(runConfig.model.path);
+      if (inherited) runConfig.tokenizer = { ...inherited, special: { ...inherited.special, ...(f.tokenizerSpecial ?? {}) } };
+    }
+  } else {
+    try {
+      modelVocab = loadModelConfig(runConfig.model.config ?? 'tiny').vocab_size;
     } catch (e) {
       throw new CliError(`--model-config: ${(e as Error).message}`);
     }
   }
+  const tok = buildTokenizer(runConfig);
+  runConfig.tokenizer.files = tok.describe().files;
+  const problems = tokenizerProblems(tok, {
+    modelVocabSize: modelVocab,
+    roles: runConfig.phase === 'baseline' ? {} : { mask: `phase ${runConfig.phase}'s sidecar replaces corrupted draft positions with it` },
+  });
+  if (problems.length) throw new CliError(`--tokenizer: ${problems.join('; ')}`);
+  buildSources(runConfig, tok);
   if (f.experimentName !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(f.experimentName)) {
     throw new CliError(`--experiment-name: expected a folder name of letters, digits, '.', '_' and '-' (starting with a letter or digit), got ${JSON.stringify(f.experimentName)}`);
   }

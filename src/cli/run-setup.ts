@@ -2,8 +2,8 @@
 // the base model a phase starts from). Shared by run, resume, reproduce and demo, so they build identically.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { JsonlSource, TaskSource, TextFileSource, makeTask, mixSeed, type Example, type ExampleSource, type TaskSpec } from '../data';
-import { CheckpointError, listCheckpoints, verifyCheckpoint, type RunConfig } from '../experiment';
+import { JsonlSource, TaskSource, TextFileSource, hasTokenizerFiles, loadTokenizer, makeTask, mixSeed, type Example, type ExampleSource, type RoleOverrides, type TaskSpec, type Tokenizer } from '../data';
+import { CheckpointError, listCheckpoints, loadRunConfig, verifyCheckpoint, type RunConfig } from '../experiment';
 import { resolveCheckpoint } from '../experiment/checkpoint';
 import { KimiLinearLM, loadModel, loadModelConfig } from '../nn';
 import { CliError } from './errors';
@@ -15,6 +15,7 @@ const TASK_DEFAULT_SIZE = { addition: 3, sorting: 8, reverse: 8 } as const;
 class SliceSource implements ExampleSource {
   readonly name: string;
   readonly size: number;
+  readonly tokenizer: Tokenizer;
   constructor(
     private readonly src: ExampleSource,
     private readonly from: number,
@@ -22,6 +23,7 @@ class SliceSource implements ExampleSource {
   ) {
     this.size = to - from;
     this.name = `${src.name}[${from}:${to}]`;
+    this.tokenizer = src.tokenizer;
   }
   get(index: number): Example {
     if (!Number.isInteger(index) || index < 0 || index >= this.size) throw new RangeError(`${this.name}: index must be an integer in [0, ${this.size}), got ${index}`);
@@ -37,15 +39,41 @@ function taskOf(spec: string): TaskSpec | undefined {
   return name === 'addition' ? { name, digits: n } : { name, length: n };
 }
 
-function fileSource(file: string, seqLen: number): ExampleSource {
-  return file.endsWith('.jsonl') ? new JsonlSource(file, seqLen) : new TextFileSource(file, seqLen);
+function fileSource(file: string, seqLen: number, tok: Tokenizer): ExampleSource {
+  return file.endsWith('.jsonl') ? new JsonlSource(file, seqLen, tok) : new TextFileSource(file, seqLen, tok);
+}
+
+/** The run's tokenizer (run config `tokenizer`), its recorded file hashes checked when present. */
+export function buildTokenizer(rc: RunConfig): Tokenizer {
+  try {
+    return loadTokenizer(rc.tokenizer.path, { special: rc.tokenizer.special as RoleOverrides, expectFiles: rc.tokenizer.files });
+  } catch (e) {
+    throw new CliError(`--tokenizer: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The tokenizer a run starting from --model-path gets when it names none: the base experiment's (as its
+ * run_config.json records it, hashes included), else the tokenizer files of a model directory (as a Hub
+ * checkpoint ships them), else null (the byte tokenizer).
+ */
+export function inheritedTokenizer(modelPath: string | null): RunConfig['tokenizer'] | null {
+  if (modelPath === null) return null;
+  const abs = path.resolve(modelPath);
+  const rcFile = path.join(abs, 'run_config.json');
+  if (fs.existsSync(path.join(abs, 'experiment_metadata.json')) && fs.existsSync(rcFile)) {
+    const t = loadRunConfig(rcFile).tokenizer;
+    return t.path === null ? null : t;
+  }
+  if (fs.existsSync(abs) && fs.statSync(abs).isDirectory() && hasTokenizerFiles(abs)) return { path: abs, files: null, special: {} };
+  return null;
 }
 
 /**
  * Train and eval sources. Synthetic tasks evaluate on a fixed set drawn with a different seed; a file without
  * --eval-data-path keeps its last 10% (at least one example) out of training for evaluation.
  */
-export function buildSources(rc: RunConfig): { train: ExampleSource; eval: ExampleSource; description: string } {
+export function buildSources(rc: RunConfig, tok: Tokenizer = buildTokenizer(rc)): { train: ExampleSource; eval: ExampleSource; description: string } {
   const spec = rc.data.train;
   if (spec.startsWith('synthetic:') && !SYNTHETIC.test(spec)) {
     throw new CliError(`--data: expected synthetic:addition[:digits], synthetic:sorting[:length] or synthetic:reverse[:length], got ${JSON.stringify(spec)}`);
@@ -54,12 +82,12 @@ export function buildSources(rc: RunConfig): { train: ExampleSource; eval: Examp
   const evalSize = rc.data.eval_batches * rc.batch_size;
   if (task) {
     const t = makeTask(task);
-    const train = new TaskSource(t, rc.seed);
-    const evalSrc = rc.data.eval ? fileSource(rc.data.eval, rc.data.seq_len) : new TaskSource(t, mixSeed(rc.seed, 0xe4a1), evalSize);
+    const train = new TaskSource(t, rc.seed, Infinity, tok);
+    const evalSrc = rc.data.eval ? fileSource(rc.data.eval, rc.data.seq_len, tok) : new TaskSource(t, mixSeed(rc.seed, 0xe4a1), evalSize, tok);
     return { train, eval: evalSrc, description: `${t.name} (train seed ${rc.seed}${rc.data.eval ? `, eval ${rc.data.eval}` : `, ${evalSize} held-out eval examples`})` };
   }
-  const all = fileSource(spec, rc.data.seq_len);
-  if (rc.data.eval) return { train: all, eval: fileSource(rc.data.eval, rc.data.seq_len), description: `${spec} (eval ${rc.data.eval})` };
+  const all = fileSource(spec, rc.data.seq_len, tok);
+  if (rc.data.eval) return { train: all, eval: fileSource(rc.data.eval, rc.data.seq_len, tok), description: `${spec} (eval ${rc.data.eval})` };
   if (all.size < 2) throw new CliError(`--data-path: ${spec} has ${all.size} example(s); a held-out split needs at least 2 (or pass --eval-data-path)`);
   const held = Math.max(1, Math.floor(all.size / 10));
   return {

@@ -7,12 +7,13 @@
 // returns. A second Ctrl-C exits at once (the tracker still records `interrupted` on exit).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ExperimentTracker, readCheckpoint, type RecursiveConfig, type RunConfig } from '../experiment';
+import { ExperimentTracker, loadRunConfig, readCheckpoint, type RecursiveConfig, type RunConfig } from '../experiment';
 import { uploadExperiment } from '../hub';
 import { Trainer, checkpointFromLoaded, trackerHooks, type TrainerHooks } from '../train';
+import { tokenizerProblems } from '../tokenizer';
 import { CliError } from './errors';
 import { Progress } from './progress';
-import { buildModel, buildSources } from './run-setup';
+import { buildModel, buildSources, buildTokenizer } from './run-setup';
 
 export interface RunOutcome {
   dir: string;
@@ -63,6 +64,9 @@ async function drive(tracker: ExperimentTracker, rc: RunConfig, rcRecursive: Rec
   try {
     const { model, source } = buildModel(rc);
     const data = buildSources(rc);
+    const tokenizer = data.train.tokenizer.describe();
+    const misfit = tokenizerProblems(data.train.tokenizer, { modelVocabSize: model.config.vocab_size });
+    if (misfit.length) throw new CliError(`--tokenizer: ${misfit.join('; ')}`);
     let lastLogged: Record<string, number> | undefined;
     let lastCheckpoint = -1;
     // When the optimizer step ended: the first hook of a step fires right after it (eval and saving follow).
@@ -93,7 +97,7 @@ async function drive(tracker: ExperimentTracker, rc: RunConfig, rcRecursive: Rec
       lastCheckpoint = loaded.step;
       say(`resumed ${tracker.dir} from checkpoint step ${loaded.step}`);
     } else {
-      tracker.updateMetadata({ extra: { model_source: source, data: data.description, trainable_tensors: trainer.trainableNames().length } });
+      tracker.updateMetadata({ extra: { model_source: source, data: data.description, tokenizer, trainable_tensors: trainer.trainableNames().length } });
       say(`run ${tracker.dir}: phase ${rc.phase}, model ${source}, data ${data.description}, ${rc.num_steps} steps x batch ${rc.batch_size}`);
     }
     const evalOnly = trainer.trainableNames().length === 0 || rc.num_steps === 0;
@@ -163,6 +167,7 @@ export async function startRun(o: StartOptions): Promise<RunOutcome> {
   if (o.ifExists !== 'suffix' && fs.existsSync(existing)) {
     throw new CliError(`--experiment-name: ${existing} already exists (a run never reuses another run's directory); pick another name, or continue that run with \`reclin resume ${existing}\``);
   }
+  buildTokenizer(o.runConfig); // a changed or missing tokenizer is refused before the run directory exists
   const tracker = await ExperimentTracker.create({
     name: o.name,
     dir: o.parentDir,
@@ -178,6 +183,8 @@ export async function startRun(o: StartOptions): Promise<RunOutcome> {
 
 /** Continues a run in its own directory from its newest complete checkpoint (or from the start if it has none). */
 export async function resumeRun(dir: string, o: DriveOptions & { command: string[] }): Promise<RunOutcome> {
+  const rcFile = path.join(dir, 'run_config.json');
+  if (fs.existsSync(rcFile)) buildTokenizer(loadRunConfig(rcFile)); // refused before the run is touched
   const tracker = await ExperimentTracker.resume(dir, { command: o.command });
   const steps = tracker.listCheckpoints();
   return drive(tracker, tracker.runConfig, tracker.recursiveConfig, steps.length ? steps[steps.length - 1] : null, o);

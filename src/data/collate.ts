@@ -1,5 +1,5 @@
 // Collators: examples -> the flat id arrays a training step feeds to the model.
-import { SPECIAL_TOKENS } from './tokenizer';
+import { SPECIAL_TOKENS } from '../tokenizer/byte';
 import type { Example } from './sources';
 
 export const IGNORE_INDEX = -100;
@@ -27,6 +27,7 @@ export interface ChunkBatch {
 
 export interface ChunkCollateOptions {
   chunkWidth: number;
+  /** The source tokenizer's padId (default: the byte tokenizer's). */
   padId?: number;
 }
 

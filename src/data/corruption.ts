@@ -1,8 +1,12 @@
 // The draft corruption of RECURSIVE_SPEC Part 1, step 1: a fraction rho of the chunk's real (non-pad)
-// positions is replaced by the mask id or a random byte, and rho follows corruption_schedule over training.
+// positions is replaced by the tokenizer's mask id or a random ordinary (non-special) token, and rho follows
+// corruption_schedule over training.
 import type { Rng } from './rng';
 import type { ChunkBatch } from './collate';
-import { SPECIAL_TOKENS } from './tokenizer';
+import { ByteTokenizer } from '../tokenizer/byte';
+import type { Tokenizer } from '../tokenizer/tokenizer';
+
+const BYTES = new ByteTokenizer();
 
 /** As the recursive config's corruption_schedule: 'none' keeps corruption_rate throughout. */
 export type CorruptionSchedule = 'none' | 'linear' | 'cosine';
@@ -61,19 +65,23 @@ export interface CorruptedDraft {
 }
 
 /**
- * Corrupts each row's first lengths[b] chunk positions (pads are left alone). 'mask' writes maskId,
- * 'random' a random byte different from the clean one, 'mixed' either with probability 1/2.
+ * Corrupts each row's first lengths[b] chunk positions (pads are left alone). 'mask' writes the tokenizer's
+ * mask id, 'random' a uniformly drawn ordinary token different from the clean one (any ordinary token when the
+ * clean one is special), 'mixed' either with probability 1/2. The tokenizer defaults to the byte tokenizer.
  */
 export function corruptChunk(
   batch: ChunkBatch,
   rate: number,
   rng: Rng,
-  opts: { strategy?: CorruptionStrategy; mode?: CorruptionMode; maskId?: number; minCorrupt?: number; maxCorrupt?: number } = {},
+  opts: { strategy?: CorruptionStrategy; mode?: CorruptionMode; tokenizer?: Tokenizer; minCorrupt?: number; maxCorrupt?: number } = {},
 ): CorruptedDraft {
   const { batchSize: B, chunkWidth: W } = batch;
   const mode = opts.mode ?? 'mask';
   if (mode !== 'mask' && mode !== 'random' && mode !== 'mixed') throw new RangeError(`corruption mode: expected 'mask', 'random' or 'mixed', got ${JSON.stringify(mode)}`);
-  const maskId = opts.maskId ?? SPECIAL_TOKENS.mask;
+  const tok = opts.tokenizer ?? BYTES;
+  const maskId = tok.maskId;
+  if (mode !== 'random' && maskId === null) throw new RangeError(`corruption mode ${JSON.stringify(mode)}: ${tok.describe().path ?? 'the tokenizer'} has no mask token (allowed: mode 'random', or a tokenizer with one)`);
+  const N = tok.ordinaryCount;
   const draft = Int32Array.from(batch.chunk);
   const corrupted = new Uint8Array(B * W);
   for (let b = 0; b < B; b++) {
@@ -83,13 +91,12 @@ export function corruptChunk(
       const i = b * W + j;
       corrupted[i] = 1;
       const useMask = mode === 'mask' || (mode === 'mixed' && rng.int(2) === 0);
-      if (useMask) draft[i] = maskId;
+      if (useMask) draft[i] = maskId!;
       else {
-        const clean = batch.chunk[i];
-        const isByte = clean >= 0 && clean < 256;
-        let r = rng.int(isByte ? 255 : 256); // a byte different from the clean token
-        if (isByte && r >= clean) r++;
-        draft[i] = r;
+        const clean = tok.ordinalOf(batch.chunk[i]);
+        let r = rng.int(clean >= 0 ? N - 1 : N); // an ordinary token different from the clean one
+        if (clean >= 0 && r >= clean) r++;
+        draft[i] = tok.ordinaryId(r);
       }
     }
   }

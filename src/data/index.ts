@@ -1,7 +1,7 @@
 export { Rng, mixSeed } from './rng';
 export type { RngState } from './rng';
-export { ByteTokenizer, SPECIAL_TOKENS, BYTE_VOCAB_SIZE } from './tokenizer';
-export type { SpecialToken, EncodeOptions } from './tokenizer';
+// Tokenizers live in src/tokenizer/; the data API exports them with the sources that use them.
+export * from '../tokenizer';
 export { additionTask, sortingTask, reverseTask, makeTask, exactMatch } from './tasks';
 export type { SyntheticTask, TaskSample, TaskSpec } from './tasks';
 export { TaskSource, TextFileSource, JsonlSource } from './sources';

@@ -187,6 +187,16 @@ const RunConfigFields = z.strictObject({
       .strictObject({ every: intAtLeast(1).default(4), lr: positive().default(1e-5), l2_weight: nonNegative().default(0.01) }, { error: 'an object with fields every, lr, l2_weight' })
       .default({ every: 4, lr: 1e-5, l2_weight: 0.01 }),
     hf_repo: nullableString('a Hub repo id "namespace/name", or null').default(null),
+    /** Tokenizer (src/tokenizer): path null is the byte tokenizer; files holds each file's sha256 once read. */
+    tokenizer: z
+      .strictObject({
+        path: nullableString('a tokenizer.json, a tiktoken.model or a directory holding one, or null for the byte tokenizer').default(null),
+        files: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/, { error: 'a sha256 hex digest' }), { error: 'an object {file name: sha256}, or null' }).nullable().default(null),
+        special: z
+          .strictObject(Object.fromEntries(['bos', 'eos', 'pad', 'mask', 'latent', 'unk'].map((r) => [r, z.string({ error: 'a token text' }).min(1, { error: 'a token text' }).optional()])), { error: 'an object {role: token text} with roles bos, eos, pad, mask, latent, unk' })
+          .default({}),
+      }, { error: 'an object with fields path, files, special' })
+      .default({ path: null, files: null, special: {} }),
 });
 
 function runCrossRules(c: Partial<z.output<typeof RunConfigFields>>): CrossIssue[] {

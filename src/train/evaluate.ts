@@ -16,7 +16,7 @@ import { type ChunkBatch, collateChunks } from '../data/collate';
 import { corruptChunk, type CorruptionMode, type CorruptionStrategy } from '../data/corruption';
 import { Rng } from '../data/rng';
 import type { ExampleSource } from '../data/sources';
-import { ByteTokenizer } from '../data/tokenizer';
+import { decodeModelOutput } from '../tokenizer/tokenizer';
 import type { ChunkRefine } from '../recursive/chunk-refine';
 import { generate } from '../recursive/generate';
 import { type LossWeights, recursiveLoss } from '../recursive/losses';
@@ -76,7 +76,7 @@ export interface EvalOptions {
 }
 
 export function evaluate(model: KimiLinearLM, sidecar: ChunkRefine | null, source: ExampleSource, o: EvalOptions): { metrics: Record<string, number>; samples: { prompt: string; output: string; answer?: string; exact?: boolean }[] } {
-  const tok = new ByteTokenizer();
+  const tok = source.tokenizer;
   const metrics: Record<string, number> = {};
   const batcher = new Batcher(source, { batchSize: o.batchSize, seed: o.seed, shuffle: false });
   const nBatches = source.size === Infinity ? o.batches : Math.min(o.batches, Math.ceil(source.size / o.batchSize));
@@ -86,7 +86,7 @@ export function evaluate(model: KimiLinearLM, sidecar: ChunkRefine | null, sourc
   const den: Record<string, number> = {};
   noGrad(() => {
     for (let i = 0; i < nBatches; i++) {
-      const batch = collateChunks(batcher.next(), { chunkWidth: o.chunkWidth });
+      const batch = collateChunks(batcher.next(), { chunkWidth: o.chunkWidth, padId: tok.padId });
       scope(() => {
         const V = model.config.vocab_size;
         const prefix = Tensor.from(batch.prefix, [batch.batchSize, batch.prefixLength]);
@@ -97,7 +97,7 @@ export function evaluate(model: KimiLinearLM, sidecar: ChunkRefine | null, sourc
         n += s.n;
         correct += s.correct;
         if (sidecar) {
-          const { draft, corrupted } = corruptChunk(batch, o.corruptionRate ?? 0.1, Rng.seeded(o.seed, 0x5eed, i), { strategy: o.corruptionStrategy, mode: o.corruptionMode });
+          const { draft, corrupted } = corruptChunk(batch, o.corruptionRate ?? 0.1, Rng.seeded(o.seed, 0x5eed, i), { strategy: o.corruptionStrategy, mode: o.corruptionMode, tokenizer: tok });
           const steps = sidecar.refine(prefix, draft, corrupted, batch.chunkWidth);
           const r = recursiveLoss(
             {
@@ -134,9 +134,10 @@ export function evaluate(model: KimiLinearLM, sidecar: ChunkRefine | null, sourc
     const e = source.get(i);
     if (e.answer === undefined || e.promptLength === undefined) continue;
     const prompt = e.ids.slice(0, e.promptLength);
-    const r = generate(model, sidecar, prompt, { maxNewTokens: e.ids.length - e.promptLength, eosId: tok.eosId });
-    const eos = r.ids.indexOf(tok.eosId);
-    const text = tok.decode(eos >= 0 ? r.ids.slice(0, eos) : r.ids, { skipSpecial: false });
+    // Sources with answers end every example with eos (they refuse a tokenizer without one).
+    const r = generate(model, sidecar, prompt, { maxNewTokens: e.ids.length - e.promptLength, eosId: tok.eosId! });
+    const eos = r.ids.indexOf(tok.eosId!);
+    const text = decodeModelOutput(tok, eos >= 0 ? r.ids.slice(0, eos) : r.ids, { skipSpecial: false });
     const ok = text === e.answer;
     tried++;
     if (ok) exact++;

@@ -146,9 +146,10 @@ export class Trainer {
       for (const t of this.setup.trainable) t.param.zeroGrad();
       if (this.sidecar) {
         const W = this.recursive.chunk_width;
-        const batch = collateChunks(examples, { chunkWidth: W });
+        const tok = this.opts.train.tokenizer;
+        const batch = collateChunks(examples, { chunkWidth: W, padId: tok.padId });
         const rate = corruptionRateAt(step - 1, c.num_steps, { rate: this.recursive.corruption_rate, rateFinal: this.recursive.corruption_rate_final, schedule: this.recursive.corruption_schedule });
-        const { draft, corrupted } = corruptChunk(batch, rate, this.rng, this.opts.corruption);
+        const { draft, corrupted } = corruptChunk(batch, rate, this.rng, { ...this.opts.corruption, tokenizer: tok });
         const steps = this.sidecar.refine(Tensor.from(batch.prefix, [batch.batchSize, batch.prefixLength]), draft, corrupted, W, this.rng);
         const { loss, result } = recursiveLossVar(steps, batch, corrupted, this.recursive.max_chunk_len, lossWeightsFromConfig(this.recursive));
         backward(loss);
@@ -158,7 +159,7 @@ export class Trainer {
         metrics['train/corruption_rate'] = rate;
         metrics['train/halt_target_rate'] = result.haltTargets.reduce((s, y) => s + y.reduce((a, x) => a + x, 0), 0) / (result.haltTargets.length * batch.batchSize);
       } else {
-        const seq = collateSequences(examples);
+        const seq = collateSequences(examples, { padId: this.opts.train.tokenizer.padId });
         const V = this.model.config.vocab_size;
         const logits = this.model.forward(Tensor.from(seq.ids, [seq.batchSize, seq.seqLen]));
         const loss = ag.crossEntropy(ag.reshape(logits, [seq.batchSize * seq.seqLen, V]), Tensor.from(seq.targets, [seq.batchSize * seq.seqLen]), { ignoreIndex: -100 });

@@ -1,0 +1,11 @@
+export { SPECIAL_ROLES, SpecialIdSet, CONVENTIONAL_NAMES, tokenizerProblems, decodeModelOutput } from './tokenizer';
+export type { Tokenizer, TokenizerKind, TokenizerDescription, EncodeOptions, SpecialRole, TokenizerNeeds } from './tokenizer';
+export { ByteTokenizer, SPECIAL_TOKENS, BYTE_VOCAB_SIZE } from './byte';
+export type { SpecialToken } from './byte';
+export { HfTokenizer } from './hf';
+export type { TokenizerSource } from './hf';
+export { TiktokenTokenizer, KIMI_PATTERN, parseTiktokenRanks } from './tiktoken';
+export { resolveRoles } from './roles';
+export type { RoleOverrides } from './roles';
+export { loadTokenizer, hasTokenizerFiles, TOKENIZER_FILES } from './load';
+export type { LoadTokenizerOptions } from './load';
