@@ -5,9 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, PHASES, loadRecursiveConfig, parseRunConfig, type Phase, type RecursiveConfig, type RunConfig } from '../experiment';
 import { CliError } from './errors';
-import { loadModelConfig } from '../nn';
 import { floatArg, intArg, urlArg } from './options';
-import { buildSources, resolveModelDir } from './run-setup';
 
 export interface RunFlags {
   experimentName?: string;
@@ -177,7 +175,7 @@ export function resolveRunFlags(f: RunFlags): ResolvedRun {
     // Name the flag beside each field it sets.
     const lines = e.problems.map((p) => {
       const field = p.split(':')[0];
-      return FLAG_OF[field] ? `${p} (flag ${FLAG_OF[field]})` : p;
+      return Object.hasOwn(FLAG_OF, field) ? `${p} (flag ${FLAG_OF[field]})` : p;
     });
     throw new ConfigError(e.source, lines, 'run config');
   }
@@ -197,16 +195,7 @@ export function resolveRunFlags(f: RunFlags): ResolvedRun {
       `--recursive-config: phase ${runConfig.phase} ${needsSidecar ? 'needs recursive_enabled: true' : 'trains the base model and needs recursive_enabled: false'}, but ${recursiveConfigPath} has recursive_enabled: ${recursiveConfig.recursive_enabled}`,
     );
   }
-  // Data, base model and architecture are checked now too, so a bad one writes nothing.
-  buildSources(runConfig);
-  if (runConfig.model.path !== null) resolveModelDir(runConfig.model.path);
-  else {
-    try {
-      loadModelConfig(runConfig.model.config ?? 'tiny');
-    } catch (e) {
-      throw new CliError(`--model-config: ${(e as Error).message}`);
-    }
-  }
+  // Data, base model, architecture and memory are checked by startRun (checkRun) before anything is written.
   if (f.experimentName !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(f.experimentName)) {
     throw new CliError(`--experiment-name: expected a folder name of letters, digits, '.', '_' and '-' (starting with a letter or digit), got ${JSON.stringify(f.experimentName)}`);
   }

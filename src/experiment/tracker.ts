@@ -604,6 +604,18 @@ export class ExperimentTracker {
     }
   }
 
+  /**
+   * Says in status.json what the run is doing during long work between steps (null when done), and beats the
+   * heartbeat at most once per heartbeat period, so a long evaluation never looks like a dead run.
+   */
+  setActivity(text: string | null): void {
+    this.assertOpen('setActivity');
+    if (text !== null && typeof text !== 'string') throw new TypeError(`setActivity: text must be a string or null, got ${JSON.stringify(text)}`);
+    const startsOrEnds = (this.status.activity ?? null) === null !== (text === null);
+    this.status.activity = text;
+    if (startsOrEnds || Date.now() - this.lastBeat >= this.heartbeatMs) this.heartbeat();
+  }
+
   /** Heartbeats also come from logging calls, because a synchronous training loop starves timers. */
   private maybeHeartbeat(step: number): void {
     this.status.step = Math.max(this.status.step ?? step, step);
