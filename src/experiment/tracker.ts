@@ -149,6 +149,8 @@ export interface SaveCheckpointArgs {
   step: number;
   /** HF-style names -> Tensor or { dtype: 'F32'|'BF16'|'I32', shape, data }. */
   model: Record<string, TensorEntry>;
+  /** Recursive sidecar / LoRA tensors, kept beside the model (model/sidecar.safetensors). */
+  sidecar?: Record<string, TensorEntry> | null;
   optimizer?: Record<string, TensorEntry> | null;
   /** Step, schedule state, RNG state, data position, best-so-far: whatever resuming needs (JSON). */
   trainerState?: Record<string, unknown>;
@@ -741,9 +743,10 @@ export class ExperimentTracker {
   async saveCheckpoint(args: SaveCheckpointArgs): Promise<{ dir: string; step: number; isBest: boolean; deleted: number[] }> {
     this.assertOpen('saveCheckpoint');
     if (typeof args !== 'object' || args === null) throw new TypeError('saveCheckpoint: expected { step, model, optimizer?, trainerState?, metrics?, isBest? }');
-    const { step, model, optimizer, trainerState, metrics, isBest } = args;
+    const { step, model, sidecar, optimizer, trainerState, metrics, isBest } = args;
     this.checkStep('saveCheckpoint', step);
     if (typeof model !== 'object' || model === null || Object.keys(model).length === 0) throw new TypeError('saveCheckpoint: model must be a non-empty object of name -> tensor');
+    if (sidecar !== undefined && sidecar !== null && (typeof sidecar !== 'object' || Array.isArray(sidecar))) throw new TypeError('saveCheckpoint: sidecar must be an object of name -> tensor, or null');
     if (trainerState !== undefined && (typeof trainerState !== 'object' || trainerState === null)) throw new TypeError('saveCheckpoint: trainerState must be an object');
     if (trainerState && 'step' in trainerState && trainerState.step !== step) throw new TypeError(`saveCheckpoint: trainerState.step (${JSON.stringify(trainerState.step)}) differs from step (${step})`);
     for (const [k, v] of Object.entries(metrics ?? {})) if (typeof v !== 'number') throw new TypeError(`saveCheckpoint: metrics["${k}"] must be a number, got ${typeof v}`);
@@ -766,6 +769,7 @@ export class ExperimentTracker {
     const { dir } = writeCheckpoint(this.dir, {
       step,
       model,
+      sidecar: sidecar ?? null,
       optimizer: optimizer ?? null,
       trainerState: { ...(trainerState ?? {}), best_so_far: best ? { step, metric: judged ? this.bestMetric : null, value: judged ? value : null } : (prev ?? null) },
       metrics,
