@@ -3,7 +3,7 @@
 // the field, the value and what is allowed, so a bad combination writes nothing.
 import * as os from 'node:os';
 import { BYTE_VOCAB_SIZE } from '../data/tokenizer';
-import type { ExampleSource } from '../data';
+import { TaskSource, type ExampleSource } from '../data';
 import type { RecursiveConfig, RunConfig } from '../experiment';
 import type { ModelConfig } from '../nn';
 import { formatBytes } from './options';
@@ -54,7 +54,8 @@ export function checkExamplesFit(data: { train: ExampleSource; eval: ExampleSour
   const sets: [string, ExampleSource][] = [['evaluation', data.eval]];
   if (rec.recursive_enabled && Number.isFinite(data.train.size)) sets.push(['training', data.train]);
   for (const [what, src] of sets) {
-    const n = Number.isFinite(src.size) ? src.size : Math.min(64, rc.data.eval_batches * rc.batch_size);
+    // Files are checked whole (they are in memory); a generated task only needs a sample (all are prompted).
+    const n = src instanceof TaskSource || !Number.isFinite(src.size) ? Math.min(64, src.size) : src.size;
     let bad = 0;
     let shortest = Infinity;
     for (let i = 0; i < n; i++) {
@@ -75,8 +76,8 @@ export function checkExamplesFit(data: { train: ExampleSource; eval: ExampleSour
 
 /** Synthetic examples are generated, not cut: data.seq_len is honoured as their maximum length. */
 export function checkSeqLen(src: ExampleSource, rc: RunConfig, what: string): void {
-  if (Number.isFinite(src.size)) return;
-  for (let i = 0; i < 64; i++) {
+  if (!(src instanceof TaskSource)) return;
+  for (let i = 0; i < Math.min(64, src.size); i++) {
     const len = src.get(i).ids.length;
     if (len > rc.data.seq_len) throw new CliError(`data.seq_len: got ${rc.data.seq_len}, but ${what} example ${i} of ${src.name} has ${len} ids; allowed: an integer >= the task's example length`);
   }
