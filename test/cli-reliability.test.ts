@@ -13,6 +13,7 @@ import { readScalars } from '../src/tensorboard';
 import { loadModel } from '../src/nn';
 import { runCli, startCli, waitFor, repoRoot } from './cli-helpers';
 import { startHubServer } from './hub-server';
+import { cliInProcess } from './cli-inprocess';
 
 let tmp: string;
 const exp = () => path.join(tmp, 'experiments');
@@ -26,6 +27,8 @@ before(() => {
   micro.linear_attn_config = { ...tiny.linear_attn_config, num_heads: 2, head_dim: 16, kda_layers: [1], full_attn_layers: [2] };
   fs.writeFileSync(path.join(tmp, 'micro.json'), JSON.stringify(micro));
   fs.writeFileSync(path.join(tmp, 'fast.json'), JSON.stringify({ data: { eval_batches: 1 }, schedule: { warmup_steps: 2 } }));
+  // A small sidecar (one inner step, narrow chunk) keeps phase-a runs and their evaluation to seconds.
+  fs.writeFileSync(path.join(tmp, 'small_a.json'), JSON.stringify({ recursive_enabled: true, chunk_width: 4, max_chunk_len: 4, max_inner_steps: 1, d_state: 16, gate_hidden: 16 }));
   const words = 'the quick brown fox jumps over the lazy dog while a recursive model refines its chunk ';
   fs.writeFileSync(path.join(tmp, 'corpus.txt'), words.repeat(60));
 });
@@ -38,7 +41,7 @@ const runs = () => (fs.existsSync(exp()) ? fs.readdirSync(exp()).sort() : []);
 test('a fine-tuned run declares its base model\'s config; a phase run is the base of another; the upload loads; resume needs neither the base nor a second --hf-repo', async () => {
   const base = await cli(['run', '--experiment-name', 'base', ...FAST, ...MICRO, '--num-steps', '2', '--batch-size', '2']);
   assert.equal(base.code, 0, base.stdout + base.stderr);
-  const a = await cli(['run', '--experiment-name', 'pa', ...FAST, '--phase', 'a', '--model-path', 'experiments/base', '--num-steps', '1', '--batch-size', '2']);
+  const a = await cli(['run', '--experiment-name', 'pa', ...FAST, '--phase', 'a', '--recursive-config', 'small_a.json', '--model-path', 'experiments/base', '--num-steps', '1', '--batch-size', '2']);
   assert.equal(a.code, 0, a.stdout + a.stderr);
   const ck = path.join(exp(), 'pa', 'checkpoints', 'step_000001', 'model');
   assert.equal(readJson(path.join(ck, 'config.json')).hidden_size, 32, 'the checkpoint declares the base model\'s width, not the tiny preset\'s');
@@ -49,7 +52,7 @@ test('a fine-tuned run declares its base model\'s config; a phase run is the bas
   const hub = await startHubServer();
   try {
     const endpoint = hub.url.replace('http://', 'http://someone:s3cret@');
-    const a2 = await cli(['run', '--experiment-name', 'pa2', ...FAST, '--phase', 'a', '--model-path', 'experiments/pa', '--num-steps', '2', '--batch-size', '2', '--save-interval', '1', '--eval-interval', '1000', '--hf-repo', 'reclin-test/pa2', '--hf-token', hub.token, '--hub-url', hub.url], { HF_ENDPOINT: endpoint });
+    const a2 = await cli(['run', '--experiment-name', 'pa2', ...FAST, '--phase', 'a', '--recursive-config', 'small_a.json', '--model-path', 'experiments/pa', '--num-steps', '2', '--batch-size', '2', '--save-interval', '1', '--eval-interval', '1000', '--hf-repo', 'reclin-test/pa2', '--hf-token', hub.token, '--hub-url', hub.url], { HF_ENDPOINT: endpoint });
     assert.equal(a2.code, 0, a2.stdout + a2.stderr);
     const dir = path.join(exp(), 'pa2');
     const meta = readJson(path.join(dir, 'experiment_metadata.json'));
@@ -93,7 +96,7 @@ test('text data works on defaults; a seq_len/chunk_width combination without a p
     ['--data-path', 'corpus.txt', '--run-config', 'seq128.json'],
     ['--data-path', 'short.jsonl'],
   ]) {
-    const r = await cli(['run', ...MICRO, '--num-steps', '1', ...args]);
+    const r = await cliInProcess(['run', ...MICRO, '--num-steps', '1', ...args], { cwd: tmp });
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stderr, /data\.seq_len \/ chunk_width: \d+ of \d+ evaluation examples .* no room for a prefix/);
   }
@@ -127,7 +130,7 @@ test('an evaluation that fails keeps the steps trained: they are checkpointed an
 });
 
 test('kill -9 right after a checkpoint appears: TensorBoard holds every step it covers; resume re-logs points lost from the event files', async () => {
-  const args = ['run', '--experiment-name', 'tb', ...FAST, ...MICRO, '--num-steps', '40', '--batch-size', '2', '--save-interval', '3', '--log-interval', '1', '--eval-interval', '1000'];
+  const args = ['run', '--experiment-name', 'tb', ...FAST, ...MICRO, '--num-steps', '20', '--batch-size', '2', '--save-interval', '3', '--log-interval', '1', '--eval-interval', '1000'];
   const run = startCli(args, { cwd: tmp });
   const dir = path.join(exp(), 'tb');
   await waitFor(() => fs.existsSync(path.join(dir, 'checkpoints', 'step_000003')), 'the first checkpoint', 90_000);
@@ -142,7 +145,7 @@ test('kill -9 right after a checkpoint appears: TensorBoard holds every step it 
   const r = await cli(['resume', dir]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const steps = (readScalars(path.join(dir, 'logs'))['train/loss'] ?? []).map((p) => p.step).sort((x, y) => x - y);
-  assert.deepEqual(steps, Array.from({ length: 40 }, (_, i) => i + 1), 'every step once');
+  assert.deepEqual(steps, Array.from({ length: 20 }, (_, i) => i + 1), 'every step once');
   assert.match(readJson(path.join(dir, 'experiment_metadata.json')).issues.map((i: { text: string }) => i.text).join('\n'), /missing from the TensorBoard events .* written again/);
 });
 
@@ -191,7 +194,7 @@ test('bad inputs of every class fail with the field, the value and what is allow
   ];
   const before = runs();
   for (const [what, args, re, env] of cases) {
-    const r = await cli(['run', ...MICRO, '--num-steps', '1', ...args], env);
+    const r = await cliInProcess(['run', ...MICRO, '--num-steps', '1', ...args], { cwd: tmp, env });
     assert.equal(r.code, 1, `${what}: ${r.stdout}${r.stderr}`);
     assert.match(r.stderr, re, what);
     assert.ok(!r.stderr.includes('[object Object]'), `${what}: ${r.stderr}`);
@@ -211,14 +214,14 @@ test('compare --html replaces only a regular file or creates one; links, folders
     ['/proc/self/fd/1', /is a symbolic link/],
     [path.join(tmp, 'no', 'such', 'x.html'), /does not exist or is not a folder/],
   ] as const) {
-    const r = await cli(['compare', ...dirs, '--html', target]);
+    const r = await cliInProcess(['compare', ...dirs, '--html', target], { cwd: tmp });
     assert.equal(r.code, 1, `${target}: ${r.stdout}${r.stderr}`);
     assert.match(r.stderr, re, target);
   }
   assert.equal(fs.readFileSync(path.join(tmp, 'target.html'), 'utf8'), 'old');
   assert.ok(fs.lstatSync(path.join(tmp, 'link.html')).isSymbolicLink());
   assert.ok(!fs.readdirSync(tmp).some((n) => n.includes('.tmp-')), 'no temp file left');
-  const ok = await cli(['compare', ...dirs, '--html', 'target.html']);
+  const ok = await cliInProcess(['compare', ...dirs, '--html', 'target.html'], { cwd: tmp });
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(fs.readFileSync(path.join(tmp, 'target.html'), 'utf8'), /<html/i);
 });
@@ -242,14 +245,14 @@ test('records: card refuses a locked run; a malformed metrics line fails resume 
   const dir = path.join(exp(), 'text');
   const readme = fs.readFileSync(path.join(dir, 'README.md'), 'utf8');
   fs.writeFileSync(path.join(dir, '.lock'), JSON.stringify({ pid: process.pid, host: os.hostname(), proc_start: processStartTime(process.pid), acquired_at: new Date().toISOString() }));
-  const card = await cli(['card', dir]);
+  const card = await cliInProcess(['card', dir], { cwd: tmp });
   assert.equal(card.code, 1);
   assert.match(card.stderr, /is locked by pid \d+/);
   assert.equal(fs.readFileSync(path.join(dir, 'README.md'), 'utf8'), readme);
   fs.rmSync(path.join(dir, '.lock'));
 
   fs.mkdirSync(path.join(dir, '.lock'));
-  const lockDir = await cli(['resume', dir]);
+  const lockDir = await cliInProcess(['resume', dir], { cwd: tmp });
   assert.equal(lockDir.code, 1);
   assert.match(lockDir.stderr, /\.lock is a directory, not a lock file/);
   fs.rmdirSync(path.join(dir, '.lock'));
@@ -260,7 +263,7 @@ test('records: card refuses a locked run; a malformed metrics line fails resume 
   lines.splice(1, 0, '{"step": 1, "metrics": ');
   fs.writeFileSync(metrics, lines.join('\n'));
   const status = fs.readFileSync(path.join(dir, 'status.json'), 'utf8');
-  const bad = await cli(['resume', dir]);
+  const bad = await cliInProcess(['resume', dir], { cwd: tmp });
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /metrics\.jsonl:2: not a JSON line/);
   assert.equal(fs.readFileSync(path.join(dir, 'status.json'), 'utf8'), status, 'no running status is left behind');
@@ -270,7 +273,7 @@ test('records: card refuses a locked run; a malformed metrics line fails resume 
   const metaFile = path.join(dir, 'experiment_metadata.json');
   const meta = fs.readFileSync(metaFile, 'utf8');
   fs.writeFileSync(metaFile, meta.slice(0, 100));
-  const trunc = await cli(['resume', dir]);
+  const trunc = await cliInProcess(['resume', dir], { cwd: tmp });
   assert.equal(trunc.code, 1);
   assert.ok(trunc.stderr.includes(`${metaFile}: not readable JSON, the file is truncated or damaged`), trunc.stderr);
   fs.writeFileSync(metaFile, meta);
