@@ -224,7 +224,8 @@ function describeValue(v: unknown): string {
   try {
     s = JSON.stringify(v);
   } catch {
-    s = String(v);
+    // Too deeply nested (or cyclic) to print: say what it is instead.
+    s = Array.isArray(v) ? `[...] (an array of ${v.length}, nested too deeply to show)` : `{...} (an object nested too deeply to show)`;
   }
   if (s.length > 60) s = `${s.slice(0, 57)}...`;
   if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v === null) return s;
