@@ -143,7 +143,13 @@ async function drive(tracker: ExperimentTracker, rc: RunConfig, built: BuiltRun,
     }
     const evalOnly = trainer.trainableNames().length === 0 || rc.num_steps === 0;
     if (evalOnly) {
-      await trainer.run();
+      try {
+        await trainer.run();
+      } catch (e) {
+        if (!(e instanceof EvaluationInterrupted)) throw e;
+        tracker.addNote(e.message, trainer.step);
+      }
+      tracker.setActivity(null);
     } else {
       const tokens = tokensPerStep(rc, checked.data.train);
       while (trainer.step < rc.num_steps && !interrupted) {
