@@ -34,6 +34,22 @@ export function loadRunSummary(dir: string): RunSummary {
   return { name: meta.name ?? path.basename(runDir), dir: runDir, status: st.stale ? 'stale' : st.status, config, series };
 }
 
+/**
+ * The report replaces only a regular file, or is created in an existing folder: a symlink, a directory, a device
+ * or a pipe at the target is refused, since the atomic write would replace the link or node itself.
+ */
+export function checkHtmlTarget(target: string): string {
+  const out = path.resolve(target);
+  const st = fs.lstatSync(out, { throwIfNoEntry: false });
+  if (st && !st.isFile()) {
+    const kind = st.isSymbolicLink() ? 'a symbolic link' : st.isDirectory() ? 'a directory' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isFIFO() ? 'a pipe' : st.isSocket() ? 'a socket' : 'not a regular file';
+    throw new CliError(`--html: ${target} is ${kind}; allowed: a regular file (replaced) or a new file name in an existing folder`);
+  }
+  const parent = fs.statSync(path.dirname(out), { throwIfNoEntry: false });
+  if (!parent?.isDirectory()) throw new CliError(`--html: the folder of ${target} (${path.dirname(out)}) does not exist or is not a folder`);
+  return out;
+}
+
 export function register(program: Command): void {
   program
     .command('compare')
@@ -48,11 +64,7 @@ export function register(program: Command): void {
       const counts = new Map<string, number>();
       for (const r of runs) counts.set(r.name, (counts.get(r.name) ?? 0) + 1);
       for (const r of runs) if (counts.get(r.name)! > 1) r.name = `${path.basename(path.dirname(r.dir))}/${r.name}`;
-      if (o.html) {
-        const out = path.resolve(o.html);
-        if (!fs.existsSync(path.dirname(out))) throw new CliError(`--html: the folder of ${o.html} does not exist`);
-        writeFileAtomic(out, renderHtml(runs, { generatedAt: new Date().toISOString() }));
-      }
+      if (o.html) writeFileAtomic(checkHtmlTarget(o.html), renderHtml(runs, { generatedAt: new Date().toISOString() }));
       process.stdout.write(renderText(runs, { all: o.all }));
       if (o.html) process.stdout.write(`HTML report: ${path.resolve(o.html)}\n`);
     });

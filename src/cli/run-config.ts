@@ -198,7 +198,7 @@ export function resolveRunFlags(f: RunFlags): ResolvedRun {
     // Name the flag beside each field it sets.
     const lines = e.problems.map((p) => {
       const field = p.split(':')[0];
-      return FLAG_OF[field] ? `${p} (flag ${FLAG_OF[field]})` : p;
+      return Object.hasOwn(FLAG_OF, field) ? `${p} (flag ${FLAG_OF[field]})` : p;
     });
     throw new ConfigError(e.source, lines, 'run config');
   }
@@ -246,6 +246,7 @@ export function resolveRunFlags(f: RunFlags): ResolvedRun {
   });
   if (problems.length) throw new CliError(`--tokenizer: ${problems.join('; ')}`);
   buildSources(runConfig, tok);
+  // Data, base model, architecture and memory are also checked by startRun (checkRun) before anything is written.
   if (f.experimentName !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(f.experimentName)) {
     throw new CliError(`--experiment-name: expected a folder name of letters, digits, '.', '_' and '-' (starting with a letter or digit), got ${JSON.stringify(f.experimentName)}`);
   }

@@ -3,10 +3,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { JsonlSource, TaskSource, TextFileSource, hasTokenizerFiles, loadTokenizer, makeTask, mixSeed, type Example, type ExampleSource, type RoleOverrides, type TaskSpec, type Tokenizer } from '../data';
-import { CheckpointError, listCheckpoints, loadRunConfig, verifyCheckpoint, type RunConfig } from '../experiment';
+import { CheckpointError, listCheckpoints, loadRunConfig, verifyCheckpoint, writeJsonAtomic, type RecursiveConfig, type RunConfig } from '../experiment';
+import { tempPathFor } from '../experiment/atomic';
 import { resolveCheckpoint } from '../experiment/checkpoint';
-import { KimiLinearLM, loadModel, loadModelConfig } from '../nn';
+import { KimiLinearLM, loadModel, loadModelConfig, type ModelConfig } from '../nn';
+import { tokenizerProblems } from '../tokenizer';
 import { CliError } from './errors';
+import { checkBestMetric, checkExamplesFit, checkMemory, checkModelAgainstRun, checkSeqLen, type MemoryEstimate } from './run-check';
 
 const SYNTHETIC = /^synthetic:(addition|sorting|reverse)(?::(\d+))?$/;
 const TASK_DEFAULT_SIZE = { addition: 3, sorting: 8, reverse: 8 } as const;
@@ -105,10 +108,16 @@ export function resolveModelDir(p: string): { dir: string; fromExperiment: strin
   const abs = path.resolve(p);
   if (fs.existsSync(path.join(abs, 'experiment_metadata.json'))) {
     if (listCheckpoints(abs).length === 0) throw new CliError(`--model-path: experiment ${p} has no complete checkpoint`);
-    const meta = JSON.parse(fs.readFileSync(path.join(abs, 'experiment_metadata.json'), 'utf8'));
+    let meta: { best_checkpoint?: { step?: number } | null };
+    const metaFile = path.join(abs, 'experiment_metadata.json');
+    try {
+      meta = JSON.parse(fs.readFileSync(metaFile, 'utf8'));
+    } catch (e) {
+      throw new CliError(`--model-path: ${metaFile} is not readable JSON (${(e as Error).message})`);
+    }
     let ck: { step: number; dir: string };
     try {
-      ck = resolveCheckpoint(abs, 'best', meta.best_checkpoint?.step ?? null);
+      ck = resolveCheckpoint(abs, 'best', meta?.best_checkpoint?.step ?? null);
     } catch (e) {
       if (!(e instanceof CheckpointError)) throw e;
       ck = resolveCheckpoint(abs, 'latest', null);
@@ -124,12 +133,89 @@ export function resolveModelDir(p: string): { dir: string; fromExperiment: strin
   throw new CliError(`--model-path: ${p} is neither a model directory (config.json + model.safetensors) nor an experiment directory (experiment_metadata.json)`);
 }
 
-/** The model a run starts from: the base model of --model-path, or a fresh one from the architecture config. */
-export function buildModel(rc: RunConfig): { model: KimiLinearLM; source: string } {
-  if (rc.model.path !== null) {
+/** Where a run keeps a copy of its base model (config.json + model.safetensors), so resume never needs --model-path. */
+export const BASE_MODEL_DIR = 'base_model';
+
+/** What a run is built from, checked: data, the model's own config and where its weights come from. */
+export interface CheckedRun {
+  data: { train: ExampleSource; eval: ExampleSource; description: string };
+  /** The architecture of the model the run trains (the base model's own for a fine-tuning run). */
+  modelConfig: ModelConfig;
+  /** The model directory whose weights the run starts from; null when training from scratch. */
+  weightsDir: string | null;
+  source: string;
+  memory: MemoryEstimate;
+}
+
+/**
+ * Everything about a run that can be checked without building it: data sources, the model's config.json
+ * (a base model's own, not the preset), the configs against each other, and the memory estimate. `baseDir`
+ * (resume) replaces rc.model.path with the run's own copy of the base model.
+ */
+export function checkRun(rc: RunConfig, rec: RecursiveConfig, baseDir: string | null = null): CheckedRun {
+  const data = buildSources(rc);
+  checkSeqLen(data.train, rc, 'training');
+  checkSeqLen(data.eval, rc, 'evaluation');
+  let modelConfig: ModelConfig;
+  let weightsDir: string | null = null;
+  let source: string;
+  let where: string;
+  if (baseDir !== null && fs.existsSync(path.join(baseDir, 'config.json'))) {
+    where = path.join(baseDir, 'config.json');
+    weightsDir = fs.existsSync(path.join(baseDir, 'model.safetensors')) ? baseDir : null;
+    source = weightsDir ? `${rc.model.path ?? baseDir} (the run's copy in ${BASE_MODEL_DIR}/)` : `${rc.model.config ?? 'tiny'} (from scratch, seed ${rc.seed})`;
+  } else if (rc.model.path !== null) {
     const m = resolveModelDir(rc.model.path);
-    return { model: loadModel(m.dir, { seed: rc.seed }), source: m.fromExperiment ? `${m.fromExperiment} (checkpoint step ${m.step})` : m.dir };
+    weightsDir = m.dir;
+    where = `--model-path ${path.join(m.dir, 'config.json')}`;
+    source = m.fromExperiment ? `${m.fromExperiment} (checkpoint step ${m.step})` : m.dir;
+  } else {
+    where = `--model-config ${rc.model.config ?? 'tiny'}`;
+    source = `${rc.model.config ?? 'tiny'} (from scratch, seed ${rc.seed})`;
   }
-  const cfg = loadModelConfig(rc.model.config ?? 'tiny');
-  return { model: new KimiLinearLM(cfg, { seed: rc.seed }), source: `${rc.model.config ?? 'tiny'} (from scratch, seed ${rc.seed})` };
+  try {
+    modelConfig = loadModelConfig(weightsDir ?? (baseDir !== null && fs.existsSync(path.join(baseDir, 'config.json')) ? path.join(baseDir, 'config.json') : (rc.model.config ?? 'tiny')));
+  } catch (e) {
+    throw new CliError(`${where}: ${(e as Error).message}`);
+  }
+  checkModelAgainstRun(modelConfig, rec, where);
+  const misfit = tokenizerProblems(data.train.tokenizer, { modelVocabSize: modelConfig.vocab_size });
+  if (misfit.length) throw new CliError(`--tokenizer: ${misfit.join('; ')}`);
+  checkExamplesFit(data, rc, rec);
+  checkBestMetric(rc, rec, data.eval);
+  const memory = checkMemory(modelConfig, rc, rec);
+  return { data, modelConfig, weightsDir, source, memory };
+}
+
+/** The model a checked run starts from: its base model's weights (fully verified), or a fresh one. */
+export function buildModel(rc: RunConfig, checked: CheckedRun): KimiLinearLM {
+  if (checked.weightsDir === null) return new KimiLinearLM(checked.modelConfig, { seed: rc.seed });
+  try {
+    return loadModel(checked.weightsDir, { seed: rc.seed });
+  } catch (e) {
+    throw new CliError(`--model-path: ${checked.weightsDir}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Keeps the run's starting point inside the run: base_model/config.json always, and the base weights when
+ * there are some (a hard link where the filesystem allows, else a copy), so resume works after the base moves.
+ */
+export function keepBaseModel(runDir: string, checked: CheckedRun): void {
+  const dir = path.join(runDir, BASE_MODEL_DIR);
+  fs.mkdirSync(dir, { recursive: true });
+  if (checked.weightsDir !== null) {
+    const src = path.join(checked.weightsDir, 'model.safetensors');
+    const tmp = tempPathFor(path.join(dir, 'model.safetensors'));
+    try {
+      fs.linkSync(src, tmp);
+    } catch {
+      fs.copyFileSync(src, tmp);
+      const fd = fs.openSync(tmp, 'r');
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, path.join(dir, 'model.safetensors'));
+  }
+  writeJsonAtomic(path.join(dir, 'config.json'), checked.modelConfig);
 }

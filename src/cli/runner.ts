@@ -7,13 +7,13 @@
 // returns. A second Ctrl-C exits at once (the tracker still records `interrupted` on exit).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ExperimentTracker, loadRunConfig, readCheckpoint, type RecursiveConfig, type RunConfig } from '../experiment';
+import { ExperimentTracker, loadRecursiveConfig, loadRunConfig, readCheckpoint, type RecursiveConfig, type RunConfig } from '../experiment';
+import { withoutUserinfo } from '../experiment/provenance';
 import { uploadExperiment } from '../hub';
-import { Trainer, checkpointFromLoaded, trackerHooks, type TrainerHooks } from '../train';
-import { tokenizerProblems } from '../tokenizer';
+import { Trainer, checkpointFromLoaded, trackerHooks, type TrainerCheckpoint, type TrainerHooks } from '../train';
 import { CliError } from './errors';
 import { Progress } from './progress';
-import { buildModel, buildSources, buildTokenizer } from './run-setup';
+import { BASE_MODEL_DIR, buildModel, checkRun, keepBaseModel, type CheckedRun } from './run-setup';
 
 export interface RunOutcome {
   dir: string;
@@ -36,6 +36,9 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** Thrown from between evaluation batches when a signal asks the run to stop. */
+class EvaluationInterrupted extends Error {}
+
 /** Mean tokens per example over the first few training examples, for tokens/s. */
 function tokensPerStep(rc: RunConfig, train: { size: number; get(i: number): { ids: number[] } }): number {
   const n = Math.min(16, train.size);
@@ -44,9 +47,40 @@ function tokensPerStep(rc: RunConfig, train: { size: number; get(i: number): { i
   return (sum / Math.max(1, n)) * rc.batch_size;
 }
 
-async function drive(tracker: ExperimentTracker, rc: RunConfig, rcRecursive: RecursiveConfig, resumeFrom: number | null, opts: DriveOptions): Promise<RunOutcome> {
+/**
+ * A run built and checked before its directory is touched: the model, the trainer (hooks bound later, when the
+ * tracker exists) and what the checks found.
+ */
+interface BuiltRun {
+  checked: CheckedRun;
+  trainer: Trainer;
+  hooks: TrainerHooks;
+  onEvalProgress: { fn?: (done: number, total: number) => Promise<void> };
+}
+
+function buildRun(rc: RunConfig, rec: RecursiveConfig, checked: CheckedRun): BuiltRun {
+  const model = buildModel(rc, checked);
+  const hooks: TrainerHooks = {};
+  const onEvalProgress: BuiltRun['onEvalProgress'] = {};
+  // Exact match is generated for up to 16 eval examples, never more than the eval set (eval_batches x batch).
+  const evalGenerate = Math.min(16, rc.data.eval_batches * rc.batch_size);
+  try {
+    const trainer = new Trainer({ model, recursive: rec, config: rc, train: checked.data.train, eval: checked.data.eval, hooks, evalGenerate, onEvalProgress: (d, t) => onEvalProgress.fn?.(d, t) });
+    return { checked, trainer, hooks, onEvalProgress };
+  } catch (e) {
+    model.dispose();
+    throw new CliError(`the run could not be set up: ${(e as Error).message}`);
+  }
+}
+
+function disposeRun(b: BuiltRun): void {
+  b.trainer.dispose();
+  b.trainer.model.dispose();
+}
+
+async function drive(tracker: ExperimentTracker, rc: RunConfig, built: BuiltRun, resumeFrom: number | null, opts: DriveOptions): Promise<RunOutcome> {
   const say = opts.say ?? ((t: string) => process.stdout.write(`${t}\n`));
-  let trainer: Trainer | undefined;
+  const { trainer, checked } = built;
   let interrupted = false;
   let sigints = 0;
   const onSignal = () => {
@@ -61,34 +95,41 @@ async function drive(tracker: ExperimentTracker, rc: RunConfig, rcRecursive: Rec
   const progress = opts.progress ?? new Progress({ total: rc.num_steps, label: opts.label });
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A failure outside an optimizer step leaves a consistent trainer: its steps are saved before the run ends.
+  const trainStep = trainer.trainStep.bind(trainer);
+  let stepInFlight = false;
+  trainer.trainStep = () => {
+    stepInFlight = true;
+    const m = trainStep();
+    stepInFlight = false;
+    return m;
+  };
+  let lastLogged: Record<string, number> | undefined;
+  let lastCheckpoint = -1;
   try {
-    const { model, source } = buildModel(rc);
-    const data = buildSources(rc);
-    const tokenizer = data.train.tokenizer.describe();
-    const misfit = tokenizerProblems(data.train.tokenizer, { modelVocabSize: model.config.vocab_size });
-    if (misfit.length) throw new CliError(`--tokenizer: ${misfit.join('; ')}`);
-    let lastLogged: Record<string, number> | undefined;
-    let lastCheckpoint = -1;
     // When the optimizer step ended: the first hook of a step fires right after it (eval and saving follow).
     let trainEnd: number | null = null;
     const base = trackerHooks(tracker);
-    const hooks: TrainerHooks = {
+    Object.assign(built.hooks, {
       ...base,
-      metrics: (step, m) => {
+      metrics: (step: number, m: Record<string, number>) => {
         trainEnd ??= Date.now();
         base.metrics?.(step, m);
         if (Object.keys(m).some((k) => k.startsWith('eval/'))) progress.evaluation(step, m);
         else lastLogged = m;
       },
-      checkpoint: async (step, ck, info) => {
+      checkpoint: async (step: number, ck: TrainerCheckpoint, info: { isBest: boolean; metrics: Record<string, number> }) => {
         trainEnd ??= Date.now();
         await base.checkpoint?.(step, ck, info);
         lastCheckpoint = step;
       },
+    } satisfies TrainerHooks);
+    // Long evaluations let signals and the heartbeat through between batches, and say what they are doing.
+    built.onEvalProgress.fn = async (done, total) => {
+      tracker.setActivity(`evaluating at step ${trainer.step}: ${done} of ${total} batches and generated examples`);
+      await yieldToEventLoop();
+      if (interrupted) throw new EvaluationInterrupted(`evaluation at step ${trainer.step} stopped by a signal after ${done} of ${total}`);
     };
-    // Exact match is generated for up to 16 eval examples, never more than the eval set (eval_batches x batch).
-    const evalGenerate = Math.min(16, rc.data.eval_batches * rc.batch_size);
-    trainer = new Trainer({ model, recursive: rcRecursive, config: rc, train: data.train, eval: data.eval, hooks, evalGenerate });
     if (resumeFrom !== null) {
       const loaded = readCheckpoint(tracker.dir, resumeFrom);
       const ck = checkpointFromLoaded(loaded);
@@ -97,19 +138,31 @@ async function drive(tracker: ExperimentTracker, rc: RunConfig, rcRecursive: Rec
       lastCheckpoint = loaded.step;
       say(`resumed ${tracker.dir} from checkpoint step ${loaded.step}`);
     } else {
-      tracker.updateMetadata({ extra: { model_source: source, data: data.description, tokenizer, trainable_tensors: trainer.trainableNames().length } });
-      say(`run ${tracker.dir}: phase ${rc.phase}, model ${source}, data ${data.description}, ${rc.num_steps} steps x batch ${rc.batch_size}`);
+      tracker.updateMetadata({ extra: { model_source: checked.source, data: checked.data.description, tokenizer: checked.data.train.tokenizer.describe(), trainable_tensors: trainer.trainableNames().length, memory_estimate_bytes: Math.round(checked.memory.bytes) } });
+      say(`run ${tracker.dir}: phase ${rc.phase}, model ${checked.source}, data ${checked.data.description}, ${rc.num_steps} steps x batch ${rc.batch_size}`);
     }
     const evalOnly = trainer.trainableNames().length === 0 || rc.num_steps === 0;
     if (evalOnly) {
-      await trainer.run();
+      try {
+        await trainer.run();
+      } catch (e) {
+        if (!(e instanceof EvaluationInterrupted)) throw e;
+        tracker.addNote(e.message, trainer.step);
+      }
+      tracker.setActivity(null);
     } else {
-      const tokens = tokensPerStep(rc, data.train);
+      const tokens = tokensPerStep(rc, checked.data.train);
       while (trainer.step < rc.num_steps && !interrupted) {
         lastLogged = undefined;
         trainEnd = null;
         const t = Date.now();
-        await trainer.run(trainer.step + 1);
+        try {
+          await trainer.run(trainer.step + 1);
+        } catch (e) {
+          if (!(e instanceof EvaluationInterrupted)) throw e;
+          tracker.addNote(`${e.message}; the checkpoint of step ${trainer.step} has no evaluation of that step`, trainer.step);
+        }
+        tracker.setActivity(null);
         const end = trainEnd ?? Date.now();
         const tps = end > t ? (tokens * 1000) / (end - t) : undefined;
         if (lastLogged && tps !== undefined) tracker.logMetrics({ 'perf/tokens_per_s': tps }, trainer.step);
@@ -119,7 +172,7 @@ async function drive(tracker: ExperimentTracker, rc: RunConfig, rcRecursive: Rec
     }
     progress.done();
     if (interrupted) {
-      if (trainer.step > lastCheckpoint) await hooks.checkpoint!(trainer.step, trainer.checkpoint(), { isBest: false, metrics: lastLogged ?? {} });
+      if (trainer.step > lastCheckpoint) await built.hooks.checkpoint!(trainer.step, trainer.checkpoint(), { isBest: false, metrics: lastLogged ?? {} });
       tracker.addNote(`interrupted by the user at step ${trainer.step}; resume with \`reclin resume ${tracker.dir}\``, trainer.step);
       await tracker.close('interrupted');
       say(`interrupted at step ${trainer.step}; checkpoint saved. Resume with: reclin resume ${tracker.dir}`);
@@ -131,15 +184,23 @@ async function drive(tracker: ExperimentTracker, rc: RunConfig, rcRecursive: Rec
   } catch (e) {
     progress.done();
     const err = e instanceof Error ? e : new Error(String(e));
-    if (!tracker.closed) await tracker.close('failed', err);
-    return { dir: tracker.dir, status: 'failed', step: trainer?.step ?? 0, error: err };
+    if (!tracker.closed) {
+      // Steps trained since the last checkpoint are kept: the trainer is consistent unless a step was cut short.
+      if (!stepInFlight && trainer.step > lastCheckpoint && trainer.step > 0) {
+        try {
+          await built.hooks.checkpoint!(trainer.step, trainer.checkpoint(), { isBest: false, metrics: lastLogged ?? {} });
+          tracker.addIssue(`the run failed after step ${trainer.step} (${err.message}); the steps trained so far were saved as checkpoint ${trainer.step}; \`reclin resume ${tracker.dir}\` continues from it`, trainer.step);
+        } catch (e2) {
+          tracker.addIssue(`the run failed after step ${trainer.step} (${err.message}) and its state could not be saved: ${(e2 as Error).message}`, trainer.step);
+        }
+      }
+      await tracker.close('failed', err);
+    }
+    return { dir: tracker.dir, status: 'failed', step: trainer.step, error: err };
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    if (trainer) {
-      trainer.dispose();
-      trainer.model.dispose();
-    }
+    disposeRun(built);
   }
   if (opts.upload) {
     const r = await uploadExperiment(tracker.dir, { ...opts.upload, onPhase: (p) => say(`upload: ${p}...`) });
@@ -161,31 +222,64 @@ export interface StartOptions extends DriveOptions {
   ifExists?: 'error' | 'suffix';
 }
 
-/** Creates the run directory and trains. */
+/** Checks and builds everything, then creates the run directory and trains. */
 export async function startRun(o: StartOptions): Promise<RunOutcome> {
   const existing = path.join(o.parentDir, o.name);
   if (o.ifExists !== 'suffix' && fs.existsSync(existing)) {
     throw new CliError(`--experiment-name: ${existing} already exists (a run never reuses another run's directory); pick another name, or continue that run with \`reclin resume ${existing}\``);
   }
-  buildTokenizer(o.runConfig); // a changed or missing tokenizer is refused before the run directory exists
-  const tracker = await ExperimentTracker.create({
-    name: o.name,
-    dir: o.parentDir,
-    description: o.description,
-    recursiveConfig: o.recursiveConfig,
-    runConfig: o.runConfig,
-    configPaths: { recursive: o.recursiveConfigPath, run: o.runConfigPath },
-    command: o.command,
-    ifExists: o.ifExists,
-  });
-  return drive(tracker, tracker.runConfig, tracker.recursiveConfig, null, o);
+  const checked = checkRun(o.runConfig, o.recursiveConfig);
+  const built = buildRun(o.runConfig, o.recursiveConfig, checked);
+  let tracker: ExperimentTracker;
+  try {
+    tracker = await ExperimentTracker.create({
+      name: o.name,
+      dir: o.parentDir,
+      description: o.description,
+      recursiveConfig: o.recursiveConfig,
+      runConfig: o.runConfig,
+      // The checkpoints declare the model's own architecture (a base model's config.json, not the preset).
+      modelConfig: checked.modelConfig as Record<string, unknown>,
+      configPaths: { recursive: o.recursiveConfigPath, run: o.runConfigPath },
+      command: o.command,
+      ifExists: o.ifExists,
+    });
+  } catch (e) {
+    disposeRun(built);
+    throw e;
+  }
+  try {
+    keepBaseModel(tracker.dir, checked);
+    if (o.upload) tracker.updateMetadata({ extra: { upload: { repo: o.upload.repo, hub_url: o.upload.hubUrl ? withoutUserinfo(o.upload.hubUrl) : null, private: !!o.upload.private } } });
+  } catch (e) {
+    disposeRun(built);
+    await tracker.close('failed', e);
+    throw e;
+  }
+  return drive(tracker, tracker.runConfig, built, null, o);
 }
 
 /** Continues a run in its own directory from its newest complete checkpoint (or from the start if it has none). */
 export async function resumeRun(dir: string, o: DriveOptions & { command: string[] }): Promise<RunOutcome> {
-  const rcFile = path.join(dir, 'run_config.json');
-  if (fs.existsSync(rcFile)) buildTokenizer(loadRunConfig(rcFile)); // refused before the run is touched
-  const tracker = await ExperimentTracker.resume(dir, { command: o.command });
+  const runDir = path.resolve(dir);
+  let rc: RunConfig;
+  let rec: RecursiveConfig;
+  try {
+    rc = loadRunConfig(path.join(runDir, 'run_config.json'));
+    rec = loadRecursiveConfig(path.join(runDir, 'recursive_config.json'));
+  } catch (e) {
+    throw new CliError(`${runDir}: ${(e as Error).message}`);
+  }
+  // The run's own copy of its base model; runs made before copies were kept fall back to --model-path.
+  const checked = checkRun(rc, rec, path.join(runDir, BASE_MODEL_DIR));
+  const built = buildRun(rc, rec, checked);
+  let tracker: ExperimentTracker;
+  try {
+    tracker = await ExperimentTracker.resume(runDir, { command: o.command, modelConfig: checked.modelConfig as Record<string, unknown> });
+  } catch (e) {
+    disposeRun(built);
+    throw e;
+  }
   const steps = tracker.listCheckpoints();
-  return drive(tracker, tracker.runConfig, tracker.recursiveConfig, steps.length ? steps[steps.length - 1] : null, o);
+  return drive(tracker, tracker.runConfig, built, steps.length ? steps[steps.length - 1] : null, o);
 }

@@ -29,6 +29,8 @@ export interface CheckpointMetadata {
 export interface SaveCheckpointInput {
   step: number;
   model: Record<string, TensorEntry>;
+  /** Recursive sidecar and LoRA tensors: model/sidecar.safetensors, so model.safetensors stays a loadable base model. */
+  sidecar?: Record<string, TensorEntry> | null;
   optimizer?: Record<string, TensorEntry> | null;
   trainerState?: Record<string, unknown>;
   metrics?: Record<string, number>;
@@ -60,6 +62,8 @@ export class CheckpointError extends Error {
     this.file = file;
   }
 }
+
+export const SIDECAR_FILE = 'sidecar.safetensors';
 
 export function checkpointName(step: number): string {
   return `step_${String(step).padStart(6, '0')}`;
@@ -93,6 +97,7 @@ export function writeCheckpoint(runDir: string, input: SaveCheckpointInput): { d
   try {
     record('model/config.json', writeJsonAtomic(path.join(tmp, 'model', 'config.json'), input.modelConfig));
     record('model/model.safetensors', writeSafetensors(path.join(tmp, 'model', 'model.safetensors'), input.model, { format: 'pt' }).sha256);
+    if (input.sidecar && Object.keys(input.sidecar).length > 0) record(`model/${SIDECAR_FILE}`, writeSafetensors(path.join(tmp, 'model', SIDECAR_FILE), input.sidecar, { format: 'pt' }).sha256);
     if (input.optimizer) record('optimizer.safetensors', writeSafetensors(path.join(tmp, 'optimizer.safetensors'), input.optimizer, { format: 'pt' }).sha256);
     record('trainer_state.json', writeJsonAtomic(path.join(tmp, 'trainer_state.json'), { ...(input.trainerState ?? {}), step: input.step }));
     record('recursive_config.json', writeJsonAtomic(path.join(tmp, 'recursive_config.json'), input.recursiveConfig));
@@ -229,10 +234,12 @@ export function loadCheckpointDir(dir: string): LoadedCheckpoint {
   const metadata = verifyCheckpoint(dir);
   const opt = path.join(dir, 'optimizer.safetensors');
   const rc = path.join(dir, 'recursive_config.json');
+  const sidecar = path.join(dir, 'model', SIDECAR_FILE);
   return {
     step: metadata.step,
     dir,
-    model: readSafetensors(path.join(dir, 'model', 'model.safetensors')).tensors,
+    // Base and sidecar tensors by name, as one record (resume restores both from it).
+    model: { ...readSafetensors(path.join(dir, 'model', 'model.safetensors')).tensors, ...(fs.existsSync(sidecar) ? readSafetensors(sidecar).tensors : {}) },
     optimizer: fs.existsSync(opt) ? readSafetensors(opt).tensors : null,
     trainerState: readJsonFile(path.join(dir, 'trainer_state.json')),
     modelConfig: readJsonFile(path.join(dir, 'model', 'config.json')),

@@ -21,6 +21,18 @@ export class ConfigError extends Error {
 const intAtLeast = (min: number, allowed = `an integer >= ${min}`) => {
   return z.number({ error: allowed }).int({ error: allowed }).min(min, { error: allowed });
 };
+/** Sizes have a ceiling far above any sensible value, so a typo (1e9) is named here instead of crashing later. */
+const intIn = (min: number, max: number) => {
+  const allowed = `an integer in [${min}, ${max}]`;
+  return z.number({ error: allowed }).int({ error: allowed }).min(min, { error: allowed }).max(max, { error: allowed });
+};
+const numIn = (lo: number, hi: number, allowed: string, opts: { loOpen?: boolean; hiOpen?: boolean } = {}) => {
+  let n = z.number({ error: allowed });
+  n = opts.loOpen ? n.gt(lo, { error: allowed }) : n.min(lo, { error: allowed });
+  return opts.hiOpen ? n.lt(hi, { error: allowed }) : n.max(hi, { error: allowed });
+};
+/** Learning rates: above 10 AdamW steps are larger than any weight, and the run would diverge at once. */
+const learningRate = () => numIn(0, 10, 'a number in (0, 10]', { loOpen: true });
 const numIn01 = () => {
   const allowed = 'a number in [0, 1]';
   return z.number({ error: allowed }).min(0, { error: allowed }).max(1, { error: allowed });
@@ -32,6 +44,7 @@ const nonNegative = () => {
 const positive = (allowed = 'a number > 0') => {
   return z.number({ error: allowed }).positive({ error: allowed });
 };
+const lossWeight = () => numIn(0, 1e6, 'a number in [0, 1e6]');
 const bool = () => z.boolean({ error: 'true or false' });
 const oneOf = <T extends readonly [string, ...string[]]>(values: T) => z.enum(values, { error: `one of ${values.map((v) => JSON.stringify(v)).join(', ')}` });
 
@@ -71,8 +84,8 @@ const LAYERS_ALLOWED = '"all" or a list of distinct layer indices (integers >= 0
  */
 const RecursiveConfigFields = z.strictObject({
     recursive_enabled: bool().default(false),
-    chunk_width: intAtLeast(1).default(128),
-    max_inner_steps: intAtLeast(1).default(4),
+    chunk_width: intIn(1, 65536).default(128),
+    max_inner_steps: intIn(1, 1024).default(4),
     commit_threshold: numIn01().default(0.7),
     min_commit_threshold: numIn01().default(0.3),
     layers_to_refine: z
@@ -80,18 +93,18 @@ const RecursiveConfigFields = z.strictObject({
       .refine((v) => v === 'all' || new Set(v).size === v.length, { error: LAYERS_ALLOWED })
       .default('all'),
     use_latent_token: bool().default(true),
-    d_state: intAtLeast(1).default(512),
-    gate_hidden: intAtLeast(1).default(1024),
-    max_chunk_len: intAtLeast(1).default(128),
+    d_state: intIn(1, 65536).default(512),
+    gate_hidden: intIn(1, 65536).default(1024),
+    max_chunk_len: intIn(1, 65536).default(128),
     corruption_rate: numIn01().default(0.3),
     corruption_schedule: oneOf(CORRUPTION_SCHEDULES).default('linear'),
     corruption_rate_final: numIn01().default(0.1),
-    lambda_final: nonNegative().default(1.0),
-    lambda_masked: nonNegative().default(0.5),
-    lambda_halt: nonNegative().default(0.5),
-    lambda_len: nonNegative().default(0.05),
-    lambda_ponder: nonNegative().default(0.01),
-    lambda_stability: nonNegative().default(0.01),
+    lambda_final: lossWeight().default(1.0),
+    lambda_masked: lossWeight().default(0.5),
+    lambda_halt: lossWeight().default(0.5),
+    lambda_len: lossWeight().default(0.05),
+    lambda_ponder: lossWeight().default(0.01),
+    lambda_stability: lossWeight().default(0.01),
     cache_reset_policy: oneOf(CACHE_RESET_POLICIES).default('keep_kda_recurrent_reset_mla'),
     enable_length_head: bool().default(true),
     use_soft_tokens: bool().default(false),
@@ -131,8 +144,8 @@ const RunConfigFields = z.strictObject({
     phase: oneOf(PHASES).default('baseline'),
     seed: intAtLeast(0).default(42),
     device: z.string({ error: DEVICE_ALLOWED }).regex(/^(cpu|cuda|cuda:\d+)$/, { error: DEVICE_ALLOWED }).default('cpu'),
-    num_steps: intAtLeast(0).default(1000),
-    batch_size: intAtLeast(1).default(8),
+    num_steps: intIn(0, 1e9).default(1000),
+    batch_size: intIn(1, 65536).default(8),
     model: z
       .strictObject({
         /** Base model: a model directory or an experiment directory (its best checkpoint's model). */
@@ -145,19 +158,21 @@ const RunConfigFields = z.strictObject({
       .strictObject({
         train: z.string({ error: 'a data source such as "synthetic:addition" or a file path' }).min(1, { error: 'a data source such as "synthetic:addition" or a file path' }).default('synthetic:addition'),
         eval: nullableString('a data source or file path, or null (evaluate on held-out data of the train source)').default(null),
-        seq_len: intAtLeast(2).default(128),
-        eval_batches: intAtLeast(1).default(8),
+        // 256: a plain-text example then holds a 128-id prefix before the default 128-id chunk.
+        seq_len: intIn(2, 1 << 20).default(256),
+        eval_batches: intIn(1, 1e6).default(8),
       }, { error: 'an object with fields train, eval, seq_len, eval_batches' })
-      .default({ train: 'synthetic:addition', eval: null, seq_len: 128, eval_batches: 8 }),
+      .default({ train: 'synthetic:addition', eval: null, seq_len: 256, eval_batches: 8 }),
     optimizer: z
       .strictObject({
-        lr: positive().default(3e-4),
-        boundary_lr_scale: positive().default(1.67),
-        beta1: numIn01().default(0.9),
-        beta2: numIn01().default(0.999),
-        eps: positive().default(1e-8),
-        weight_decay: nonNegative().default(0.05),
-        grad_clip: positive('a number > 0, or null for no clipping').nullable().default(1.0),
+        lr: learningRate().default(3e-4),
+        boundary_lr_scale: numIn(0, 100, 'a number in (0, 100]', { loOpen: true }).default(1.67),
+        // AdamW divides by 1 - beta^t: beta = 1 makes that 0.
+        beta1: numIn(0, 1, 'a number in [0, 1)', { hiOpen: true }).default(0.9),
+        beta2: numIn(0, 1, 'a number in [0, 1)', { hiOpen: true }).default(0.999),
+        eps: numIn(0, 1, 'a number in (0, 1]', { loOpen: true }).default(1e-8),
+        weight_decay: numIn(0, 10, 'a number in [0, 10]').default(0.05),
+        grad_clip: numIn(0, 1e6, 'a number in (0, 1e6], or null for no clipping', { loOpen: true }).nullable().default(1.0),
       }, { error: 'an object with fields lr, boundary_lr_scale, beta1, beta2, eps, weight_decay, grad_clip' })
       .default({ lr: 3e-4, boundary_lr_scale: 1.67, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.05, grad_clip: 1.0 }),
     schedule: z
@@ -180,11 +195,11 @@ const RunConfigFields = z.strictObject({
       .default({ keep_last: 3, best_metric: 'eval/loss', best_mode: 'min' }),
     /** Phase b: LoRA on the attention and MLP projections of the top fraction of layers. */
     lora: z
-      .strictObject({ rank: intAtLeast(1).default(8), alpha: positive().default(16), lr: positive().default(1e-5), top_fraction: numIn01().default(1 / 3) }, { error: 'an object with fields rank, alpha, lr, top_fraction' })
+      .strictObject({ rank: intIn(1, 65536).default(8), alpha: numIn(0, 1e6, 'a number in (0, 1e6]', { loOpen: true }).default(16), lr: learningRate().default(1e-5), top_fraction: numIn01().default(1 / 3) }, { error: 'an object with fields rank, alpha, lr, top_fraction' })
       .default({ rank: 8, alpha: 16, lr: 1e-5, top_fraction: 1 / 3 }),
     /** Phase c: every `every`-th block fully unfrozen with an L2-to-pretrained penalty. */
     unfreeze: z
-      .strictObject({ every: intAtLeast(1).default(4), lr: positive().default(1e-5), l2_weight: nonNegative().default(0.01) }, { error: 'an object with fields every, lr, l2_weight' })
+      .strictObject({ every: intAtLeast(1).default(4), lr: learningRate().default(1e-5), l2_weight: numIn(0, 1e6, 'a number in [0, 1e6]').default(0.01) }, { error: 'an object with fields every, lr, l2_weight' })
       .default({ every: 4, lr: 1e-5, l2_weight: 0.01 }),
     hf_repo: nullableString('a Hub repo id "namespace/name", or null').default(null),
     /** Tokenizer (src/tokenizer): path null is the byte tokenizer; files holds each file's sha256 once read. */
@@ -219,7 +234,8 @@ function describeValue(v: unknown): string {
   try {
     s = JSON.stringify(v);
   } catch {
-    s = String(v);
+    // Too deeply nested (or cyclic) to print: say what it is instead.
+    s = Array.isArray(v) ? `[...] (an array of ${v.length}, nested too deeply to show)` : `{...} (an object nested too deeply to show)`;
   }
   if (s.length > 60) s = `${s.slice(0, 57)}...`;
   if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v === null) return s;

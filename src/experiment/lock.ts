@@ -69,6 +69,10 @@ export function acquireLock(dir: string, runId: string | undefined, isStaleElsew
       fd = fs.openSync(file, 'wx');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const kind = fs.lstatSync(file, { throwIfNoEntry: false });
+      if (kind && !kind.isFile()) {
+        throw new LockError(`${file} is a ${kind.isDirectory() ? 'directory' : kind.isSymbolicLink() ? 'symbolic link' : 'special file'}, not a lock file; nothing was changed. Remove it if no process is writing ${dir}.`);
+      }
       const holderText = (() => {
         try {
           return fs.readFileSync(file, 'utf8');

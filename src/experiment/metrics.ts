@@ -61,6 +61,25 @@ export function readJsonl<T = Record<string, unknown>>(file: string): { rows: T[
 }
 
 /** The metric records of a run directory, with numbers restored. */
+/**
+ * Checks every complete line of metrics.jsonl before a resume trains anything: one JSON object per line with an
+ * integer step >= 0 and an object of metrics. Throws naming the file, the line and what is wrong.
+ */
+export function validateMetricsFile(runDir: string): void {
+  const file = path.join(runDir, METRICS_FILE);
+  const { rows } = readJsonl<unknown>(file);
+  rows.forEach((r, i) => {
+    const rec = r as { step?: unknown; metrics?: unknown } | null;
+    const where = `${file}: record ${i + 1}`;
+    if (rec === null || typeof rec !== 'object' || Array.isArray(rec)) throw new Error(`${where}: got ${JSON.stringify(r)}, allowed: an object {step, time, segment, metrics}`);
+    if (typeof rec.step !== 'number' || !Number.isSafeInteger(rec.step) || rec.step < 0) throw new Error(`${where}: step is ${JSON.stringify(rec.step)}, allowed: an integer >= 0`);
+    if (rec.metrics === null || typeof rec.metrics !== 'object' || Array.isArray(rec.metrics)) throw new Error(`${where}: metrics is ${JSON.stringify(rec.metrics)}, allowed: an object of name -> number`);
+    for (const [k, v] of Object.entries(rec.metrics as Record<string, unknown>)) {
+      if (typeof v !== 'number' && !['NaN', 'Infinity', '-Infinity'].includes(v as string)) throw new Error(`${where}: metrics["${k}"] is ${JSON.stringify(v)}, allowed: a number (or "NaN", "Infinity", "-Infinity")`);
+    }
+  });
+}
+
 export function readMetrics(runDir: string): MetricRecord[] {
   return readJsonl<{ step: number; time: string; segment?: number; metrics: Record<string, unknown> }>(path.join(runDir, METRICS_FILE)).rows.map((r) => ({
     step: r.step,

@@ -145,8 +145,23 @@ const ENV_SECRET = /TOKEN|KEY|SECRET|PASS|CREDENTIAL|AUTH/i;
 /** Environment variables that change what a run computes (an allow-list; never tokens or keys). */
 export function captureEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const k of Object.keys(env).sort()) if (ENV_ALLOW.test(k) && !ENV_SECRET.test(k) && env[k] !== undefined) out[k] = env[k]!;
+  for (const k of Object.keys(env).sort()) if (ENV_ALLOW.test(k) && !ENV_SECRET.test(k) && env[k] !== undefined) out[k] = withoutUserinfo(env[k]!);
   return out;
+}
+
+/** A URL such as HF_ENDPOINT may carry credentials (https://user:secret@host): they are dropped before recording. */
+export function withoutUserinfo(value: string): string {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return value;
+  try {
+    const u = new URL(value);
+    if (!u.username && !u.password) return value;
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    // Not parseable as a URL, but shaped like one: cut anything before an '@' in the authority.
+    return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
+  }
 }
 
 function shellQuote(a: string): string {

@@ -26,6 +26,8 @@ export interface StatusFile {
   step: number | null;
   /** Run segment: 0 for the first launch, +1 for every resume. */
   segment: number;
+  /** What the run is doing between steps when it takes long, e.g. "evaluating at step 500: 3 of 24". */
+  activity?: string | null;
   ended_at?: string;
   error?: { name: string; message: string; stack: string | null } | null;
 }

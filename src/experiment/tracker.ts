@@ -6,12 +6,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { TensorBoardWriter } from '../tensorboard';
+import { TensorBoardWriter, readScalars } from '../tensorboard';
 import { fsyncDir, readJsonIfExists, writeFileAtomic, writeJsonAtomic } from './atomic';
 import { applyRetention, cleanupIncompleteCheckpoints, listCheckpoints, loadCheckpointDir, resolveCheckpoint, supersedeCheckpointsAfter, writeCheckpoint, CHECKPOINTS_DIR, type LoadedCheckpoint } from './checkpoint';
 import { ConfigError, formatProblems, loadRecursiveConfig, loadRunConfig, parseRecursiveConfig, parseRunConfig, type RecursiveConfig, type RecursiveConfigInput, type RunConfig, type RunConfigInput } from './config';
 import { acquireLock, releaseLock, processStartTime, LockError, type LockInfo } from './lock';
-import { encodeValue, metricSummary, readMetrics, repairTornTail, supersedeEventsAfter, supersedeJsonlAfter, METRICS_FILE, SAMPLES_FILE, SUPERSEDED_DIR, TEXT_FILE, type MetricRecord } from './metrics';
+import { encodeValue, metricSummary, readJsonl, readMetrics, repairTornTail, validateMetricsFile, supersedeEventsAfter, supersedeJsonlAfter, METRICS_FILE, SAMPLES_FILE, SUPERSEDED_DIR, TEXT_FILE, type MetricRecord } from './metrics';
 import { renderModelCard } from './modelcard';
 import { appendNoteText, appendToInbox, mergeInbox, readInbox, INBOX_FILE, type NoteEntry } from './notes';
 import { captureCommand, captureEnv, captureGit, captureHost, captureRuntime, type CommandInfo, type GitInfo, type HostInfo, type RuntimeInfo } from './provenance';
@@ -136,6 +136,8 @@ export interface ResumeTrackerOptions {
    * Default: the latest complete checkpoint (or -1, superseding everything, when there is none). null: keep all.
    */
   fromStep?: number | null;
+  /** The model's config.json for this run's checkpoints (default: the newest checkpoint's). */
+  modelConfig?: Record<string, unknown>;
   command?: string[];
   heartbeatMs?: number;
   tensorboard?: boolean;
@@ -146,6 +148,8 @@ export interface SaveCheckpointArgs {
   step: number;
   /** HF-style names -> Tensor or { dtype: 'F32'|'BF16'|'I32', shape, data }. */
   model: Record<string, TensorEntry>;
+  /** Recursive sidecar / LoRA tensors, kept beside the model (model/sidecar.safetensors). */
+  sidecar?: Record<string, TensorEntry> | null;
   optimizer?: Record<string, TensorEntry> | null;
   /** Step, schedule state, RNG state, data position, best-so-far: whatever resuming needs (JSON). */
   trainerState?: Record<string, unknown>;
@@ -313,22 +317,47 @@ export class ExperimentTracker {
     const parent = path.resolve(opts.dir ?? 'experiments');
     fs.mkdirSync(parent, { recursive: true });
     let name = opts.name;
-    let dir = path.join(parent, name);
-    for (let n = 2; ; n++) {
-      try {
-        fs.mkdirSync(dir); // atomic claim: fails if the folder exists
-        break;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        if (opts.ifExists !== 'suffix') throw new ExperimentExistsError(dir);
-        name = `${opts.name}_${n}`;
-        dir = path.join(parent, name);
-      }
+    for (let n = 2; fs.existsSync(path.join(parent, name)); n++) {
+      if (opts.ifExists !== 'suffix') throw new ExperimentExistsError(path.join(parent, name));
+      name = `${opts.name}_${n}`;
+    }
+    // The run is assembled in a hidden temporary folder and renamed into place when its files are complete, so
+    // a failure during creation (disk full, a bad value) leaves no half-made run behind.
+    const tmp = fs.mkdtempSync(path.join(parent, `.${name}.creating-`));
+    const dir = path.join(parent, name);
+    const id = runIdFor(name);
+    let meta: ExperimentMetadata;
+    try {
+      acquireLock(tmp, id);
+      meta = ExperimentTracker.writeNewRun(tmp, { opts, name, id, recursiveConfig, runConfig });
+      for (const sub of ['checkpoints', 'logs', 'metrics', 'notes']) fs.mkdirSync(path.join(tmp, sub));
+      // rename(2) would replace an empty directory made meanwhile: refuse instead.
+      if (fs.existsSync(dir)) throw new ExperimentExistsError(dir);
+      fs.renameSync(tmp, dir);
+    } catch (e) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      throw e;
     }
     fsyncDir(parent);
-    const id = runIdFor(name);
-    acquireLock(dir, id);
+    return new ExperimentTracker({
+      dir,
+      meta,
+      recursiveConfig,
+      runConfig,
+      segment: 0,
+      heartbeatMs: opts.heartbeatMs ?? 10_000,
+      tensorboard: opts.tensorboard ?? true,
+      flushIntervalMs: opts.flushIntervalMs,
+      modelConfig: opts.modelConfig ?? modelConfigFromRunConfig(runConfig),
+      keepLast: opts.keepLast !== undefined ? opts.keepLast : runConfig.checkpoint.keep_last,
+      bestMetric: opts.bestMetric ?? runConfig.checkpoint.best_metric,
+      bestMode: opts.bestMode ?? runConfig.checkpoint.best_mode,
+    });
+  }
 
+  /** The files of a new run (configs, metadata, git diff) in `dir`; returns the metadata. */
+  private static writeNewRun(dir: string, a: { opts: CreateTrackerOptions; name: string; id: string; recursiveConfig: RecursiveConfig; runConfig: RunConfig }): ExperimentMetadata {
+    const { opts, name, id, recursiveConfig, runConfig } = a;
     const created = nowIso();
     const { info: git, diff } = captureGitOfRun();
     let gitDiffFile: string | null = null;
@@ -384,20 +413,7 @@ export class ExperimentTracker {
       extra: {},
     };
     writeJsonAtomic(path.join(dir, METADATA_FILE), meta);
-    return new ExperimentTracker({
-      dir,
-      meta,
-      recursiveConfig,
-      runConfig,
-      segment: 0,
-      heartbeatMs: opts.heartbeatMs ?? 10_000,
-      tensorboard: opts.tensorboard ?? true,
-      flushIntervalMs: opts.flushIntervalMs,
-      modelConfig: opts.modelConfig ?? modelConfigFromRunConfig(runConfig),
-      keepLast: opts.keepLast !== undefined ? opts.keepLast : runConfig.checkpoint.keep_last,
-      bestMetric: opts.bestMetric ?? runConfig.checkpoint.best_metric,
-      bestMode: opts.bestMode ?? runConfig.checkpoint.best_mode,
-    });
+    return meta;
   }
 
   /**
@@ -411,10 +427,16 @@ export class ExperimentTracker {
     if (opts.fromStep !== undefined && opts.fromStep !== null && !(Number.isSafeInteger(opts.fromStep) && opts.fromStep >= -1)) {
       throw new ConfigError('ExperimentTracker.resume', [`fromStep: got ${JSON.stringify(opts.fromStep)}, allowed: a checkpoint step (integer >= 0), -1 to supersede everything, or null`], 'options');
     }
-    // Validate the stored configs before touching anything.
+    if (opts.modelConfig !== undefined && (typeof opts.modelConfig !== 'object' || opts.modelConfig === null || Array.isArray(opts.modelConfig))) {
+      throw new ConfigError('ExperimentTracker.resume', [`modelConfig: got ${JSON.stringify(opts.modelConfig)}, allowed: the model's config.json object`], 'options');
+    }
+    // Validate the stored configs, metadata and logs before touching anything: a damaged record fails now, not
+    // after hours of training, and leaves no lock or running status behind.
     const recursiveConfig = loadRecursiveConfig(path.join(runDir, 'recursive_config.json'));
     const runConfig = loadRunConfig(path.join(runDir, 'run_config.json'));
-    const meta = readJsonIfExists<ExperimentMetadata>(metaFile)!;
+    const meta = readMetaOf(runDir);
+    validateMetricsFile(runDir);
+    for (const f of [TEXT_FILE, SAMPLES_FILE]) readJsonl(path.join(runDir, f));
     acquireLock(runDir, meta.id, isStaleElsewhere(runDir));
     try {
       cleanupIncompleteCheckpoints(runDir);
@@ -454,7 +476,7 @@ export class ExperimentTracker {
       meta.updated_at = now;
       meta.last_checkpoint_step = listCheckpoints(runDir).at(-1)?.step ?? null;
       writeJsonAtomic(metaFile, meta);
-      return new ExperimentTracker({
+      const tracker = new ExperimentTracker({
         dir: runDir,
         meta,
         recursiveConfig,
@@ -463,7 +485,7 @@ export class ExperimentTracker {
         heartbeatMs: opts.heartbeatMs ?? 10_000,
         tensorboard: opts.tensorboard ?? true,
         flushIntervalMs: opts.flushIntervalMs,
-        modelConfig: (() => {
+        modelConfig: opts.modelConfig ?? (() => {
           const last = listCheckpoints(runDir).at(-1);
           return last ? (readJsonIfExists<Record<string, unknown>>(path.join(last.dir, 'model', 'config.json')) ?? null) : modelConfigFromRunConfig(runConfig);
         })(),
@@ -471,9 +493,38 @@ export class ExperimentTracker {
         bestMetric: runConfig.checkpoint.best_metric,
         bestMode: runConfig.checkpoint.best_mode,
       });
+      tracker.relogMissingScalars();
+      return tracker;
     } catch (e) {
       releaseLock(runDir);
       throw e;
+    }
+  }
+
+  /**
+   * A kill -9 can lose TensorBoard events that metrics.jsonl (fsynced first) still has: every kept metric the
+   * event files lack is written again, with its original time, so TensorBoard shows the same history.
+   */
+  private relogMissingScalars(): void {
+    if (!this.tb) return;
+    const have = new Set<string>();
+    try {
+      for (const [tag, pts] of Object.entries(readScalars(path.join(this.dir, 'logs')))) for (const p of pts) have.add(`${p.step}\u0000${tag}`);
+    } catch (e) {
+      this.addIssueInternal(`TensorBoard events could not be read for the resume check (${(e as Error).message}); metrics already logged were written again`, null);
+    }
+    let relogged = 0;
+    for (const rec of readMetrics(this.dir)) {
+      const wall = Date.parse(rec.time);
+      for (const [tag, value] of Object.entries(rec.metrics)) {
+        if (have.has(`${rec.step}\u0000${tag}`)) continue;
+        this.tb.addScalar(tag, value, rec.step, Number.isFinite(wall) ? wall / 1000 : undefined);
+        relogged++;
+      }
+    }
+    if (relogged > 0) {
+      this.tb.flush();
+      this.addIssueInternal(`resume: ${relogged} scalar point(s) in metrics.jsonl were missing from the TensorBoard events (lost in a crash) and were written again`, null);
     }
   }
 
@@ -511,7 +562,13 @@ export class ExperimentTracker {
     }
     const now = nowIso();
     mergeInbox(this.dir, this.meta);
-    const records = readMetrics(this.dir);
+    let records: MetricRecord[] = [];
+    try {
+      records = readMetrics(this.dir);
+    } catch (e) {
+      // The final status must still be written; the damaged line is reported, not fatal here.
+      this.addIssueInternal(`final metrics could not be read: ${(e as Error).message}`, null);
+    }
     const last = Object.fromEntries(Object.entries(metricSummary(records)).map(([k, s]) => [k, s.last]));
     this.meta.final_metrics = Object.fromEntries(Object.entries(last).map(([k, v]) => [k, encodeValue(v)]));
     if (!this.finalLossGiven) this.meta.final_loss = pickFinalLoss(last);
@@ -571,6 +628,18 @@ export class ExperimentTracker {
     this.inboxSize = readInbox(this.dir).size;
     for (const { kind, entry } of added) if (entry.step !== null) this.tb?.addText(kind, entry.text, entry.step);
     if (added.length) this.writeMeta();
+  }
+
+  /**
+   * Says in status.json what the run is doing during long work between steps (null when done), and beats the
+   * heartbeat at most once per heartbeat period, so a long evaluation never looks like a dead run.
+   */
+  setActivity(text: string | null): void {
+    this.assertOpen('setActivity');
+    if (text !== null && typeof text !== 'string') throw new TypeError(`setActivity: text must be a string or null, got ${JSON.stringify(text)}`);
+    const startsOrEnds = (this.status.activity ?? null) === null !== (text === null);
+    this.status.activity = text;
+    if (startsOrEnds || Date.now() - this.lastBeat >= this.heartbeatMs) this.heartbeat();
   }
 
   /** Heartbeats also come from logging calls, because a synchronous training loop starves timers. */
@@ -699,9 +768,10 @@ export class ExperimentTracker {
   async saveCheckpoint(args: SaveCheckpointArgs): Promise<{ dir: string; step: number; isBest: boolean; deleted: number[] }> {
     this.assertOpen('saveCheckpoint');
     if (typeof args !== 'object' || args === null) throw new TypeError('saveCheckpoint: expected { step, model, optimizer?, trainerState?, metrics?, isBest? }');
-    const { step, model, optimizer, trainerState, metrics, isBest } = args;
+    const { step, model, sidecar, optimizer, trainerState, metrics, isBest } = args;
     this.checkStep('saveCheckpoint', step);
     if (typeof model !== 'object' || model === null || Object.keys(model).length === 0) throw new TypeError('saveCheckpoint: model must be a non-empty object of name -> tensor');
+    if (sidecar !== undefined && sidecar !== null && (typeof sidecar !== 'object' || Array.isArray(sidecar))) throw new TypeError('saveCheckpoint: sidecar must be an object of name -> tensor, or null');
     if (trainerState !== undefined && (typeof trainerState !== 'object' || trainerState === null)) throw new TypeError('saveCheckpoint: trainerState must be an object');
     if (trainerState && 'step' in trainerState && trainerState.step !== step) throw new TypeError(`saveCheckpoint: trainerState.step (${JSON.stringify(trainerState.step)}) differs from step (${step})`);
     for (const [k, v] of Object.entries(metrics ?? {})) if (typeof v !== 'number') throw new TypeError(`saveCheckpoint: metrics["${k}"] must be a number, got ${typeof v}`);
@@ -713,9 +783,18 @@ export class ExperimentTracker {
     const better = judged && (prev === null || prev.value === null || (this.bestMode === 'min' ? value < prev.value : value > prev.value));
     const best = isBest ?? better;
     const modelConfig = args.modelConfig ?? this.modelConfig ?? { reclin_note: 'the model config was not given to the tracker; see run_config.json', model: this.runConfig.model };
+    // Everything logged up to this step is on disk before the checkpoint counts as complete, so a kill right
+    // after it appears loses no metric or TensorBoard point that the checkpoint covers.
+    fs.fsyncSync(this.metricsFd);
+    try {
+      this.tb?.flush();
+    } catch (e) {
+      this.addIssueInternal(`TensorBoard events could not be flushed before checkpoint ${step}: ${(e as Error).message} (metrics.jsonl has them; a resume writes them again)`, step);
+    }
     const { dir } = writeCheckpoint(this.dir, {
       step,
       model,
+      sidecar: sidecar ?? null,
       optimizer: optimizer ?? null,
       trainerState: { ...(trainerState ?? {}), best_so_far: best ? { step, metric: judged ? this.bestMetric : null, value: judged ? value : null } : (prev ?? null) },
       metrics,
@@ -730,11 +809,6 @@ export class ExperimentTracker {
     this.meta.last_checkpoint_step = step;
     this.writeMeta(); // the best is on disk before retention deletes anything
     const deleted = applyRetention(this.dir, this.keepLast, this.meta.best_checkpoint?.step ?? null);
-    try {
-      this.tb?.flush();
-    } catch (e) {
-      process.emitWarning(`reclin: TensorBoard flush failed: ${(e as Error).message}`);
-    }
     this.heartbeat(Math.max(this.status.step ?? step, step));
     return { dir, step, isBest: best, deleted };
   }
@@ -823,8 +897,15 @@ export function summarizeRun(dir: string, meta: ExperimentMetadata): RunSummary 
 }
 
 function readMetaOf(dir: string): ExperimentMetadata {
-  const meta = readJsonIfExists<ExperimentMetadata>(path.join(dir, METADATA_FILE));
+  const file = path.join(dir, METADATA_FILE);
+  let meta: ExperimentMetadata | undefined;
+  try {
+    meta = readJsonIfExists<ExperimentMetadata>(file);
+  } catch (e) {
+    throw new Error(`${file}: not readable JSON, the file is truncated or damaged (${(e as Error).message}); nothing was changed`);
+  }
   if (!meta) throw new Error(`${dir}: not an experiment directory (no ${METADATA_FILE})`);
+  if (typeof meta !== 'object' || Array.isArray(meta) || typeof meta.id !== 'string') throw new Error(`${file}: not experiment metadata (expected an object with an "id"); nothing was changed`);
   return meta;
 }
 
@@ -882,7 +963,13 @@ function writeModelCard(dir: string, meta: ExperimentMetadata, recursiveConfig: 
 export function createModelCardForRun(dir: string): string {
   const runDir = path.resolve(dir);
   const meta = readRunMetadata(runDir);
-  return writeModelCard(runDir, meta, loadRecursiveConfig(path.join(runDir, 'recursive_config.json')), loadRunConfig(path.join(runDir, 'run_config.json')));
+  // A live run rewrites README.md itself when it ends: the card is refused while another process holds the lock.
+  acquireLock(runDir, meta.id, isStaleElsewhere(runDir));
+  try {
+    return writeModelCard(runDir, readRunMetadata(runDir), loadRecursiveConfig(path.join(runDir, 'recursive_config.json')), loadRunConfig(path.join(runDir, 'run_config.json')));
+  } finally {
+    releaseLock(runDir);
+  }
 }
 
 /** The summary of any run directory (read-only). */

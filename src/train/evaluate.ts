@@ -75,7 +75,22 @@ export interface EvalOptions {
   maxChunkLen?: number;
 }
 
-export function evaluate(model: KimiLinearLM, sidecar: ChunkRefine | null, source: ExampleSource, o: EvalOptions): { metrics: Record<string, number>; samples: { prompt: string; output: string; answer?: string; exact?: boolean }[] } {
+export type EvalResult = { metrics: Record<string, number>; samples: { prompt: string; output: string; answer?: string; exact?: boolean }[] };
+
+/** Runs an evaluation to the end (see evaluateSteps). */
+export function evaluate(model: KimiLinearLM, sidecar: ChunkRefine | null, source: ExampleSource, o: EvalOptions): EvalResult {
+  const steps = evaluateSteps(model, sidecar, source, o);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * The evaluation as a generator that pauses after every batch and every generated example ({done, total}),
+ * so an async caller can let signals and timers through (or stop) during a long evaluation.
+ */
+export function* evaluateSteps(model: KimiLinearLM, sidecar: ChunkRefine | null, source: ExampleSource, o: EvalOptions): Generator<{ done: number; total: number }, EvalResult> {
   const tok = source.tokenizer;
   const metrics: Record<string, number> = {};
   const batcher = new Batcher(source, { batchSize: o.batchSize, seed: o.seed, shuffle: false });
@@ -84,9 +99,10 @@ export function evaluate(model: KimiLinearLM, sidecar: ChunkRefine | null, sourc
   let n = 0;
   let correct = 0;
   const den: Record<string, number> = {};
-  noGrad(() => {
-    for (let i = 0; i < nBatches; i++) {
-      const batch = collateChunks(batcher.next(), { chunkWidth: o.chunkWidth, padId: tok.padId });
+  const limit = source.size === Infinity ? o.generate : Math.min(o.generate, source.size);
+  for (let i = 0; i < nBatches; i++) {
+    const batch = collateChunks(batcher.next(), { chunkWidth: o.chunkWidth, padId: tok.padId });
+    noGrad(() =>
       scope(() => {
         const V = model.config.vocab_size;
         const prefix = Tensor.from(batch.prefix, [batch.batchSize, batch.prefixLength]);
@@ -116,9 +132,10 @@ export function evaluate(model: KimiLinearLM, sidecar: ChunkRefine | null, sourc
           );
           for (const [k, v] of Object.entries({ ...r.terms, total: r.total, token_accuracy: r.tokenAccuracy })) den[k] = (den[k] ?? 0) + v / nBatches;
         }
-      });
-    }
-  });
+      }),
+    );
+    yield { done: i + 1, total: nBatches + limit };
+  }
   metrics['eval/loss'] = n > 0 ? ce / n : 0;
   metrics['eval/perplexity'] = Math.exp(metrics['eval/loss']);
   metrics['eval/token_accuracy'] = n > 0 ? correct / n : 0;
@@ -129,8 +146,8 @@ export function evaluate(model: KimiLinearLM, sidecar: ChunkRefine | null, sourc
   let exact = 0;
   let tried = 0;
   const g = { chunks: 0, refineSteps: 0, thresholdCommits: 0, lowForcedCommits: 0, committedTokens: 0 };
-  const limit = source.size === Infinity ? o.generate : Math.min(o.generate, source.size);
   for (let i = 0; i < limit; i++) {
+    if (i > 0) yield { done: nBatches + i, total: nBatches + limit };
     const e = source.get(i);
     if (e.answer === undefined || e.promptLength === undefined) continue;
     const prompt = e.ids.slice(0, e.promptLength);

@@ -16,7 +16,8 @@ export function trackerHooks(tracker: ExperimentTracker): TrainerHooks {
     checkpoint: async (step, ck, info) => {
       await tracker.saveCheckpoint({
         step,
-        model: { ...Object.fromEntries(ck.model), ...Object.fromEntries(ck.sidecar) },
+        model: Object.fromEntries(ck.model),
+        sidecar: Object.fromEntries(ck.sidecar),
         optimizer: Object.fromEntries(ck.optimizer),
         trainerState: ck.state as unknown as Record<string, unknown>,
         metrics: info.metrics,

@@ -19,7 +19,7 @@ import { recursiveLossVar } from '../recursive/loss-node';
 import { lossWeightsFromConfig } from '../recursive/losses';
 import { applyL2ToPretrained, type PhaseName, type PhaseSetup, setupPhase } from '../recursive/phases';
 import { type Parameter, Tensor, ag, backward, keep, scope } from '../tensor';
-import { evaluate } from './evaluate';
+import { evaluateSteps, type EvalResult } from './evaluate';
 
 /** The recursive-config fields the trainer reads (the experiment's RecursiveConfig satisfies it). */
 export interface RecursiveSettings extends SidecarConfig {
@@ -90,6 +90,11 @@ export interface TrainerOptions {
   /** Examples generated for exact match per evaluation (default 16). */
   evalGenerate?: number;
   corruption?: { strategy?: CorruptionStrategy; mode?: CorruptionMode };
+  /**
+   * Awaited by run() between evaluation batches and generated examples: lets signals and timers through during a
+   * long evaluation, and may throw to stop it.
+   */
+  onEvalProgress?: (done: number, total: number) => unknown;
 }
 
 export class Trainer {
@@ -192,11 +197,29 @@ export class Trainer {
   }
 
   /** Evaluation on the eval source (fixed examples); empty when there is none. */
-  evaluate(): { metrics: Record<string, number>; samples: { prompt: string; output: string; answer?: string; exact?: boolean }[] } {
+  evaluate(): EvalResult {
+    const steps = this.evaluation();
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /** evaluate() that awaits opts.onEvalProgress between batches (what run() uses). */
+  private async evaluateYielding(): Promise<EvalResult> {
+    const steps = this.evaluation();
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+      await this.opts.onEvalProgress?.(r.value.done, r.value.total);
+    }
+  }
+
+  private *evaluation(): Generator<{ done: number; total: number }, EvalResult> {
     const src = this.opts.eval;
     if (!src) return { metrics: {}, samples: [] };
     const r = this.recursive;
-    return evaluate(this.model, this.sidecar, src, {
+    return yield* evaluateSteps(this.model, this.sidecar, src, {
       batches: this.config.data.eval_batches,
       batchSize: this.config.batch_size,
       chunkWidth: r.chunk_width,
@@ -227,7 +250,7 @@ export class Trainer {
     const hooks = this.opts.hooks ?? {};
     if (this.setup.trainable.length === 0 || c.num_steps === 0) {
       // Evaluation-only runs (after_surgery, or a loaded base with num_steps 0): one evaluation at step 0.
-      const e = this.evaluate();
+      const e = await this.evaluateYielding();
       await hooks.metrics?.(this.stepCount, e.metrics);
       for (const smp of e.samples) await hooks.sample?.(this.stepCount, smp);
       return;
@@ -241,7 +264,7 @@ export class Trainer {
       let isBest = false;
       let evalMetrics: Record<string, number> = {};
       if (this.opts.eval && (s % c.intervals.eval === 0 || s === c.num_steps)) {
-        const e = this.evaluate();
+        const e = await this.evaluateYielding();
         evalMetrics = e.metrics;
         await hooks.metrics?.(s, e.metrics);
         for (const smp of e.samples) await hooks.sample?.(s, smp);
