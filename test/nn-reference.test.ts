@@ -32,6 +32,7 @@ def softplus(x): return np.where(x > 20, x, np.log1p(np.exp(np.minimum(x, 20))))
 def lin(x, name): return x @ W[name].T
 def conv(x, w):
     B, T, C = x.shape
+    w = w.reshape(C, -1)  # stored [C, 1, W]
     n = w.shape[1]
     xp = np.concatenate([np.zeros((B, n - 1, C)), x], 1)
     return sum(w[:, j] * xp[:, j:j + T] for j in range(n))
@@ -42,7 +43,7 @@ def kda(x, p):
     q = q / np.sqrt((q * q).sum(-1, keepdims=True) + 1e-6)
     k = k / np.sqrt((k * k).sum(-1, keepdims=True) + 1e-6)
     f = lin(lin(x, p + 'f_a_proj.weight'), p + 'f_b_proj.weight')
-    g = -np.exp(W[p + 'A_log'])[:, None] * softplus(f + W[p + 'dt_bias']).reshape(B, T, H, K)
+    g = -np.exp(W[p + 'A_log']).reshape(H, 1) * softplus(f + W[p + 'dt_bias']).reshape(B, T, H, K)
     beta = sigmoid(lin(x, p + 'b_proj.weight'))
     o = np.zeros((B, T, H, K))
     for b in range(B):

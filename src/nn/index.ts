@@ -11,4 +11,5 @@ export { DecoderLayer, KimiLinearLM } from './model';
 export type { LayerState, ModelOptions } from './model';
 export { KNOWN_CONFIG_FIELDS, LinearAttnConfigSchema, parseModelConfig, loadModelConfig, layerKind, presetDir, listPresets } from './config';
 export type { ModelConfig, LinearAttnConfig } from './config';
-export { saveModel, loadModel, loadWeights, CONFIG_FILE, WEIGHTS_FILE } from './io';
+export { saveModel, loadModel, loadWeights, CONFIG_FILE, WEIGHTS_FILE, INDEX_FILE } from './io';
+export type { SaveOptions } from './io';
