@@ -237,13 +237,29 @@ export interface SaveOptions {
   maxShardBytes?: number;
 }
 
-/** The published name and stored shape of a parameter. */
-function publishedOf(model: KimiLinearLM, p: Parameter): { name: string; shape: number[] } {
+/** The published tensors a parameter is stored as: name, stored shape and element offset into the parameter. */
+function publishedOf(model: KimiLinearLM, p: Parameter): { name: string; shape: number[]; offset: number }[] {
   const m = /^model\.layers\.(\d+)\.mlp\.(.*)$/.exec(p.name);
-  const name = m && model.config.mlp_layer_types[Number(m[1])] === 'sparse' ? `model.layers.${m[1]}.block_sparse_moe.${m[2]}` : p.name;
-  if (p.name.endsWith('conv1d.weight')) return { name, shape: [p.shape[0], 1, p.shape[1]] };
-  if (p.name.endsWith('.A_log')) return { name, shape: [1, 1, p.shape[0], 1] };
-  return { name, shape: [...p.shape] };
+  if (m && model.config.mlp_layer_types[Number(m[1])] === 'sparse') {
+    const pre = `model.layers.${m[1]}.block_sparse_moe`;
+    // Stacked experts [E,2I,d] / [E,d,I] are published one expert at a time: w1 (gate), w3 (up), w2 (down).
+    if (m[2] === 'experts.gate_up_proj' || m[2] === 'experts.down_proj') {
+      const [E, a, b] = p.shape;
+      const out = [];
+      for (let e = 0; e < E; e++) {
+        if (m[2] === 'experts.down_proj') out.push({ name: `${pre}.experts.${e}.w2.weight`, shape: [a, b], offset: e * a * b });
+        else {
+          out.push({ name: `${pre}.experts.${e}.w1.weight`, shape: [a / 2, b], offset: e * a * b });
+          out.push({ name: `${pre}.experts.${e}.w3.weight`, shape: [a / 2, b], offset: e * a * b + (a / 2) * b });
+        }
+      }
+      return out;
+    }
+    return [{ name: `${pre}.${m[2]}`, shape: [...p.shape], offset: 0 }];
+  }
+  if (p.name.endsWith('conv1d.weight')) return [{ name: p.name, shape: [p.shape[0], 1, p.shape[1]], offset: 0 }];
+  if (p.name.endsWith('.A_log')) return [{ name: p.name, shape: [1, 1, p.shape[0], 1], offset: 0 }];
+  return [{ name: p.name, shape: [...p.shape], offset: 0 }];
 }
 
 /**
@@ -260,16 +276,19 @@ export function saveModel(model: KimiLinearLM, dir: string, opts: SaveOptions = 
   let shardBytes = 0;
   let total = 0;
   for (const p of model.parameters()) {
-    const { name, shape } = publishedOf(model, p);
+    const values = p.data.toFloat32Array();
     const keepF32 = dtype === 'float32' || p.name.endsWith('.A_log') || p.name.endsWith('.dt_bias');
-    const bytes = numel(shape) * (keepF32 ? 4 : 2);
-    if (shardBytes > 0 && shardBytes + bytes > maxShard) {
-      shards.push({});
-      shardBytes = 0;
+    for (const { name, shape, offset } of publishedOf(model, p)) {
+      const n = numel(shape);
+      const bytes = n * (keepF32 ? 4 : 2);
+      if (shardBytes > 0 && shardBytes + bytes > maxShard) {
+        shards.push({});
+        shardBytes = 0;
+      }
+      shards[shards.length - 1][name] = { dtype: keepF32 ? 'F32' : 'BF16', shape, data: values.subarray(offset, offset + n) };
+      shardBytes += bytes;
+      total += bytes;
     }
-    shards[shards.length - 1][name] = { dtype: keepF32 ? 'F32' : 'BF16', shape, data: p.data.toFloat32Array() };
-    shardBytes += bytes;
-    total += bytes;
   }
   const meta = { format: 'pt', producer: 'reclin' };
   const stale = fs.readdirSync(dir).filter((f) => f === WEIGHTS_FILE || f === INDEX_FILE || /^model-\d+-of-\d+\.safetensors$/.test(f));
