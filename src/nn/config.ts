@@ -19,6 +19,12 @@ export const LinearAttnConfigSchema = z.strictObject({
   full_attn_layers: layerList,
 });
 
+/** The sub-dict as written: as transformers reads it, a missing entry falls back to the flat field or its default. */
+const RawLinearAttnSchema = LinearAttnConfigSchema.partial();
+
+/** A value this engine does not compute: the message says why. */
+const only = <T extends z.core.util.Literal>(v: T, why: string) => z.literal(v, { error: `only ${JSON.stringify(v)} is supported: ${why}` });
+
 /** transformers' attribute_map: the alias on the left means the field on the right. */
 const ALIASES: Record<string, string> = {
   max_position_embeddings: 'model_max_length',
@@ -35,14 +41,14 @@ const tokenId = z.number().int().min(0).nullable();
 
 /** Fields as written in config.json (after aliases), with transformers' defaults. */
 const RawSchema = z.strictObject({
-  model_type: z.literal('kimi_linear').default('kimi_linear'),
+  model_type: only('kimi_linear', 'this is the Kimi Linear model').default('kimi_linear'),
   architectures: z.array(z.literal('KimiLinearForCausalLM')).default(['KimiLinearForCausalLM']),
   vocab_size: int(1).default(163840),
   hidden_size: int(1).default(2304),
   intermediate_size: int(1).default(9216),
   num_hidden_layers: int(1).default(27),
   rms_norm_eps: z.number().positive().default(1e-5),
-  hidden_act: z.literal('silu').default('silu'),
+  hidden_act: only('silu', 'the MLPs, experts and short convolutions use SiLU').default('silu'),
   tie_word_embeddings: z.boolean().default(false),
   initializer_range: z.number().positive().default(0.02),
   pad_token_id: tokenId.default(163839),
@@ -63,14 +69,14 @@ const RawSchema = z.strictObject({
   /** Read by neither layer kind (transformers overwrites it with qk_rope_head_dim); accepted, unused. */
   head_dim: int(1).nullable().optional(),
   attention_bias: z.boolean().default(false),
-  attention_dropout: z.literal(0).default(0),
-  mla_use_nope: z.literal(true).default(true),
+  attention_dropout: only(0, 'attention dropout is not implemented').default(0),
+  mla_use_nope: only(true, "the MLA layers are NoPE (transformers' kimi_linear applies no rotary embedding)").default(true),
   /** The MLA layers are NoPE in transformers' kimi_linear: the rope fields are accepted and have no effect. */
   rope_theta: z.number().positive().optional(),
-  rope_scaling: z.null().optional(),
+  rope_scaling: z.null({ error: 'only null is supported: the MLA layers use no rotary embedding' }).optional(),
   rope_parameters: z.looseObject({ rope_type: z.literal('default').optional() }).nullable().optional(),
   // KDA (the linear-attention layers): the published sub-dict, or transformers' flat fields
-  linear_attn_config: LinearAttnConfigSchema.optional(),
+  linear_attn_config: RawLinearAttnSchema.optional(),
   linear_num_heads: int(1).optional(),
   linear_head_dim: int(1).optional(),
   linear_conv_kernel_dim: int(1).max(16).optional(),
@@ -78,7 +84,7 @@ const RawSchema = z.strictObject({
   // MoE
   mlp_layer_types: z.array(MlpType).nullable().optional(),
   first_k_dense_replace: int(0).optional(),
-  moe_layer_freq: z.literal(1).optional(),
+  moe_layer_freq: only(1, 'the dense/sparse plan is first_k_dense_replace or mlp_layer_types').optional(),
   num_experts: int(1).default(256),
   num_experts_per_token: int(1).nullable().default(8),
   num_expert_group: int(1).default(1),
@@ -87,13 +93,13 @@ const RawSchema = z.strictObject({
   routed_scaling_factor: z.number().positive().default(2.446),
   num_shared_experts: int(0).default(1),
   moe_intermediate_size: int(1).default(1024),
-  moe_router_activation_func: z.literal('sigmoid').optional(),
-  use_grouped_topk: z.literal(true).optional(),
-  num_nextn_predict_layers: z.literal(0).optional(),
+  moe_router_activation_func: only('sigmoid', "transformers' kimi_linear router scores with a sigmoid").optional(),
+  use_grouped_topk: only(true, "transformers' kimi_linear router always selects by groups").optional(),
+  num_nextn_predict_layers: only(0, 'multi-token prediction layers are not implemented').optional(),
   // Bookkeeping: accepted, no effect on the computation
   model_max_length: int(1).default(1048576),
   use_cache: z.boolean().optional(),
-  pretraining_tp: z.literal(1).nullable().optional(),
+  pretraining_tp: only(1, 'tensor-parallel pretraining splits are not implemented').nullable().optional(),
   dtype: z.enum(['float32', 'bfloat16', 'float16']).nullable().optional(),
   torch_dtype: z.enum(['float32', 'bfloat16', 'float16']).nullable().optional(),
   transformers_version: z.string().optional(),
@@ -190,18 +196,20 @@ export function parseModelConfig(input: unknown, source = 'config'): ModelConfig
   const n = c.num_hidden_layers;
 
   // KDA geometry: linear_attn_config wins over the flat fields; both present must agree.
-  const la = c.linear_attn_config;
+  const la = c.linear_attn_config ?? {};
   const flat = { num_heads: c.linear_num_heads, head_dim: c.linear_head_dim, short_conv_kernel_size: c.linear_conv_kernel_dim } as const;
   const flatName = { num_heads: 'linear_num_heads', head_dim: 'linear_head_dim', short_conv_kernel_size: 'linear_conv_kernel_dim' } as const;
   for (const k of ['num_heads', 'head_dim', 'short_conv_kernel_size'] as const)
-    if (la && flat[k] !== undefined && flat[k] !== la[k]) fail(source, flatName[k], `${flat[k]} disagrees with linear_attn_config.${k} = ${la[k]}`);
-  const heads = la?.num_heads ?? flat.num_heads ?? 32;
-  const headDim = la?.head_dim ?? flat.head_dim ?? 128;
-  const convK = la?.short_conv_kernel_size ?? flat.short_conv_kernel_size ?? 4;
+    if (la[k] !== undefined && flat[k] !== undefined && flat[k] !== la[k]) fail(source, flatName[k], `${flat[k]} disagrees with linear_attn_config.${k} = ${la[k]}`);
+  const heads = la.num_heads ?? flat.num_heads ?? 32;
+  const headDim = la.head_dim ?? flat.head_dim ?? 128;
+  const convK = la.short_conv_kernel_size ?? flat.short_conv_kernel_size ?? 4;
+  if ((la.kda_layers === undefined) !== (la.full_attn_layers === undefined))
+    fail(source, 'linear_attn_config', `give both kda_layers and full_attn_layers, or neither (got only ${la.kda_layers ? 'kda_layers' : 'full_attn_layers'})`);
 
   // Layer kinds: layer_types, else linear_attn_config's 1-based lists, else transformers' default pattern.
   let layerTypes: ('linear_attention' | 'full_attention')[];
-  if (la) {
+  if (la.kda_layers && la.full_attn_layers) {
     const seen = new Map<number, string>();
     for (const [field, list] of [
       ['kda_layers', la.kda_layers],
@@ -214,7 +222,8 @@ export function parseModelConfig(input: unknown, source = 'config'): ModelConfig
       }
     }
     for (let l = 1; l <= n; l++) if (!seen.has(l)) fail(source, 'linear_attn_config', `layer ${l} is in neither kda_layers nor full_attn_layers (1-based, 1..${n})`);
-    layerTypes = Array.from({ length: n }, (_, i) => (la.kda_layers.includes(i + 1) ? 'linear_attention' : 'full_attention'));
+    const kda = la.kda_layers;
+    layerTypes = Array.from({ length: n }, (_, i) => (kda.includes(i + 1) ? 'linear_attention' : 'full_attention'));
     if (c.layer_types && c.layer_types.join() !== layerTypes.join())
       fail(source, 'layer_types', `${JSON.stringify(c.layer_types)} disagrees with linear_attn_config's kda_layers/full_attn_layers (${JSON.stringify(layerTypes)})`);
   } else if (c.layer_types) layerTypes = c.layer_types;
