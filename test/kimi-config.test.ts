@@ -156,6 +156,11 @@ test('checkpoints whose tensors do not fit the config are refused with the tenso
   }
 });
 
-test('MoE layers are refused with a clear error until the MoE layer is built in', () => {
-  assert.throws(() => new KimiLinearLM({ ...MICRO, first_k_dense_replace: 1, num_experts: 4, num_experts_per_token: 2 }), /mlp_layer_types\[1\] is 'sparse' \(MoE\)/);
+test("MoE layers build with transformers' parameter names; a dense first layer keeps mlp.*", () => {
+  const m = new KimiLinearLM({ ...MICRO, first_k_dense_replace: 1, num_experts: 4, num_experts_per_token: 2, moe_intermediate_size: 6 });
+  const names = [...m.namedParameters().keys()];
+  for (const n of ['model.layers.0.mlp.gate_proj.weight', 'model.layers.1.mlp.gate.weight', 'model.layers.1.mlp.gate.e_score_correction_bias', 'model.layers.1.mlp.experts.gate_up_proj', 'model.layers.3.mlp.shared_experts.down_proj.weight'])
+    assert.ok(names.includes(n), n);
+  assert.equal(m.namedParameters().get('model.layers.1.mlp.gate.e_score_correction_bias')!.requiresGrad, false);
+  m.dispose();
 });

@@ -34,11 +34,27 @@ const CASES: Record<string, Record<string, unknown>> = {
     layer_types: ['full_attention', 'linear_attention', 'full_attention', 'linear_attention'],
     linear_num_heads: 3, linear_head_dim: 4, linear_conv_kernel_dim: 3,
   },
+  // MoE after a dense first layer (published form), sigmoid router with correction bias, renormalised, shared expert
+  moe_kkkm: {
+    vocab_size: 37, hidden_size: 24, intermediate_size: 40, num_hidden_layers: 4, num_attention_heads: 2, num_key_value_heads: 2,
+    kv_lora_rank: 10, q_lora_rank: null, qk_nope_head_dim: 6, qk_rope_head_dim: 4, v_head_dim: 5, pad_token_id: 0, bos_token_id: 1, eos_token_id: 2,
+    first_k_dense_replace: 1, num_experts: 8, num_experts_per_token: 2, moe_intermediate_size: 12, num_shared_experts: 1,
+    linear_attn_config: { num_heads: 2, head_dim: 8, short_conv_kernel_size: 4, kda_layers: [1, 2, 3], full_attn_layers: [4] },
+  },
+  // grouped routing (4 groups, 2 kept), no renormalisation, 2 shared experts, MoE and dense layers interleaved, MLA first, q_lora
+  moe_grouped_mkkk: {
+    vocab_size: 29, hidden_size: 16, intermediate_size: 28, num_hidden_layers: 4, num_attention_heads: 2, num_key_value_heads: 2,
+    kv_lora_rank: 8, q_lora_rank: 5, qk_nope_head_dim: 4, qk_rope_head_dim: 4, v_head_dim: 6, pad_token_id: 0, bos_token_id: 1, eos_token_id: 2,
+    mlp_layer_types: ['sparse', 'dense', 'sparse', 'sparse'], num_experts: 8, num_expert_group: 4, topk_group: 2, num_experts_per_token: 3,
+    moe_renormalize: false, routed_scaling_factor: 1.5, moe_intermediate_size: 10, num_shared_experts: 2,
+    linear_attn_config: { num_heads: 2, head_dim: 6, short_conv_kernel_size: 4, kda_layers: [2, 3, 4], full_attn_layers: [1] },
+  },
 };
 
 const PY = String.raw`
-import json, os, sys
+import json, os, shutil, sys
 import numpy as np
+from safetensors.torch import save_file
 import torch
 from transformers import KimiLinearConfig, KimiLinearForCausalLM
 torch.set_num_threads(1)
@@ -63,10 +79,14 @@ def randomise(m, seed):
 out = {}
 for name, cfg in job['forward'].items():
     torch.manual_seed(0)
-    m = KimiLinearForCausalLM(KimiLinearConfig(**cfg, attn_implementation='eager')).float()
+    m = KimiLinearForCausalLM(KimiLinearConfig(**cfg, attn_implementation='eager', experts_implementation='eager')).float()
     randomise(m, 1)
     d = os.path.join(work, name)
     m.save_pretrained(os.path.join(d, 'ref'))
+    # transformers' runtime layout (module names: stacked conv1d, forget_gate.*, fused experts), as a raw state dict
+    os.makedirs(os.path.join(d, 'runtime'))
+    save_file({k: v.contiguous() for k, v in m.state_dict().items()}, os.path.join(d, 'runtime', 'model.safetensors'))
+    shutil.copy(os.path.join(d, 'ref', 'config.json'), os.path.join(d, 'runtime', 'config.json'))
     ids = ids_of(cfg['vocab_size'], 2)
     res = m(input_ids=ids, labels=ids)
     res.loss.backward()
@@ -79,10 +99,10 @@ for name, cfg in job['forward'].items():
     if name in job['bf16']:
         # transformers' own bf16 checkpoint in small shards, and its logits after widening to f32
         m.to(torch.bfloat16).save_pretrained(os.path.join(d, 'bf16'), max_shard_size='20KB')
-        w = KimiLinearForCausalLM.from_pretrained(os.path.join(d, 'bf16'), dtype=torch.float32, attn_implementation='eager')
+        w = KimiLinearForCausalLM.from_pretrained(os.path.join(d, 'bf16'), dtype=torch.float32, attn_implementation='eager', experts_implementation='eager')
         with torch.no_grad(): w(input_ids=ids).logits.numpy().astype('<f4').tofile(os.path.join(d, 'bf16_logits.bin'))
 for name, r in job['reverse'].items():
-    m = KimiLinearForCausalLM.from_pretrained(os.path.join(work, r['dir']), dtype=torch.float32, attn_implementation='eager')
+    m = KimiLinearForCausalLM.from_pretrained(os.path.join(work, r['dir']), dtype=torch.float32, attn_implementation='eager', experts_implementation='eager')
     ids = torch.from_numpy(np.fromfile(os.path.join(work, r['dir'], 'ids.bin'), dtype='<i4').astype(np.int64)).view(job['B'], -1)
     with torch.no_grad(): m(input_ids=ids).logits.numpy().astype('<f4').tofile(os.path.join(work, r['dir'], 'hf_logits.bin'))
     out[name] = {'loaded': True}
@@ -103,7 +123,7 @@ function randomIds(V: number, seed: number): Tensor {
   return Tensor.from(Int32Array.from({ length: B * T }, () => 3 + Math.floor(r() * (V - 3))), [B, T]);
 }
 
-/** A reclin-trained model: a few AdamW-free SGD steps on random ids, so its weights are not an init. */
+/** A reclin-trained model: a few plain SGD steps on random ids, so its weights are not an init. */
 function trainedModel(cfg: Record<string, unknown>, seed: number): KimiLinearLM {
   const m = new KimiLinearLM({ ...cfg, initializer_range: 0.2 }, { seed });
   const ids = randomIds(cfg.vocab_size as number, seed + 1);
@@ -111,7 +131,8 @@ function trainedModel(cfg: Record<string, unknown>, seed: number): KimiLinearLM 
     scope(() => {
       backward(m.loss(ids));
       for (const p of m.parameters()) {
-        const g = p.grad!.toFloat32Array();
+        if (!p.grad) continue; // the router's correction bias is a frozen buffer
+        const g = p.grad.toFloat32Array();
         const x = p.data.toFloat32Array();
         for (let i = 0; i < x.length; i++) x[i] -= 0.5 * g[i];
         p.assign(Tensor.from(x, p.shape));
@@ -149,7 +170,7 @@ before(() => {
       reverse[`${name}_${kind}`] = { dir: path.basename(dir) };
     }
   }
-  fs.writeFileSync(path.join(work, 'job.json'), JSON.stringify({ B, T, forward: CASES, bf16: ['kkkm_qproj'], reverse }));
+  fs.writeFileSync(path.join(work, 'job.json'), JSON.stringify({ B, T, forward: CASES, bf16: ['kkkm_qproj', 'moe_kkkm'], reverse }));
   results = JSON.parse(runPython(py.python, PY, [work]).trim().split('\n').pop()!);
 });
 after(() => {
@@ -182,7 +203,10 @@ for (const name of Object.keys(CASES)) {
       assert.ok(e <= 1e-3, `${p.name}: gradient rmsRel ${e}`);
     }
     if (process.env.RECLIN_GRAD_VERBOSE) console.log(`${name}: logits ${err.toExponential(2)}, worst gradient ${worst.toExponential(2)}`);
-    for (const x of [m, grads, ids]) x.dispose();
+    // the same weights in transformers' runtime names load too
+    const rt = loadModel(path.join(d, 'runtime'));
+    assert.ok(rmsRel(ref, logitsOf(rt, ids)) <= 1e-4, 'runtime layout');
+    for (const x of [m, grads, ids, rt]) x.dispose();
   });
 
   test(`${name}: checkpoints saved here (f32; bf16 in shards) load in transformers with the same logits`, (t) => {
@@ -197,17 +221,20 @@ for (const name of Object.keys(CASES)) {
     const index = JSON.parse(fs.readFileSync(path.join(dir, 'model.safetensors.index.json'), 'utf8'));
     const shards = new Set(Object.values(index.weight_map));
     assert.ok(shards.size > 1, 'several shards');
-    assert.ok(Object.keys(index.weight_map).some((n) => /self_attn\.q_conv1d\.weight$/.test(n) || /kv_a_proj_with_mqa/.test(n)));
+    const names = Object.keys(index.weight_map);
+    assert.ok(names.some((n) => /self_attn\.q_conv1d\.weight$/.test(n)) && names.some((n) => /kv_a_proj_with_mqa/.test(n)));
+    if (name.startsWith('moe')) assert.ok(names.some((n) => /block_sparse_moe\.experts\.0\.w1\.weight$/.test(n)), 'per-expert published names');
   });
 }
 
-test("a bf16 checkpoint in shards from transformers' save_pretrained loads and matches its f32 widening", (t) => {
-  if (skip) return t.skip(skip);
-  const d = path.join(work, 'kkkm_qproj');
-  const m = loadModel(path.join(d, 'bf16'));
-  const ids = Tensor.from(readI32(path.join(d, 'ids.bin')), [B, T]);
-  const err = rmsRel(readF32(path.join(d, 'bf16_logits.bin')), logitsOf(m, ids));
-  assert.ok(err <= 1e-4, `logits rmsRel ${err}`);
-  m.dispose();
-  ids.dispose();
-});
+for (const name of ['kkkm_qproj', 'moe_kkkm'])
+  test(`${name}: a bf16 checkpoint in shards from transformers' save_pretrained loads and matches its f32 widening`, (t) => {
+    if (skip) return t.skip(skip);
+    const d = path.join(work, name);
+    const m = loadModel(path.join(d, 'bf16'));
+    const ids = Tensor.from(readI32(path.join(d, 'ids.bin')), [B, T]);
+    const err = rmsRel(readF32(path.join(d, 'bf16_logits.bin')), logitsOf(m, ids));
+    assert.ok(err <= 1e-4, `logits rmsRel ${err}`);
+    m.dispose();
+    ids.dispose();
+  });

@@ -12,7 +12,7 @@ import { batchOf, bits, prefixOf, recursiveSettings } from './recursive-fixtures
 setNumThreads(2);
 
 /** The presets the sidecar checks run on (the larger ones cost too much CPU for a unit test). */
-const CHECKED = ['tiny'];
+const CHECKED = ['tiny', 'kimi-tiny'];
 
 test('every preset is a Kimi Linear config: MLA and KDA layers at 3 KDA : 1 MLA', () => {
   assert.ok(listPresets().length >= 2);
@@ -21,6 +21,10 @@ test('every preset is a Kimi Linear config: MLA and KDA layers at 3 KDA : 1 MLA'
     const mla = c.layer_types.filter((t) => t === 'full_attention').length;
     assert.ok(mla >= 1 && c.layer_types.length - mla === 3 * mla, `${name}: ${c.layer_types.join(',')}`);
     assert.ok(c.kv_lora_rank > 0 && c.qk_nope_head_dim + c.qk_rope_head_dim > 0, name);
+    // kimi-*: the published MoE plan (a dense first layer, then MoE with one shared expert); others are dense
+    const sparse = c.mlp_layer_types.filter((t) => t === 'sparse').length;
+    if (name.startsWith('kimi-')) assert.ok(c.mlp_layer_types[0] === 'dense' && sparse === c.num_hidden_layers - 1 && c.num_shared_experts === 1, name);
+    else assert.equal(sparse, 0, `${name} is a dense preset`);
   }
 });
 

@@ -5,7 +5,7 @@
 //   model.embed_tokens.weight, model.norm.weight, lm_head.weight
 //   model.layers.{i}.input_layernorm.weight, model.layers.{i}.post_attention_layernorm.weight
 //   model.layers.{i}.self_attn.*  (KDA: see kda-attention.ts; MLA: see attention.ts)
-//   model.layers.{i}.mlp.{gate_proj,up_proj,down_proj}.weight  (dense layers)
+//   model.layers.{i}.mlp.{gate_proj,up_proj,down_proj}.weight  (dense layers; MoE layers: see moe.ts)
 // Hooks for a sidecar: embed(ids) → h, layers[i].forward(h) → h, head(h) → logits (and the *WithState
 // variants to continue from cached prefix state).
 import { type Device, type Parameter, Tensor, type Var, ag } from '../tensor';
@@ -13,6 +13,7 @@ import { MLAttention, type AttentionState } from './attention';
 import { type ModelConfig, layerKind, parseModelConfig } from './config';
 import { KDAttention, type KdaState } from './kda-attention';
 import { type Linear, RMSNorm, SwiGLUMLP } from './layers';
+import { KimiMoE } from './moe';
 import { Module, type InitContext } from './module';
 
 export type LayerState = KdaState | AttentionState;
@@ -22,7 +23,8 @@ export class DecoderLayer extends Module {
   readonly input_layernorm: RMSNorm;
   readonly self_attn: KDAttention | MLAttention;
   readonly post_attention_layernorm: RMSNorm;
-  readonly mlp: SwiGLUMLP;
+  /** The FFN: a SwiGLU MLP on 'dense' layers, the mixture of experts on 'sparse' ones (mlp_layer_types). */
+  readonly mlp: SwiGLUMLP | KimiMoE;
 
   constructor(
     readonly index: number,
@@ -40,17 +42,16 @@ export class DecoderLayer extends Module {
         ? new KDAttention(`${prefix}.self_attn`, { hidden: d, numHeads: la.num_heads, headDim: la.head_dim, convKernel: la.short_conv_kernel_size, eps: config.rms_norm_eps }, ctx)
         : new MLAttention(`${prefix}.self_attn`, config, ctx),
     );
-    if (config.mlp_layer_types[index] === 'sparse')
-      throw new RangeError(
-        `model.layers.${index}: mlp_layer_types[${index}] is 'sparse' (MoE), which this build does not compute yet; set first_k_dense_replace >= num_hidden_layers (${config.num_hidden_layers}) or mlp_layer_types to all 'dense'`,
-      );
     this.post_attention_layernorm = this.child(new RMSNorm(`${prefix}.post_attention_layernorm`, d, config.rms_norm_eps, ctx));
-    this.mlp = this.child(new SwiGLUMLP(`${prefix}.mlp`, d, config.intermediate_size, ctx));
+    this.mlp = this.child(
+      config.mlp_layer_types[index] === 'sparse' ? new KimiMoE(`${prefix}.mlp`, config, ctx) : new SwiGLUMLP(`${prefix}.mlp`, d, config.intermediate_size, ctx),
+    );
   }
 
   /** The projections a LoRA adapts in this block: the mixer's, then the MLP's. */
   loraTargets(): Linear[] {
-    return [...this.self_attn.loraTargets(), this.mlp.gate_proj, this.mlp.up_proj, this.mlp.down_proj];
+    const ffn = this.mlp instanceof KimiMoE ? this.mlp.shared_experts : this.mlp; // MoE: its shared experts
+    return [...this.self_attn.loraTargets(), ...(ffn ? [ffn.gate_proj, ffn.up_proj, ffn.down_proj] : [])];
   }
 
   /** h + mixer(norm(h)), then + mlp(norm(·)). h: [B, T, hidden]. */
