@@ -13,3 +13,5 @@ export { KNOWN_CONFIG_FIELDS, LinearAttnConfigSchema, parseModelConfig, loadMode
 export type { ModelConfig, LinearAttnConfig } from './config';
 export { saveModel, loadModel, loadWeights, CONFIG_FILE, WEIGHTS_FILE, INDEX_FILE } from './io';
 export type { SaveOptions } from './io';
+export { KimiMoE, checkMoEConfig } from './moe';
+export type { KimiMoEConfig, PublishedPart } from './moe';
