@@ -9,7 +9,7 @@ import { rmsRel, rng } from './helpers';
 // Micro models are far too small for threads to pay off; one thread keeps this file fast on a shared machine.
 setNumThreads(1);
 
-/** A micro model: KDA, full attention and KDA layers, 2 heads of 8. */
+/** A micro model: KDA, MLA and KDA layers, 2 heads of 8, dense MLPs. */
 function microConfig(over: Partial<ModelConfig> = {}): ModelConfig {
   return parseModelConfig({
     vocab_size: 11,
@@ -18,6 +18,12 @@ function microConfig(over: Partial<ModelConfig> = {}): ModelConfig {
     num_hidden_layers: 3,
     rms_norm_eps: 1e-5,
     initializer_range: 0.2,
+    num_attention_heads: 2,
+    kv_lora_rank: 6,
+    qk_nope_head_dim: 4,
+    qk_rope_head_dim: 3,
+    v_head_dim: 5,
+    first_k_dense_replace: 3,
     linear_attn_config: { num_heads: 2, head_dim: 8, short_conv_kernel_size: 4, kda_layers: [1, 3], full_attn_layers: [2] },
     ...over,
   });
@@ -49,7 +55,11 @@ test('parameter names follow the Hugging Face Kimi-Linear layout', () => {
     'model.layers.0.self_attn.o_proj.weight',
     'model.layers.0.post_attention_layernorm.weight',
     'model.layers.0.mlp.gate_proj.weight',
-    'model.layers.1.self_attn.k_proj.weight',
+    'model.layers.1.self_attn.q_proj.weight',
+    'model.layers.1.self_attn.kv_a_proj_with_mqa.weight',
+    'model.layers.1.self_attn.kv_a_layernorm.weight',
+    'model.layers.1.self_attn.kv_b_proj.weight',
+    'model.layers.1.self_attn.o_proj.weight',
     'model.layers.2.mlp.down_proj.weight',
     'model.norm.weight',
     'lm_head.weight',
@@ -93,7 +103,10 @@ test('whole-model parameter gradients match central finite differences', () => {
     'model.layers.0.self_attn.b_proj.weight',
     'model.layers.0.self_attn.g_b_proj.weight',
     'model.layers.0.self_attn.o_norm.weight',
-    'model.layers.1.self_attn.v_proj.weight',
+    'model.layers.1.self_attn.q_proj.weight',
+    'model.layers.1.self_attn.kv_a_proj_with_mqa.weight',
+    'model.layers.1.self_attn.kv_a_layernorm.weight',
+    'model.layers.1.self_attn.kv_b_proj.weight',
     'model.layers.2.self_attn.o_proj.weight',
     'model.layers.2.mlp.up_proj.weight',
     'model.norm.weight',
@@ -156,7 +169,7 @@ test('save/load round trip is bit-exact (config.json + model.safetensors)', () =
   assert.deepEqual(logitsOf(l, ids), logitsOf(m, ids));
   // a file for another architecture is rejected with the names that differ
   const other = new KimiLinearLM(microConfig({ num_hidden_layers: 2, linear_attn_config: { num_heads: 2, head_dim: 8, short_conv_kernel_size: 4, kda_layers: [1], full_attn_layers: [2] } }));
-  assert.throws(() => loadWeights(other, path.join(dir, 'model.safetensors')), /unexpected: model\.layers\.2/);
+  assert.throws(() => loadWeights(other, path.join(dir, 'model.safetensors')), /unexpected \(not in this config\): model\.layers\.2/);
   for (const x of [m, l, other]) x.dispose();
   ids.dispose();
   fs.rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 // The whole model against an independent float64 NumPy implementation written from docs/design/kda.md §1/§2 and
-// RECURSIVE_SPEC Part 1 (recurrent KDA, explicit causal softmax), reading the model directory we save
+// docs/MODEL.md (recurrent KDA, MLA with explicit causal softmax), reading the model directory we save
 // (config.json + model.safetensors through the real safetensors package).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,8 +22,8 @@ ids = np.array(json.loads(sys.argv[2]), dtype=np.int64)
 eps = cfg['rms_norm_eps']
 la = cfg['linear_attn_config']
 H, K = la['num_heads'], la['head_dim']
-AH = cfg.get('num_attention_heads') or H
-AD = cfg.get('attention_head_dim') or K
+AH = cfg['num_attention_heads']
+NOPE, ROPE, DV, R = cfg['qk_nope_head_dim'], cfg['qk_rope_head_dim'], cfg['v_head_dim'], cfg['kv_lora_rank']
 
 def rms(x, w): return x / np.sqrt((x * x).mean(-1, keepdims=True) + eps) * w
 def sigmoid(x): return 1 / (1 + np.exp(-x))
@@ -32,6 +32,7 @@ def softplus(x): return np.where(x > 20, x, np.log1p(np.exp(np.minimum(x, 20))))
 def lin(x, name): return x @ W[name].T
 def conv(x, w):
     B, T, C = x.shape
+    w = w.reshape(C, -1)  # stored [C, 1, W]
     n = w.shape[1]
     xp = np.concatenate([np.zeros((B, n - 1, C)), x], 1)
     return sum(w[:, j] * xp[:, j:j + T] for j in range(n))
@@ -42,7 +43,7 @@ def kda(x, p):
     q = q / np.sqrt((q * q).sum(-1, keepdims=True) + 1e-6)
     k = k / np.sqrt((k * k).sum(-1, keepdims=True) + 1e-6)
     f = lin(lin(x, p + 'f_a_proj.weight'), p + 'f_b_proj.weight')
-    g = -np.exp(W[p + 'A_log'])[:, None] * softplus(f + W[p + 'dt_bias']).reshape(B, T, H, K)
+    g = -np.exp(W[p + 'A_log']).reshape(H, 1) * softplus(f + W[p + 'dt_bias']).reshape(B, T, H, K)
     beta = sigmoid(lin(x, p + 'b_proj.weight'))
     o = np.zeros((B, T, H, K))
     for b in range(B):
@@ -57,15 +58,24 @@ def kda(x, p):
     y = rms(o, W[p + 'o_norm.weight']) * sigmoid(G)
     return lin(y.reshape(B, T, H * K), p + 'o_proj.weight')
 
+def rms6(x, w): return x / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-6) * w
+
 def attention(x, p):
+    # MLA, NoPE: the rope slice of the keys is shared by the heads and not rotated
     B, T, _ = x.shape
-    q, k, v = [lin(x, p + n + '_proj.weight').reshape(B, T, AH, AD) for n in 'qkv']
-    s = np.einsum('bthd,bshd->bhts', q, k) / np.sqrt(AD)
+    if p + 'q_proj.weight' in W: q = lin(x, p + 'q_proj.weight')
+    else: q = lin(rms6(lin(x, p + 'q_a_proj.weight'), W[p + 'q_a_layernorm.weight']), p + 'q_b_proj.weight')
+    q = q.reshape(B, T, AH, NOPE + ROPE)
+    ckv = lin(x, p + 'kv_a_proj_with_mqa.weight')
+    kv = lin(rms6(ckv[..., :R], W[p + 'kv_a_layernorm.weight']), p + 'kv_b_proj.weight').reshape(B, T, AH, NOPE + DV)
+    k = np.concatenate([kv[..., :NOPE], np.broadcast_to(ckv[:, :, None, R:], (B, T, AH, ROPE))], -1)
+    v = kv[..., NOPE:]
+    s = np.einsum('bthd,bshd->bhts', q, k) / np.sqrt(NOPE + ROPE)
     s = np.where(np.tril(np.ones((T, T), dtype=bool)), s, -np.inf)
     a = np.exp(s - s.max(-1, keepdims=True))
     a = a / a.sum(-1, keepdims=True)
     o = np.einsum('bhts,bshd->bthd', a, v)
-    return lin(o.reshape(B, T, AH * AD), p + 'o_proj.weight')
+    return lin(o.reshape(B, T, AH * DV), p + 'o_proj.weight')
 
 h = W['model.embed_tokens.weight'][ids]
 for i in range(cfg['num_hidden_layers']):
@@ -79,7 +89,8 @@ logits = rms(h, W['model.norm.weight']) @ head.T
 sys.stdout.write(json.dumps(logits.reshape(-1).tolist()))
 `;
 
-test('logits equal a float64 NumPy reference of the architecture (T crosses a KDA chunk)', (t) => {
+for (const q_lora_rank of [null, 6])
+test(`logits equal a float64 NumPy reference of the architecture (T crosses a KDA chunk, q_lora_rank ${q_lora_rank})`, (t) => {
   const py = requirePython(['numpy', 'safetensors']);
   if ('skip' in py) return t.skip(py.skip);
   const config = parseModelConfig({
@@ -89,7 +100,12 @@ test('logits equal a float64 NumPy reference of the architecture (T crosses a KD
     num_hidden_layers: 3,
     initializer_range: 0.3,
     num_attention_heads: 4,
-    attention_head_dim: 4,
+    kv_lora_rank: 5,
+    q_lora_rank,
+    qk_nope_head_dim: 3,
+    qk_rope_head_dim: 2,
+    v_head_dim: 4,
+    first_k_dense_replace: 3,
     linear_attn_config: { num_heads: 2, head_dim: 8, short_conv_kernel_size: 4, kda_layers: [1, 3], full_attn_layers: [2] },
   });
   const model = new KimiLinearLM(config, { seed: 21 });

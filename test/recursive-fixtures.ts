@@ -4,14 +4,18 @@ import { BYTE_VOCAB_SIZE, TaskSource, collateChunks, sortingTask } from '../src/
 import { Tensor } from '../src';
 import type { RecursiveSettings, TrainerConfig } from '../src/train';
 
-/** Two layers: KDA (layer 1) and NoPE attention (layer 2), hidden 32. */
+/** Two layers: KDA (layer 1) and MLA (layer 2), dense MLPs, hidden 32. */
 export const CFG = {
   vocab_size: BYTE_VOCAB_SIZE,
   hidden_size: 32,
   intermediate_size: 64,
   num_hidden_layers: 2,
   num_attention_heads: 2,
-  attention_head_dim: 16,
+  kv_lora_rank: 16,
+  qk_nope_head_dim: 8,
+  qk_rope_head_dim: 8,
+  v_head_dim: 16,
+  first_k_dense_replace: 2,
   linear_attn_config: { num_heads: 2, head_dim: 16, short_conv_kernel_size: 4, kda_layers: [1], full_attn_layers: [2] },
 };
 

@@ -79,7 +79,7 @@ test('phase b (LoRA) and c (every k-th block unfrozen + L2) touch exactly their 
       const sideNames = tr.sidecar!.parameters().map((p) => p.name);
       const loraNames = tr.setup.lora!.parameters().map((p) => p.name);
       // top_fraction 0.5 of 2 layers -> layer 1's attention and MLP projections
-      assert.deepEqual(tr.setup.lora!.targetNames().sort(), ['model.layers.1.mlp.down_proj', 'model.layers.1.mlp.gate_proj', 'model.layers.1.mlp.up_proj', 'model.layers.1.self_attn.k_proj', 'model.layers.1.self_attn.o_proj', 'model.layers.1.self_attn.q_proj', 'model.layers.1.self_attn.v_proj'].sort());
+      assert.deepEqual(tr.setup.lora!.targetNames().sort(), ['model.layers.1.mlp.down_proj', 'model.layers.1.mlp.gate_proj', 'model.layers.1.mlp.up_proj', 'model.layers.1.self_attn.kv_a_proj_with_mqa', 'model.layers.1.self_attn.kv_b_proj', 'model.layers.1.self_attn.o_proj', 'model.layers.1.self_attn.q_proj'].sort());
       const unfrozen = phase === 'c' ? model.layers[1].parameters().map((p) => p.name) : []; // every 2nd block: layer 1
       assert.deepEqual([...names].sort(), [...sideNames, ...loraNames, ...unfrozen].sort());
       let m: Record<string, number> = {};

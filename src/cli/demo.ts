@@ -14,7 +14,7 @@ import { intArg } from './options';
 import { redactArgv } from './run-config';
 import { startRun } from './runner';
 
-/** The demo architecture: the tiny preset's shape scaled down (hidden 64, 2 layers: one KDA, one attention). */
+/** The demo architecture: the tiny preset's shape scaled down (hidden 64, 2 layers: one KDA, one MLA; dense MLPs). */
 export const DEMO_MODEL = {
   model_type: 'kimi_linear',
   architectures: ['KimiLinearForCausalLM'],
@@ -23,7 +23,11 @@ export const DEMO_MODEL = {
   intermediate_size: 176,
   num_hidden_layers: 2,
   num_attention_heads: 2,
-  attention_head_dim: 32,
+  kv_lora_rank: 32,
+  qk_nope_head_dim: 16,
+  qk_rope_head_dim: 16,
+  v_head_dim: 32,
+  first_k_dense_replace: 2,
   rms_norm_eps: 1e-5,
   hidden_act: 'silu',
   tie_word_embeddings: false,

@@ -129,8 +129,8 @@ export function resolveModelDir(p: string): { dir: string; fromExperiment: strin
     }
     return { dir: path.join(ck.dir, 'model'), fromExperiment: abs, step: ck.step };
   }
-  if (fs.existsSync(path.join(abs, 'config.json')) && fs.existsSync(path.join(abs, 'model.safetensors'))) return { dir: abs, fromExperiment: null, step: null };
-  throw new CliError(`--model-path: ${p} is neither a model directory (config.json + model.safetensors) nor an experiment directory (experiment_metadata.json)`);
+  if (fs.existsSync(path.join(abs, 'config.json')) && ['model.safetensors', 'model.safetensors.index.json'].some((f) => fs.existsSync(path.join(abs, f)))) return { dir: abs, fromExperiment: null, step: null };
+  throw new CliError(`--model-path: ${p} is neither a model directory (config.json + model.safetensors or its shards' index) nor an experiment directory (experiment_metadata.json)`);
 }
 
 /** Where a run keeps a copy of its base model (config.json + model.safetensors), so resume never needs --model-path. */

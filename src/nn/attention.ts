@@ -1,72 +1,134 @@
-// Full causal softmax attention with no positional encoding (NoPE) for the layers in full_attn_layers —
-// the role MLA plays in Kimi Linear (mla_use_nope). Plain multi-head attention with q/k/v/o projections.
+// Multi-head latent attention (MLA), the full-attention layers of Kimi Linear, computed as transformers'
+// KimiLinearAttention does:
+//   q        = q_proj(x)                                  or q_b_proj(q_a_layernorm(q_a_proj(x))) with q_lora_rank
+//   [c, kr]  = kv_a_proj_with_mqa(x)                      c: [B,T,kv_lora_rank], kr: [B,T,qk_rope_head_dim]
+//   [kn, v]  = kv_b_proj(kv_a_layernorm(c)) per head      kn: qk_nope_head_dim, v: v_head_dim
+//   k        = [kn, kr]                                   kr shared by every head, NOT rotated (NoPE)
+//   out      = o_proj(causal softmax(q k^T · qk_head_dim^-1/2) v)
+// The "rope" part of q and k keeps its name and size but no rotary embedding is applied: the reference
+// applies none (position comes from the KDA layers). q_a_layernorm and kv_a_layernorm use eps 1e-6 (their
+// default in the reference, not rms_norm_eps). The decoding state is the compressed latent (normed c and kr),
+// as the reference caches it.
 import { ops } from '../ops';
 import { type Tensor, Var, ag, zerosOn } from '../tensor';
-import { Linear } from './layers';
+import type { ModelConfig } from './config';
+import { Linear, RMSNorm } from './layers';
 import { Module, type InitContext } from './module';
+
+/** eps of q_a_layernorm / kv_a_layernorm (the reference's RMSNorm default). */
+export const MLA_NORM_EPS = 1e-6;
 
 export interface AttentionState {
   kind: 'attention';
-  /** Keys and values of every earlier position, [B, P, H, D] (P may be 0). */
-  k: Tensor;
-  v: Tensor;
+  /** kv_a_layernorm(c) of every earlier position, [B, P, kv_lora_rank] (P may be 0). */
+  latent: Tensor;
+  /** The shared key part kr of every earlier position, [B, P, qk_rope_head_dim]. */
+  kRot: Tensor;
 }
 
-export class CausalSelfAttention extends Module {
-  readonly q_proj: Linear;
-  readonly k_proj: Linear;
-  readonly v_proj: Linear;
+export class MLAttention extends Module {
+  readonly q_proj: Linear | null;
+  readonly q_a_proj: Linear | null;
+  readonly q_a_layernorm: RMSNorm | null;
+  readonly q_b_proj: Linear | null;
+  readonly kv_a_proj_with_mqa: Linear;
+  readonly kv_a_layernorm: RMSNorm;
+  readonly kv_b_proj: Linear;
   readonly o_proj: Linear;
+  readonly H: number;
+  readonly nope: number;
+  readonly rope: number;
+  readonly dv: number;
+  readonly rank: number;
 
-  constructor(
-    prefix: string,
-    hidden: number,
-    readonly numHeads: number,
-    readonly headDim: number,
-    ctx: InitContext & { std: number },
-  ) {
+  constructor(prefix: string, c: ModelConfig, ctx: InitContext & { std: number }) {
     super(prefix, ctx);
-    const HD = numHeads * headDim;
-    this.q_proj = this.child(new Linear(`${prefix}.q_proj`, hidden, HD, ctx));
-    this.k_proj = this.child(new Linear(`${prefix}.k_proj`, hidden, HD, ctx));
-    this.v_proj = this.child(new Linear(`${prefix}.v_proj`, hidden, HD, ctx));
-    this.o_proj = this.child(new Linear(`${prefix}.o_proj`, HD, hidden, ctx));
+    const d = c.hidden_size;
+    this.H = c.num_attention_heads;
+    this.nope = c.qk_nope_head_dim;
+    this.rope = c.qk_rope_head_dim;
+    this.dv = c.v_head_dim;
+    this.rank = c.kv_lora_rank;
+    const bias = { bias: c.attention_bias };
+    const qkOut = this.H * (this.nope + this.rope);
+    if (c.q_lora_rank === null) {
+      this.q_proj = this.child(new Linear(`${prefix}.q_proj`, d, qkOut, ctx));
+      this.q_a_proj = this.q_a_layernorm = this.q_b_proj = null;
+    } else {
+      this.q_proj = null;
+      this.q_a_proj = this.child(new Linear(`${prefix}.q_a_proj`, d, c.q_lora_rank, ctx, bias));
+      this.q_a_layernorm = this.child(new RMSNorm(`${prefix}.q_a_layernorm`, c.q_lora_rank, MLA_NORM_EPS, ctx));
+      this.q_b_proj = this.child(new Linear(`${prefix}.q_b_proj`, c.q_lora_rank, qkOut, ctx));
+    }
+    this.kv_a_proj_with_mqa = this.child(new Linear(`${prefix}.kv_a_proj_with_mqa`, d, this.rank + this.rope, ctx, bias));
+    this.kv_a_layernorm = this.child(new RMSNorm(`${prefix}.kv_a_layernorm`, this.rank, MLA_NORM_EPS, ctx));
+    this.kv_b_proj = this.child(new Linear(`${prefix}.kv_b_proj`, this.rank, this.H * (this.nope + this.dv), ctx));
+    this.o_proj = this.child(new Linear(`${prefix}.o_proj`, this.H * this.dv, d, ctx, bias));
   }
 
-  private project(x: Var): [Var, Var, Var] {
+  /** The projections a LoRA adapts: the query path, both kv projections and o_proj. */
+  loraTargets(): Linear[] {
+    const q = this.q_proj ? [this.q_proj] : [this.q_a_proj!, this.q_b_proj!];
+    return [...q, this.kv_a_proj_with_mqa, this.kv_b_proj, this.o_proj];
+  }
+
+  /** Queries [B,T,H,nope+rope]. */
+  private queries(x: Var): Var {
     const [B, T] = x.shape;
-    const heads = (t: Var) => ag.reshape(t, [B, T, this.numHeads, this.headDim]);
-    return [heads(this.q_proj.forward(x)), heads(this.k_proj.forward(x)), heads(this.v_proj.forward(x))];
+    const q = this.q_proj ? this.q_proj.forward(x) : this.q_b_proj!.forward(this.q_a_layernorm!.forward(this.q_a_proj!.forward(x)));
+    return ag.reshape(q, [B, T, this.H, this.nope + this.rope]);
+  }
+
+  /** The compressed latent of x: normed c [B,T,rank] and kr [B,T,rope]. */
+  private latents(x: Var): { latent: Var; kRot: Var | null } {
+    const ckv = this.kv_a_proj_with_mqa.forward(x);
+    const c = this.rope ? ag.slice(ckv, 2, 0, this.rank) : ckv;
+    return { latent: this.kv_a_layernorm.forward(c), kRot: this.rope ? ag.slice(ckv, 2, this.rank, this.rank + this.rope) : null };
+  }
+
+  /** Keys [B,S,H,nope+rope] and values [B,S,H,dv] from latents of S positions. */
+  private expand(latent: Var, kRot: Var | null): { k: Var; v: Var } {
+    const [B, S] = latent.shape;
+    const kv = ag.reshape(this.kv_b_proj.forward(latent), [B, S, this.H, this.nope + this.dv]);
+    const v = ag.slice(kv, 3, this.nope, this.nope + this.dv);
+    if (!kRot) return { k: ag.slice(kv, 3, 0, this.nope), v };
+    // kr is one head's worth, repeated over the H heads (broadcast add onto zeros; its gradient sums the heads).
+    const kr = ag.add(new Var(zerosOn([B, S, this.H, this.rope], latent.data)), ag.reshape(kRot, [B, S, 1, this.rope]));
+    const k = this.nope ? ag.concat([ag.slice(kv, 3, 0, this.nope), kr], 3) : kr;
+    return { k, v };
+  }
+
+  private attend(q: Var, k: Var, v: Var): Var {
+    const [B, T] = q.shape;
+    const o = ag.causalAttention(q, k, v, { scale: 1 / Math.sqrt(this.nope + this.rope) });
+    return this.o_proj.forward(ag.reshape(o, [B, T, this.H * this.dv]));
   }
 
   forward(x: Var): Var {
-    const [B, T] = x.shape;
-    const [q, k, v] = this.project(x);
-    const o = ag.causalAttention(q, k, v, { scale: 1 / Math.sqrt(this.headDim) });
-    return this.o_proj.forward(ag.reshape(o, [B, T, this.numHeads * this.headDim]));
+    const { latent, kRot } = this.latents(x);
+    const { k, v } = this.expand(latent, kRot);
+    return this.attend(this.queries(x), k, v);
   }
 
   /**
-   * Attends to the cached keys/values of earlier positions plus this input's own (causally). Gradients flow
-   * to this input's q, k, v only; the cache is constant. Returns the cache extended by this input.
+   * Attends to the cached latents of earlier positions plus this input's own (causally). No gradient flows
+   * into the cache (its latents are constants; kv_b_proj still gets the gradient of their keys/values, as in
+   * a full pass). Returns the cache extended by this input.
    */
   forwardWithState(x: Var, state: AttentionState | null): { out: Var; state: AttentionState } {
-    const [B, T] = x.shape;
-    const [q, k, v] = this.project(x);
-    const P = state ? state.k.shape[1] : 0;
-    const scale = 1 / Math.sqrt(this.headDim);
-    let o: Var;
-    if (P === 0) o = ag.causalAttention(q, k, v, { scale });
-    else {
-      // Run causal attention over [cache; input] with zero queries for the cached rows, keep the last T rows:
-      // row P+t sees cached positions 0..P−1 and input positions 0..t, exactly the causal set.
-      const zq = new Var(zerosOn([B, P, this.numHeads, this.headDim], x.data));
-      const kk = ag.concat([new Var(state!.k), k], 1);
-      const vv = ag.concat([new Var(state!.v), v], 1);
-      o = ag.slice(ag.causalAttention(ag.concat([zq, q], 1), kk, vv, { scale }), 1, P, P + T);
-    }
-    const out = this.o_proj.forward(ag.reshape(o, [B, T, this.numHeads * this.headDim]));
-    const next: AttentionState = P === 0 ? { kind: 'attention', k: ops.copy(k.data), v: ops.copy(v.data) } : { kind: 'attention', k: ops.concat([state!.k, k.data], 1), v: ops.concat([state!.v, v.data], 1) };
+    const [B] = x.shape;
+    if (state && (state.latent.shape[0] !== B || state.latent.shape[2] !== this.rank || state.kRot.shape[2] !== this.rope))
+      throw new RangeError(`${this.prefix}: state latent [${state.latent.shape.join(',')}] / kRot [${state.kRot.shape.join(',')}] do not fit batch ${B}, kv_lora_rank ${this.rank}, qk_rope_head_dim ${this.rope}`);
+    const cur = this.latents(x);
+    const kRotNew = cur.kRot ?? new Var(zerosOn([B, x.shape[1], 0], x.data));
+    const P = state ? state.latent.shape[1] : 0;
+    const latent = P ? ag.concat([new Var(state!.latent), cur.latent], 1) : cur.latent;
+    const kRot = this.rope ? (P ? ag.concat([new Var(state!.kRot), kRotNew], 1) : kRotNew) : null;
+    const { k, v } = this.expand(latent, kRot);
+    const out = this.attend(this.queries(x), k, v);
+    const next: AttentionState = state
+      ? { kind: 'attention', latent: ops.concat([state.latent, cur.latent.data], 1), kRot: ops.concat([state.kRot, kRotNew.data], 1) }
+      : { kind: 'attention', latent: ops.copy(cur.latent.data), kRot: ops.copy(kRotNew.data) };
     return { out, state: next };
   }
 }

@@ -67,6 +67,11 @@ export class KDAttention extends Module {
     this.o_proj = this.child(new Linear(`${prefix}.o_proj`, HK, d, ctx));
   }
 
+  /** The projections a LoRA adapts: q, k, v and o. */
+  loraTargets(): Linear[] {
+    return [this.q_proj, this.k_proj, this.v_proj, this.o_proj];
+  }
+
   forward(x: Var): Var {
     return this.run(x, null).out;
   }

@@ -1,18 +1,19 @@
-// KimiLinearLM: token embedding → N pre-norm decoder layers (KDA or NoPE full attention, each followed by a
-// SwiGLU MLP) → final RMSNorm → LM head (untied unless tie_word_embeddings).
+// KimiLinearLM: token embedding → N pre-norm decoder layers (KDA or MLA token mixer, then a SwiGLU MLP or
+// an MoE) → final RMSNorm → LM head (untied unless tie_word_embeddings), as transformers' kimi_linear.
 //
-// Parameter names follow the Hugging Face Kimi-Linear checkpoint:
+// Parameter names follow the published Kimi-Linear checkpoint (io.ts maps transformers' runtime names):
 //   model.embed_tokens.weight, model.norm.weight, lm_head.weight
 //   model.layers.{i}.input_layernorm.weight, model.layers.{i}.post_attention_layernorm.weight
-//   model.layers.{i}.self_attn.*  (KDA: see kda-attention.ts; full attention: q_proj/k_proj/v_proj/o_proj)
-//   model.layers.{i}.mlp.{gate_proj,up_proj,down_proj}.weight
+//   model.layers.{i}.self_attn.*  (KDA: see kda-attention.ts; MLA: see attention.ts)
+//   model.layers.{i}.mlp.{gate_proj,up_proj,down_proj}.weight  (dense layers; MoE layers: see moe.ts)
 // Hooks for a sidecar: embed(ids) → h, layers[i].forward(h) → h, head(h) → logits (and the *WithState
 // variants to continue from cached prefix state).
 import { type Device, type Parameter, Tensor, type Var, ag } from '../tensor';
-import { CausalSelfAttention, type AttentionState } from './attention';
+import { MLAttention, type AttentionState } from './attention';
 import { type ModelConfig, layerKind, parseModelConfig } from './config';
 import { KDAttention, type KdaState } from './kda-attention';
-import { RMSNorm, SwiGLUMLP } from './layers';
+import { type Linear, RMSNorm, SwiGLUMLP } from './layers';
+import { KimiMoE } from './moe';
 import { Module, type InitContext } from './module';
 
 export type LayerState = KdaState | AttentionState;
@@ -20,9 +21,10 @@ export type LayerState = KdaState | AttentionState;
 export class DecoderLayer extends Module {
   readonly kind: 'kda' | 'full_attention';
   readonly input_layernorm: RMSNorm;
-  readonly self_attn: KDAttention | CausalSelfAttention;
+  readonly self_attn: KDAttention | MLAttention;
   readonly post_attention_layernorm: RMSNorm;
-  readonly mlp: SwiGLUMLP;
+  /** The FFN: a SwiGLU MLP on 'dense' layers, the mixture of experts on 'sparse' ones (mlp_layer_types). */
+  readonly mlp: SwiGLUMLP | KimiMoE;
 
   constructor(
     readonly index: number,
@@ -38,10 +40,18 @@ export class DecoderLayer extends Module {
     this.self_attn = this.child(
       this.kind === 'kda'
         ? new KDAttention(`${prefix}.self_attn`, { hidden: d, numHeads: la.num_heads, headDim: la.head_dim, convKernel: la.short_conv_kernel_size, eps: config.rms_norm_eps }, ctx)
-        : new CausalSelfAttention(`${prefix}.self_attn`, d, config.num_attention_heads ?? la.num_heads, config.attention_head_dim ?? la.head_dim, ctx),
+        : new MLAttention(`${prefix}.self_attn`, config, ctx),
     );
     this.post_attention_layernorm = this.child(new RMSNorm(`${prefix}.post_attention_layernorm`, d, config.rms_norm_eps, ctx));
-    this.mlp = this.child(new SwiGLUMLP(`${prefix}.mlp`, d, config.intermediate_size, ctx));
+    this.mlp = this.child(
+      config.mlp_layer_types[index] === 'sparse' ? new KimiMoE(`${prefix}.mlp`, config, ctx) : new SwiGLUMLP(`${prefix}.mlp`, d, config.intermediate_size, ctx),
+    );
+  }
+
+  /** The projections a LoRA adapts in this block: the mixer's, then the MLP's. */
+  loraTargets(): Linear[] {
+    const ffn = this.mlp instanceof KimiMoE ? this.mlp.shared_experts : this.mlp; // MoE: its shared experts
+    return [...this.self_attn.loraTargets(), ...(ffn ? [ffn.gate_proj, ffn.up_proj, ffn.down_proj] : [])];
   }
 
   /** h + mixer(norm(h)), then + mlp(norm(·)). h: [B, T, hidden]. */

@@ -4,3 +4,4 @@ export type { MatmulOptions } from './matmul';
 export type { ReduceOptions } from './reduce';
 export type { AttentionOptions } from './attention';
 export type { CrossEntropyOptions } from './loss';
+export { moe, type MoeRouteOptions } from './moe';

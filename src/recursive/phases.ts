@@ -55,9 +55,7 @@ export function unfrozenLayers(numLayers: number, every: number): number[] {
 }
 
 function projections(model: KimiLinearLM, layer: number): Linear[] {
-  const l = model.layers[layer];
-  const a = l.self_attn;
-  return [a.q_proj, a.k_proj, a.v_proj, a.o_proj, l.mlp.gate_proj, l.mlp.up_proj, l.mlp.down_proj];
+  return model.layers[layer].loraTargets();
 }
 
 export function setupPhase(phase: PhaseName, model: KimiLinearLM, sidecar: ChunkRefine | null, opts: PhaseOptions = {}): PhaseSetup {

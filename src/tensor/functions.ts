@@ -2,7 +2,7 @@
 // records how to compute its inputs' gradients with the native backward ops. Broadcasting binary functions
 // reduce gradients back to each input's shape with ops.sumToShape. Integer inputs (ids, targets) are plain
 // Tensors. Dims may be negative (counted from the end).
-import { kda as kdaOps, ops } from '../ops';
+import { kda as kdaOps, moe as moeOps, type MoeRouteOptions, ops } from '../ops';
 import { Var, record, zerosOn } from './autograd';
 import { Tensor } from './tensor';
 
@@ -378,4 +378,44 @@ export function kda(q: Var, k: Var, v: Var, g: Var, beta: Var, opts: KdaOptions 
 /** The same values with no graph. */
 export function detach(x: Var): Var {
   return x.detach();
+}
+
+export interface MoeOptions extends MoeRouteOptions {
+  /** [E] added to the scores for the choice only (e_score_correction_bias); no gradient flows into it. */
+  bias?: Tensor | null;
+}
+
+/**
+ * The routed experts of a mixture-of-experts FFN (transformers' kimi_linear router + experts): x [N,d],
+ * routerWeight [E,d], gateUp [E,2I,d], down [E,d,I] -> [N,d]. Router logits are x·routerWeightᵀ; the gradient
+ * reaches the router through the chosen experts' weights.
+ */
+export function moe(x: Var, routerWeight: Var, gateUp: Var, down: Var, opts: MoeOptions): Var {
+  const { bias = null, ...routeOpts } = opts;
+  const logits = ops.matmul(x.data, routerWeight.data, { transB: true });
+  const r = moeOps.route(logits, bias, routeOpts);
+  logits.dispose();
+  const e = moeOps.experts(x.data, gateUp.data, down.data, r.indices, r.weights);
+  const out = record('moe', e.y, [x, routerWeight, gateUp, down], (g) => {
+    const eg = moeOps.expertsBackward(g, x.data, gateUp.data, down.data, r.indices, r.weights, e.h, e.ye);
+    let dx: Tensor | null = null;
+    let dRouter: Tensor | null = null;
+    if (x.requiresGrad || routerWeight.requiresGrad) {
+      const dLogits = moeOps.routeBackward(eg.dWeights, r.scores, r.indices, routeOpts);
+      if (x.requiresGrad) {
+        const viaRouter = ops.matmul(dLogits, routerWeight.data);
+        dx = ops.add(eg.dx, viaRouter);
+        viaRouter.dispose();
+      }
+      if (routerWeight.requiresGrad) dRouter = ops.matmul(dLogits, x.data, { transA: true });
+      dLogits.dispose();
+    }
+    eg.dx.dispose();
+    eg.dWeights.dispose();
+    if (!gateUp.requiresGrad) eg.dGateUp.dispose();
+    if (!down.requiresGrad) eg.dDown.dispose();
+    return [dx, dRouter, gateUp.requiresGrad ? eg.dGateUp : null, down.requiresGrad ? eg.dDown : null];
+  });
+  if (!out.node) for (const t of [r.weights, r.indices, r.scores, e.h, e.ye]) t.dispose();
+  return out;
 }
