@@ -1,5 +1,5 @@
-"""PyTorch side of `npm run bench:cpu`: our own chunked KDA written from KDA_SPEC.md §3, torch.optim.AdamW and
-torch.mm, at fp32 with the same thread count as the reclin side.
+"""PyTorch side of `npm run bench:cpu`: our own chunked KDA written from KDA_SPEC.md §3, torch.optim.AdamW,
+torch.mm and transformers' KimiLinearMoE, at fp32 with the same thread count as the reclin side.
 
 bench/cpu.ts starts this as a server and alternates single timed calls of both sides, so that both see the same
 machine load (the machine is shared). One JSON request per stdin line, one JSON reply per stdout line:
@@ -8,7 +8,7 @@ machine load (the machine is shared). One JSON request per stdin line, one JSON 
   {"cmd": "prepare", "row": KEY}     -> {"ok": true, "mode": ...}   builds inputs, runs 2 warmups
   {"cmd": "run", "row": KEY}         -> {"ms": ...}             one timed call
   {"cmd": "release", "row": KEY}     -> {"ok": true}
-Row keys: "kda_fwd B,T,H,K,V", "kda_fwdbwd B,T,H,K,V", "adamw N", "gemm N".
+Row keys: "kda_fwd B,T,H,K,V", "kda_fwdbwd B,T,H,K,V", "adamw N", "gemm N", "moe B,T,d,I,E,k,shared".
 Usage: python bench/torch_cpu.py --threads 2
 """
 import argparse
@@ -161,6 +161,46 @@ def check_kda():
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def moe_row(B, T, d, I, E, k, shared):
+    """transformers' own KimiLinearMoE forward + backward, weights drawn as its _init_weights does (normal 0.02,
+    correction bias 0). Of the experts implementations this build runs (the per-expert "eager" loop, and
+    "grouped_mm", transformers' default where torch supports it), the faster on a trial call is timed."""
+    from transformers.models.kimi_linear.configuration_kimi_linear import KimiLinearConfig
+    from transformers.models.kimi_linear.modeling_kimi_linear import KimiLinearMoE
+
+    cfg = KimiLinearConfig(hidden_size=d, moe_intermediate_size=I, num_experts=E, num_experts_per_token=k,
+                           num_shared_experts=shared, num_expert_group=1, topk_group=1, moe_renormalize=True,
+                           routed_scaling_factor=2.446, num_hidden_layers=2)
+    gen = torch.Generator().manual_seed(0)
+    m = KimiLinearMoE(cfg).float()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.02)
+        m.gate.e_score_correction_bias.zero_()
+    x = torch.randn(B, T, d, generator=gen).requires_grad_()
+    dy = torch.randn(B, T, d, generator=gen)
+
+    def fwd_bwd():
+        m(x).backward(dy)
+        m.zero_grad()
+        x.grad = None
+
+    trial = {}
+    for impl in ('eager', 'grouped_mm'):
+        cfg._experts_implementation = impl
+        try:
+            fwd_bwd()  # warm-up
+            t0 = time.perf_counter()
+            fwd_bwd()
+            trial[impl] = (time.perf_counter() - t0) * 1e3
+        except Exception as e:  # noqa: BLE001 - an implementation this torch cannot run is reported, not timed
+            trial[impl] = f'{type(e).__name__}'
+    timed = {i: t for i, t in trial.items() if isinstance(t, float)}
+    cfg._experts_implementation = min(timed, key=timed.get)
+    note = ', '.join(f'{i} {t:.0f} ms' if isinstance(t, float) else f'{i} {t}' for i, t in trial.items())
+    return fwd_bwd, f'experts_implementation={cfg._experts_implementation} (trial: {note})'
+
+
 def make_row(key):
     """A zero-argument callable doing one timed unit of work for a row key, and a note on how."""
     kind, arg = key.split(' ', 1)
@@ -198,6 +238,8 @@ def make_row(key):
         n = int(arg)
         a, b = torch.randn(n, n), torch.randn(n, n)
         return (lambda: torch.mm(a, b)), 'torch.mm'
+    if kind == 'moe':
+        return moe_row(*(int(x) for x in arg.split(',')))
     raise ValueError(f'unknown row {key!r}')
 
 
