@@ -37,8 +37,8 @@ const KDA_SHAPES = (flag('kda-shapes') ?? '1,1024,4,64,64;4,2048,8,64,64;1,4096,
 const ADAMW_SIZES = [1e6, 1e7];
 const GEMM_SIZES = [1024, 2048];
 // MoE layer [B, T, d, I, E, k, shared]: a small layer, and the published 48B layer's ratios (hidden 2304, expert
-// 1024, 256 experts, top-8, 1 shared) scaled to fit a 2-core machine.
-const MOE_SHAPES = (flag('moe-shapes') ?? (quick ? '1,128,256,128,16,4,1' : '2,256,256,128,16,4,1;1,256,1152,512,64,8,1'))
+// 1024, 256 experts, top-8, 1 shared) roughly kept at a size a 2-core machine times in seconds.
+const MOE_SHAPES = (flag('moe-shapes') ?? (quick ? '1,128,256,128,16,4,1' : '2,256,256,128,16,4,1;1,128,768,384,64,8,1'))
   .split(';')
   .map((s) => s.split(',').map(Number));
 const CHUNK = 64;
