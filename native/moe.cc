@@ -338,12 +338,17 @@ Napi::Value MoeExpertsBackward(const Napi::CallbackInfo& info) {
   const Segments s = sort_by_expert(a.indices.i32(), A, E);
   Tensor xs = empty({A, d}), act = empty({A, I}), dye = empty({A, d}), da = empty({A, I}), dh = empty({A, 2 * I}),
          dxs = empty({A, d});
-  Tensor dx = empty({N, d}), dgu = zeros(a.gate_up.shape), ddown = zeros(a.down.shape), dw = empty({N, k});
+  Tensor dx = empty({N, d}), dgu = empty(a.gate_up.shape), ddown = empty(a.down.shape), dw = empty({N, k});
   const float *pgu = a.gate_up.f32(), *pdown = a.down.f32(), *pw = a.weights.f32(), *pdy = dy.f32(), *ph = h.f32(),
               *pye = ye.f32();
   float *pxs = xs.f32(), *pact = act.f32(), *pdye = dye.f32(), *pda = da.f32(), *pdh = dh.f32(), *pdxs = dxs.f32(),
         *pdx = dx.f32(), *pdgu = dgu.f32(), *pddown = ddown.f32(), *pdw = dw.f32();
   const float* px = a.x.f32();
+  for (int64_t e = 0; e < E; ++e)  // experts without rows get zero gradients; the GEMMs below write the others whole
+    if (s.offsets[e + 1] == s.offsets[e]) {
+      std::fill(pdgu + e * 2 * I * d, pdgu + (e + 1) * 2 * I * d, 0.f);
+      std::fill(pddown + e * d * I, pddown + (e + 1) * d * I, 0.f);
+    }
   for_each_expert(s, E, [&](int64_t e) {
     const int64_t r0 = s.offsets[e], r1 = s.offsets[e + 1], c = r1 - r0;
     gather_rows(px, s, k, d, r0, r1, pxs);
