@@ -2,7 +2,7 @@
 // reclin is timed through the public API (kda.forward/backward, ops.matmul, adamw.step); PyTorch runs in
 // bench/torch_cpu.py as a server, and the two sides' timed calls alternate (reclin, torch, torch, reclin, ...) so
 // both see the same load on a shared machine. Ops not on this build print "n/a (not built)".
-//   node --import tsx bench/cpu.ts [--only=kda,adamw,gemm] [--quick] [--threads=2] [--kda-shapes='B,T,H,K,V;...']
+//   node --import tsx bench/cpu.ts [--only=kda,adamw,gemm,moe] [--quick] [--threads=2] [--kda-shapes='B,T,H,K,V;...'] [--moe-shapes='B,T,d,I,E,k,shared;...']
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import * as fs from 'node:fs';
@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import * as reclin from '../src';
 import type { Tensor } from '../src';
+import { KimiMoE } from '../src/nn/moe';
 
 // ---- the API under test, looked up loosely: a build may lack some of it ------------------------------------------
 interface KdaApi {
@@ -26,7 +27,7 @@ const args = process.argv.slice(2);
 const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const quick = args.includes('--quick');
 const threads = Number(flag('threads') ?? 2);
-const groups = (flag('only') ?? 'kda,adamw,gemm').split(',');
+const groups = (flag('only') ?? 'kda,adamw,gemm,moe').split(',');
 const root = path.resolve(__dirname, '..');
 const python = process.env.RECLIN_BENCH_PYTHON ?? path.join(root, '.bench', 'venv', 'bin', 'python');
 
@@ -35,6 +36,11 @@ const KDA_SHAPES = (flag('kda-shapes') ?? '1,1024,4,64,64;4,2048,8,64,64;1,4096,
   .map((s) => s.split(',').map(Number) as [number, number, number, number, number]);
 const ADAMW_SIZES = [1e6, 1e7];
 const GEMM_SIZES = [1024, 2048];
+// MoE layer [B, T, d, I, E, k, shared]: a small layer, and the published 48B layer's ratios (hidden 2304, expert
+// 1024, 256 experts, top-8, 1 shared) roughly kept at a size a 2-core machine times in seconds.
+const MOE_SHAPES = (flag('moe-shapes') ?? (quick ? '1,128,256,128,16,4,1' : '2,256,256,128,16,4,1;1,128,768,384,64,8,1'))
+  .split(';')
+  .map((s) => s.split(',').map(Number));
 const CHUNK = 64;
 const MIN_RUNS = quick ? 3 : 5;
 const MAX_RUNS = 30;
@@ -167,6 +173,38 @@ function gemmRows(): Row[] {
   }));
 }
 
+function moeRows(): Row[] {
+  return MOE_SHAPES.map(([B, T, d, I, E, k, shared]) => {
+    const shape = `${B},${T},${d},${I},${E},${k},${shared}`;
+    return {
+      op: 'MoE layer fwd+bwd',
+      shape,
+      key: `moe ${shape}`,
+      // the router, k routed and `shared` shared SwiGLU experts per token; backward counted as twice the forward
+      work: 3 * B * T * (2 * d * E + 6 * d * I * (k + shared)),
+      unit: 'GFLOP/s',
+      target: 2,
+      prepare: (): Prepared => {
+        const { Tensor, Var, backward, scope } = reclin;
+        const cfg = { hidden_size: d, moe_intermediate_size: I, num_experts: E, num_experts_per_token: k, num_expert_group: 1, topk_group: 1, moe_renormalize: true, routed_scaling_factor: 2.446, num_shared_experts: shared, initializer_range: 0.02 };
+        const layer = new KimiMoE('bench.mlp', cfg, { seed: 0 });
+        const x = Tensor.from(randn(B * T * d), [B, T, d]);
+        const dy = Tensor.from(randn(B * T * d), [B, T, d]);
+        return {
+          run: () => {
+            scope(() => backward(layer.forward(new Var(x, true)), dy));
+            layer.zeroGrad();
+          },
+          free: () => {
+            layer.dispose();
+            [x, dy].forEach((t) => t.dispose());
+          },
+        };
+      },
+    };
+  });
+}
+
 // ---- the PyTorch server ----------------------------------------------------------------------------------------
 class TorchServer {
   private proc: ChildProcessByStdio<Writable, Readable, null>;
@@ -294,6 +332,7 @@ async function main(): Promise<void> {
       ['kda', kdaRows],
       ['adamw', adamwRows],
       ['gemm', gemmRows],
+      ['moe', moeRows],
     ];
     for (const [group, make] of plan) {
       if (!groups.includes(group)) continue;
@@ -319,6 +358,7 @@ async function main(): Promise<void> {
   printTable(rows);
   const modes = [...new Set(rows.filter((r) => r.key.startsWith('adamw') && r.torchMode).map((r) => r.torchMode))];
   if (modes.length) console.log(`PyTorch AdamW: torch.optim.AdamW ${modes.join(', ')}; one tensor per step on both sides.`);
+  for (const r of rows.filter((x) => x.key.startsWith('moe') && x.torchMode)) console.log(`PyTorch MoE ${r.shape}: transformers KimiLinearMoE, ${r.torchMode}.`);
 }
 
 main().catch((e) => {

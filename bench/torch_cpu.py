@@ -1,5 +1,5 @@
-"""PyTorch side of `npm run bench:cpu`: our own chunked KDA written from docs/design/kda.md §3, torch.optim.AdamW and
-torch.mm, at fp32 with the same thread count as the reclin side.
+"""PyTorch side of `npm run bench:cpu`: our own chunked KDA written from docs/design/kda.md §3, torch.optim.AdamW,
+torch.mm and transformers' KimiLinearMoE, at fp32 with the same thread count as the reclin side.
 
 bench/cpu.ts starts this as a server and alternates single timed calls of both sides, so that both see the same
 machine load (the machine is shared). One JSON request per stdin line, one JSON reply per stdout line:
@@ -8,7 +8,7 @@ machine load (the machine is shared). One JSON request per stdin line, one JSON 
   {"cmd": "prepare", "row": KEY}     -> {"ok": true, "mode": ...}   builds inputs, runs 2 warmups
   {"cmd": "run", "row": KEY}         -> {"ms": ...}             one timed call
   {"cmd": "release", "row": KEY}     -> {"ok": true}
-Row keys: "kda_fwd B,T,H,K,V", "kda_fwdbwd B,T,H,K,V", "adamw N", "gemm N".
+Row keys: "kda_fwd B,T,H,K,V", "kda_fwdbwd B,T,H,K,V", "adamw N", "gemm N", "moe B,T,d,I,E,k,shared".
 Usage: python bench/torch_cpu.py --threads 2
 """
 import argparse
@@ -161,6 +161,43 @@ def check_kda():
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def moe_row(B, T, d, I, E, k, shared):
+    """transformers' own KimiLinearMoE forward + backward, weights drawn as its _init_weights does (normal 0.02,
+    correction bias 0), with transformers' default experts implementation "grouped_mm" (one grouped GEMM over all
+    experts), or its per-expert "eager" loop where this torch lacks grouped_mm."""
+    from transformers.models.kimi_linear.configuration_kimi_linear import KimiLinearConfig
+    from transformers.models.kimi_linear.modeling_kimi_linear import KimiLinearMoE
+
+    cfg = KimiLinearConfig(hidden_size=d, moe_intermediate_size=I, num_experts=E, num_experts_per_token=k,
+                           num_shared_experts=shared, num_expert_group=1, topk_group=1, moe_renormalize=True,
+                           routed_scaling_factor=2.446, num_hidden_layers=2)
+    gen = torch.Generator().manual_seed(0)
+    m = KimiLinearMoE(cfg).float()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.02)
+        m.gate.e_score_correction_bias.zero_()
+    x = torch.randn(B, T, d, generator=gen).requires_grad_()
+    dy = torch.randn(B, T, d, generator=gen)
+
+    def fwd_bwd():
+        m(x).backward(dy)
+        m.zero_grad()
+        x.grad = None
+
+    # grouped_mm first: the per-expert eager loop is far slower (minutes per call on a busy 2-core machine).
+    errors = []
+    for impl in ('grouped_mm', 'eager'):
+        cfg._experts_implementation = impl
+        try:
+            fwd_bwd()
+            break
+        except Exception as e:  # noqa: BLE001 - an implementation this torch cannot run is reported, not timed
+            errors.append(f'{impl} failed: {type(e).__name__}')
+    note = f' ({"; ".join(errors)})' if errors else ''
+    return fwd_bwd, f'experts_implementation={cfg._experts_implementation}{note}'
+
+
 def make_row(key):
     """A zero-argument callable doing one timed unit of work for a row key, and a note on how."""
     kind, arg = key.split(' ', 1)
@@ -198,6 +235,8 @@ def make_row(key):
         n = int(arg)
         a, b = torch.randn(n, n), torch.randn(n, n)
         return (lambda: torch.mm(a, b)), 'torch.mm'
+    if kind == 'moe':
+        return moe_row(*(int(x) for x in arg.split(',')))
     raise ValueError(f'unknown row {key!r}')
 
 

@@ -240,8 +240,9 @@ Segments sort_by_expert(const int32_t* idx, int64_t A, int64_t E) {
   return s;
 }
 
-// Runs f(e) for every expert with rows. Many small experts: one expert per thread at a time (gemm() then runs
-// on the calling thread). Few experts: one after another, each GEMM using every thread.
+// Runs f(e) for every expert with rows (all of one expert's work, so a pass costs one parallel region). Many
+// experts: one expert per thread at a time (gemm() then runs on the calling thread). Few experts: one after
+// another, each GEMM using every thread.
 template <class F>
 void for_each_expert(const Segments& s, int64_t E, F f) {
   std::vector<int64_t> active;
@@ -283,17 +284,14 @@ ExpertArgs read_expert_args(const Napi::CallbackInfo& info, size_t first) {
   return a;
 }
 
-// xs[r] = x[token of row r]
-void gather_rows(const float* x, const Segments& s, int64_t k, int64_t d, float* xs) {
-  const int64_t A = static_cast<int64_t>(s.order.size());
-#pragma omp parallel for schedule(static) if (A * d > kParallelGrain)
-  for (int64_t r = 0; r < A; ++r) std::memcpy(xs + r * d, x + (s.order[r] / k) * d, d * sizeof(float));
+// xs[r] = x[token of row r] for rows r0..r1 (one expert's segment; the GEMMs dominate, so this runs serially)
+void gather_rows(const float* x, const Segments& s, int64_t k, int64_t d, int64_t r0, int64_t r1, float* xs) {
+  for (int64_t r = r0; r < r1; ++r) std::memcpy(xs + r * d, x + (s.order[r] / k) * d, d * sizeof(float));
 }
 
-// act[r] = silu(h[r, :I]) · h[r, I:]
-void swiglu_rows(const float* h, int64_t A, int64_t I, float* act) {
-#pragma omp parallel for schedule(static) if (A * I > kParallelGrain)
-  for (int64_t r = 0; r < A; ++r) vec::swiglu(h + r * 2 * I, h + r * 2 * I + I, I, act + r * I);
+// act[r] = silu(h[r, :I]) · h[r, I:] for rows r0..r1
+void swiglu_rows(const float* h, int64_t r0, int64_t r1, int64_t I, float* act) {
+  for (int64_t r = r0; r < r1; ++r) vec::swiglu(h + r * 2 * I, h + r * 2 * I + I, I, act + r * I);
 }
 
 Napi::Value MoeExperts(const Napi::CallbackInfo& info) {
@@ -303,14 +301,12 @@ Napi::Value MoeExperts(const Napi::CallbackInfo& info) {
   Tensor xs = empty({A, d}), h = empty({A, 2 * I}), act = empty({A, I}), ye = empty({A, d}), y = empty({N, d});
   const float *pgu = a.gate_up.f32(), *pdown = a.down.f32(), *pw = a.weights.f32();
   float *pxs = xs.f32(), *ph = h.f32(), *pact = act.f32(), *pye = ye.f32(), *py = y.f32();
-  gather_rows(a.x.f32(), s, k, d, pxs);
+  const float* px = a.x.f32();
   for_each_expert(s, E, [&](int64_t e) {
-    const int64_t r0 = s.offsets[e], c = s.offsets[e + 1] - r0;
+    const int64_t r0 = s.offsets[e], r1 = s.offsets[e + 1], c = r1 - r0;
+    gather_rows(px, s, k, d, r0, r1, pxs);
     gemm(false, true, c, 2 * I, d, 1.f, pxs + r0 * d, d, pgu + e * 2 * I * d, d, 0.f, ph + r0 * 2 * I, 2 * I);
-  });
-  swiglu_rows(ph, A, I, pact);
-  for_each_expert(s, E, [&](int64_t e) {
-    const int64_t r0 = s.offsets[e], c = s.offsets[e + 1] - r0;
+    swiglu_rows(ph, r0, r1, I, pact);
     gemm(false, true, c, d, I, 1.f, pact + r0 * I, I, pdown + e * d * I, I, 0.f, pye + r0 * d, d);
   });
 #pragma omp parallel for schedule(static) if (N * k * d > kParallelGrain)
@@ -342,32 +338,32 @@ Napi::Value MoeExpertsBackward(const Napi::CallbackInfo& info) {
   const Segments s = sort_by_expert(a.indices.i32(), A, E);
   Tensor xs = empty({A, d}), act = empty({A, I}), dye = empty({A, d}), da = empty({A, I}), dh = empty({A, 2 * I}),
          dxs = empty({A, d});
-  Tensor dx = empty({N, d}), dgu = zeros(a.gate_up.shape), ddown = zeros(a.down.shape), dw = empty({N, k});
+  Tensor dx = empty({N, d}), dgu = empty(a.gate_up.shape), ddown = empty(a.down.shape), dw = empty({N, k});
   const float *pgu = a.gate_up.f32(), *pdown = a.down.f32(), *pw = a.weights.f32(), *pdy = dy.f32(), *ph = h.f32(),
               *pye = ye.f32();
   float *pxs = xs.f32(), *pact = act.f32(), *pdye = dye.f32(), *pda = da.f32(), *pdh = dh.f32(), *pdxs = dxs.f32(),
         *pdx = dx.f32(), *pdgu = dgu.f32(), *pddown = ddown.f32(), *pdw = dw.f32();
-  gather_rows(a.x.f32(), s, k, d, pxs);
-  swiglu_rows(ph, A, I, pact);
-  // dye[r] = w · dy[token]; dWeights = dy[token] · ye[r]
-#pragma omp parallel for schedule(static) if (A * d > kParallelGrain)
-  for (int64_t r = 0; r < A; ++r) {
-    const int64_t asg = s.order[r];
-    const float* g = pdy + (asg / k) * d;
-    const float w = pw[asg];
-    for (int64_t i = 0; i < d; ++i) pdye[r * d + i] = w * g[i];
-    pdw[asg] = static_cast<float>(vec::dot(g, pye + r * d, d));
-  }
+  const float* px = a.x.f32();
+  for (int64_t e = 0; e < E; ++e)  // experts without rows get zero gradients; the GEMMs below write the others whole
+    if (s.offsets[e + 1] == s.offsets[e]) {
+      std::fill(pdgu + e * 2 * I * d, pdgu + (e + 1) * 2 * I * d, 0.f);
+      std::fill(pddown + e * d * I, pddown + (e + 1) * d * I, 0.f);
+    }
   for_each_expert(s, E, [&](int64_t e) {
-    const int64_t r0 = s.offsets[e], c = s.offsets[e + 1] - r0;
+    const int64_t r0 = s.offsets[e], r1 = s.offsets[e + 1], c = r1 - r0;
+    gather_rows(px, s, k, d, r0, r1, pxs);
+    swiglu_rows(ph, r0, r1, I, pact);
+    for (int64_t r = r0; r < r1; ++r) {  // dye[r] = w · dy[token]; dWeights = dy[token] · ye[r]
+      const int64_t asg = s.order[r];
+      const float* g = pdy + (asg / k) * d;
+      const float w = pw[asg];
+      for (int64_t i = 0; i < d; ++i) pdye[r * d + i] = w * g[i];
+      pdw[asg] = static_cast<float>(vec::dot(g, pye + r * d, d));
+    }
     gemm(false, false, c, I, d, 1.f, pdye + r0 * d, d, pdown + e * d * I, I, 0.f, pda + r0 * I, I);
     gemm(true, false, d, I, c, 1.f, pdye + r0 * d, d, pact + r0 * I, I, 0.f, pddown + e * d * I, I);
-  });
-#pragma omp parallel for schedule(static) if (A * I > kParallelGrain)
-  for (int64_t r = 0; r < A; ++r)
-    vec::swiglu_backward(pda + r * I, ph + r * 2 * I, ph + r * 2 * I + I, I, pdh + r * 2 * I, pdh + r * 2 * I + I);
-  for_each_expert(s, E, [&](int64_t e) {
-    const int64_t r0 = s.offsets[e], c = s.offsets[e + 1] - r0;
+    for (int64_t r = r0; r < r1; ++r)
+      vec::swiglu_backward(pda + r * I, ph + r * 2 * I, ph + r * 2 * I + I, I, pdh + r * 2 * I, pdh + r * 2 * I + I);
     gemm(true, false, 2 * I, d, c, 1.f, pdh + r0 * 2 * I, 2 * I, pxs + r0 * d, d, 0.f, pdgu + e * 2 * I * d, d);
     gemm(false, false, c, d, 2 * I, 1.f, pdh + r0 * 2 * I, 2 * I, pgu + e * 2 * I * d, d, 0.f, pdxs + r0 * d, d);
   });

@@ -207,6 +207,7 @@ test('moe ops refuse bad arguments by name', () => {
   assert.throws(() => moe.experts(x, gu, dn, Tensor.from(new Int32Array([0, 1, 2, 0]), [4, 1]), w), /indices: entry 2 is 2, expected an expert index in 0\.\.1/);
   assert.throws(() => moe.experts(x, gu, Tensor.zeros([2, 3, 4]), Tensor.from(new Int32Array(4), [4, 1]), w), /down: expected shape \[E,d,I\] = \[2,3,5\], got \[2,3,4\]/);
   assert.throws(() => moe.experts(x, Tensor.zeros([2, 9, 3]), dn, Tensor.from(new Int32Array(4), [4, 1]), w), /gateUp: expected \[E,2I,3\]/);
+  assert.throws(() => ag.moe(new Var(Tensor.zeros([1, 4, 3])), new Var(Tensor.zeros([2, 3])), new Var(gu), new Var(dn), route({ topK: 1 })), /moe: x must be \[N,d\]/);
 });
 
 // ---- routed experts --------------------------------------------------------------------------------------

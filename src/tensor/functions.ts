@@ -391,6 +391,7 @@ export interface MoeOptions extends MoeRouteOptions {
  * reaches the router through the chosen experts' weights.
  */
 export function moe(x: Var, routerWeight: Var, gateUp: Var, down: Var, opts: MoeOptions): Var {
+  if (x.shape.length !== 2) throw new RangeError(`moe: x must be [N,d] (flatten the batch first), got [${x.shape.join(',')}]`);
   const { bias = null, ...routeOpts } = opts;
   const logits = ops.matmul(x.data, routerWeight.data, { transB: true });
   const r = moeOps.route(logits, bias, routeOpts);
