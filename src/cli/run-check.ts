@@ -102,7 +102,7 @@ export function estimateMemory(cfg: ModelConfig, rc: RunConfig, rec: RecursiveCo
   const V = cfg.vocab_size;
   const L = cfg.num_hidden_layers;
   const I = cfg.intermediate_size;
-  const HD = Math.max(cfg.linear_attn_config.num_heads * cfg.linear_attn_config.head_dim, (cfg.num_attention_heads ?? 1) * (cfg.attention_head_dim ?? 1));
+  const HD = Math.max(cfg.linear_attn_config.num_heads * cfg.linear_attn_config.head_dim, cfg.num_attention_heads * Math.max(cfg.qk_nope_head_dim + cfg.qk_rope_head_dim, cfg.v_head_dim));
   const B = rc.batch_size;
   const T = rc.data.seq_len;
   const tensors: [string, number][] = [

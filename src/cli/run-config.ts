@@ -8,7 +8,7 @@ import { CliError } from './errors';
 import { loadModelConfig } from '../nn';
 import { SPECIAL_ROLES, tokenizerProblems } from '../tokenizer';
 import { floatArg, intArg, urlArg } from './options';
-import { buildSources, buildTokenizer, inheritedTokenizer, resolveModelDir } from './run-setup';
+import { buildTokenizer, inheritedTokenizer } from './run-setup';
 
 export interface RunFlags {
   experimentName?: string;
@@ -218,35 +218,24 @@ export function resolveRunFlags(f: RunFlags): ResolvedRun {
       `--recursive-config: phase ${runConfig.phase} ${needsSidecar ? 'needs recursive_enabled: true' : 'trains the base model and needs recursive_enabled: false'}, but ${recursiveConfigPath} has recursive_enabled: ${recursiveConfig.recursive_enabled}`,
     );
   }
-  // Data, base model, architecture and tokenizer are checked now too, so a bad one writes nothing.
-  let modelVocab: number;
-  if (runConfig.model.path !== null) {
-    const dir = resolveModelDir(runConfig.model.path).dir;
+  // A phase started from a model inherits its tokenizer unless one is named. The tokenizer's own problems are
+  // refused here; data, base model, architecture, the tokenizer against the model's vocab_size and memory are
+  // checked by startRun (checkRun), also before anything is written.
+  if (runConfig.model.path !== null && !tokenizerNamed) {
+    let inherited: ReturnType<typeof inheritedTokenizer> = null;
     try {
-      modelVocab = loadModelConfig(dir).vocab_size;
-    } catch (e) {
-      throw new CliError(`--model-path: ${(e as Error).message}`);
+      inherited = inheritedTokenizer(runConfig.model.path);
+    } catch {
+      inherited = null; // an unreadable --model-path is reported by checkRun with the field and the reason
     }
-    if (!tokenizerNamed) {
-      const inherited = inheritedTokenizer(runConfig.model.path);
-      if (inherited) runConfig.tokenizer = { ...inherited, special: { ...inherited.special, ...(f.tokenizerSpecial ?? {}) } };
-    }
-  } else {
-    try {
-      modelVocab = loadModelConfig(runConfig.model.config ?? 'tiny').vocab_size;
-    } catch (e) {
-      throw new CliError(`--model-config: ${(e as Error).message}`);
-    }
+    if (inherited) runConfig.tokenizer = { ...inherited, special: { ...inherited.special, ...(f.tokenizerSpecial ?? {}) } };
   }
   const tok = buildTokenizer(runConfig);
   runConfig.tokenizer.files = tok.describe().files;
   const problems = tokenizerProblems(tok, {
-    modelVocabSize: modelVocab,
     roles: runConfig.phase === 'baseline' ? {} : { mask: `phase ${runConfig.phase}'s sidecar replaces corrupted draft positions with it` },
   });
   if (problems.length) throw new CliError(`--tokenizer: ${problems.join('; ')}`);
-  buildSources(runConfig, tok);
-  // Data, base model, architecture and memory are also checked by startRun (checkRun) before anything is written.
   if (f.experimentName !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(f.experimentName)) {
     throw new CliError(`--experiment-name: expected a folder name of letters, digits, '.', '_' and '-' (starting with a letter or digit), got ${JSON.stringify(f.experimentName)}`);
   }

@@ -239,7 +239,7 @@ export async function startRun(o: StartOptions): Promise<RunOutcome> {
       recursiveConfig: o.recursiveConfig,
       runConfig: o.runConfig,
       // The checkpoints declare the model's own architecture (a base model's config.json, not the preset).
-      modelConfig: checked.modelConfig as Record<string, unknown>,
+      modelConfig: checked.modelConfig as unknown as Record<string, unknown>,
       configPaths: { recursive: o.recursiveConfigPath, run: o.runConfigPath },
       command: o.command,
       ifExists: o.ifExists,
@@ -275,7 +275,7 @@ export async function resumeRun(dir: string, o: DriveOptions & { command: string
   const built = buildRun(rc, rec, checked);
   let tracker: ExperimentTracker;
   try {
-    tracker = await ExperimentTracker.resume(runDir, { command: o.command, modelConfig: checked.modelConfig as Record<string, unknown> });
+    tracker = await ExperimentTracker.resume(runDir, { command: o.command, modelConfig: checked.modelConfig as unknown as Record<string, unknown> });
   } catch (e) {
     disposeRun(built);
     throw e;
