@@ -31,6 +31,16 @@ export interface DriveOptions {
   say?: (text: string) => void;
 }
 
+/** The after_surgery verdict from its evaluation metrics (eval/surgery_*, see src/train/evaluate.ts). */
+export function surgeryVerdict(m: Record<string, number>): { pass: boolean; text: string } {
+  if (m['eval/surgery_identical'] === undefined) return { pass: false, text: 'after-surgery check: FAIL (no evaluation ran, so nothing was compared)' };
+  if (m['eval/surgery_identical'] === 1) return { pass: true, text: `after-surgery check: PASS (chunk logits bit-identical to the base model on ${m['eval/examples']} eval examples)` };
+  return {
+    pass: false,
+    text: `after-surgery check: FAIL (${m['eval/surgery_mismatches']} chunk logits differ from the base model on ${m['eval/examples']} eval examples, max |difference| ${m['eval/surgery_max_abs_diff']}; surgery must not change the model)`,
+  };
+}
+
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
@@ -64,6 +74,7 @@ async function drive(tracker: ExperimentTracker, rc: RunConfig, rcRecursive: Rec
     const { model, source } = buildModel(rc);
     const data = buildSources(rc);
     let lastLogged: Record<string, number> | undefined;
+    let lastEval: Record<string, number> = {};
     let lastCheckpoint = -1;
     // When the optimizer step ended: the first hook of a step fires right after it (eval and saving follow).
     let trainEnd: number | null = null;
@@ -73,7 +84,10 @@ async function drive(tracker: ExperimentTracker, rc: RunConfig, rcRecursive: Rec
       metrics: (step, m) => {
         trainEnd ??= Date.now();
         base.metrics?.(step, m);
-        if (Object.keys(m).some((k) => k.startsWith('eval/'))) progress.evaluation(step, m);
+        if (Object.keys(m).some((k) => k.startsWith('eval/'))) {
+          lastEval = m;
+          progress.evaluation(step, m);
+        }
         else lastLogged = m;
       },
       checkpoint: async (step, ck, info) => {
@@ -82,9 +96,8 @@ async function drive(tracker: ExperimentTracker, rc: RunConfig, rcRecursive: Rec
         lastCheckpoint = step;
       },
     };
-    // Exact match is generated for up to 16 eval examples, never more than the eval set (eval_batches x batch).
-    const evalGenerate = Math.min(16, rc.data.eval_batches * rc.batch_size);
-    trainer = new Trainer({ model, recursive: rcRecursive, config: rc, train: data.train, eval: data.eval, hooks, evalGenerate });
+    trainer = new Trainer({ model, recursive: rcRecursive, config: rc, train: data.train, eval: data.eval, hooks });
+    const evalSet = { hash: trainer.evalSetHash(), examples: Math.min(rc.data.eval_examples, data.eval.size), seed: rc.data.eval_seed, source: data.eval.name };
     if (resumeFrom !== null) {
       const loaded = readCheckpoint(tracker.dir, resumeFrom);
       const ck = checkpointFromLoaded(loaded);
@@ -93,12 +106,22 @@ async function drive(tracker: ExperimentTracker, rc: RunConfig, rcRecursive: Rec
       lastCheckpoint = loaded.step;
       say(`resumed ${tracker.dir} from checkpoint step ${loaded.step}`);
     } else {
-      tracker.updateMetadata({ extra: { model_source: source, data: data.description, trainable_tensors: trainer.trainableNames().length } });
+      tracker.updateMetadata({ extra: { model_source: source, data: data.description, trainable_tensors: trainer.trainableNames().length, eval_set: evalSet } });
       say(`run ${tracker.dir}: phase ${rc.phase}, model ${source}, data ${data.description}, ${rc.num_steps} steps x batch ${rc.batch_size}`);
     }
     const evalOnly = trainer.trainableNames().length === 0 || rc.num_steps === 0;
+    if (!evalOnly && rc.schedule.warmup_steps >= rc.num_steps) {
+      const w = `warning: warmup_steps (${rc.schedule.warmup_steps}) >= num_steps (${rc.num_steps}): the learning rate never reaches its peak ${rc.optimizer.lr} and never decays`;
+      say(w);
+      if (resumeFrom === null) tracker.addNote(w, 0);
+    }
     if (evalOnly) {
       await trainer.run();
+      if (rc.phase === 'after_surgery') {
+        const v = surgeryVerdict(lastEval);
+        say(v.text);
+        if (!v.pass) throw new Error(v.text);
+      }
     } else {
       const tokens = tokensPerStep(rc, data.train);
       while (trainer.step < rc.num_steps && !interrupted) {

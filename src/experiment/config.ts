@@ -146,9 +146,12 @@ const RunConfigFields = z.strictObject({
         train: z.string({ error: 'a data source such as "synthetic:addition" or a file path' }).min(1, { error: 'a data source such as "synthetic:addition" or a file path' }).default('synthetic:addition'),
         eval: nullableString('a data source or file path, or null (evaluate on held-out data of the train source)').default(null),
         seq_len: intAtLeast(2).default(128),
-        eval_batches: intAtLeast(1).default(8),
-      }, { error: 'an object with fields train, eval, seq_len, eval_batches' })
-      .default({ train: 'synthetic:addition', eval: null, seq_len: 128, eval_batches: 8 }),
+        /** Evaluation set size (default 1000: a 5-point exact-match difference is outside the 95% interval). */
+        eval_examples: intAtLeast(1).default(1000),
+        /** Draws a synthetic task's evaluation set (with the task alone: never the training seed or batch size). */
+        eval_seed: intAtLeast(0).default(0),
+      }, { error: 'an object with fields train, eval, seq_len, eval_examples, eval_seed' })
+      .default({ train: 'synthetic:addition', eval: null, seq_len: 128, eval_examples: 1000, eval_seed: 0 }),
     optimizer: z
       .strictObject({
         lr: positive().default(3e-4),
