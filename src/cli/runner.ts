@@ -87,8 +87,7 @@ async function drive(tracker: ExperimentTracker, rc: RunConfig, rcRecursive: Rec
         if (Object.keys(m).some((k) => k.startsWith('eval/'))) {
           lastEval = m;
           progress.evaluation(step, m);
-        }
-        else lastLogged = m;
+        } else lastLogged = m;
       },
       checkpoint: async (step, ck, info) => {
         trainEnd ??= Date.now();
@@ -111,7 +110,7 @@ async function drive(tracker: ExperimentTracker, rc: RunConfig, rcRecursive: Rec
     }
     const evalOnly = trainer.trainableNames().length === 0 || rc.num_steps === 0;
     if (!evalOnly && rc.schedule.warmup_steps >= rc.num_steps) {
-      const w = `warning: warmup_steps (${rc.schedule.warmup_steps}) >= num_steps (${rc.num_steps}): the learning rate never reaches its peak ${rc.optimizer.lr} and never decays`;
+      const w = `warning: warmup_steps (${rc.schedule.warmup_steps}) >= num_steps (${rc.num_steps}): the run is all warmup: the learning rate does not reach its peak ${rc.optimizer.lr} before the last step and never decays`;
       say(w);
       if (resumeFrom === null) tracker.addNote(w, 0);
     }
