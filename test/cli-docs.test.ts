@@ -52,7 +52,7 @@ function cutDown(args: string[], dir: string): string[] {
     if (!a.includes('--num-steps')) a.push('--num-steps', '3');
     if (!a.includes('--run-config')) a.push('--run-config', path.join(dir, 'fast.json'));
   }
-  if (a[0] === 'demo') a.push('--base-steps', '4', '--finetune-steps', '2', '--batch-size', '4', '--eval-examples', '16');
+  if (a[0] === 'demo') a.push('--base-steps', '4', '--finetune-steps', '2', '--batch-size', '4', '--eval-examples', '8');
   return a;
 }
 
