@@ -9,7 +9,7 @@ import { runCli } from './cli-helpers';
 test('reclin demo runs the four stages, checks the surgery and prints the comparison', async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'reclin-cli-demo-'));
   try {
-    const r = await runCli(['demo', '--base-steps', '4', '--finetune-steps', '2', '--batch-size', '4'], { cwd: tmp, timeoutMs: 300_000 });
+    const r = await runCli(['demo', '--base-steps', '4', '--finetune-steps', '2', '--batch-size', '4', '--eval-examples', '8'], { cwd: tmp, timeoutMs: 300_000 });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /after-surgery check passed: token accuracy identical, eval\/loss equal to the base within/);
     assert.match(r.stdout, /\nstage\s+steps\s+eval\/loss\s+eval\/token_accuracy\s+eval\/exact_match\s+seconds\n1\/4 base\s+4\s+[\d.]+/);

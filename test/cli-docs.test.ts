@@ -52,7 +52,7 @@ function cutDown(args: string[], dir: string): string[] {
     if (!a.includes('--num-steps')) a.push('--num-steps', '3');
     if (!a.includes('--run-config')) a.push('--run-config', path.join(dir, 'fast.json'));
   }
-  if (a[0] === 'demo') a.push('--base-steps', '4', '--finetune-steps', '2', '--batch-size', '4');
+  if (a[0] === 'demo') a.push('--base-steps', '4', '--finetune-steps', '2', '--batch-size', '4', '--eval-examples', '8');
   return a;
 }
 
@@ -63,7 +63,7 @@ async function runDoc(doc: string): Promise<void> {
   const micro = { ...tiny, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 2, kv_lora_rank: 16, qk_nope_head_dim: 8, qk_rope_head_dim: 8, v_head_dim: 16 };
   micro.linear_attn_config = { ...tiny.linear_attn_config, num_heads: 2, head_dim: 16, kda_layers: [1], full_attn_layers: [2] };
   fs.writeFileSync(path.join(dir, 'micro.json'), JSON.stringify(micro));
-  fs.writeFileSync(path.join(dir, 'fast.json'), JSON.stringify({ model: { config: path.join(dir, 'micro.json') }, data: { eval_batches: 1 }, schedule: { warmup_steps: 1 } }));
+  fs.writeFileSync(path.join(dir, 'fast.json'), JSON.stringify({ model: { config: path.join(dir, 'micro.json') }, data: { eval_examples: 4 }, schedule: { warmup_steps: 1 } }));
   const cmds = commandsOf(doc);
   assert.ok(cmds.length > 0, `${doc} shows no commands`);
   for (const line of cmds) {

@@ -21,7 +21,7 @@ before(() => {
   const micro = { ...tiny, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 2, kv_lora_rank: 16, qk_nope_head_dim: 8, qk_rope_head_dim: 8, v_head_dim: 16 };
   micro.linear_attn_config = { ...tiny.linear_attn_config, num_heads: 2, head_dim: 16, kda_layers: [1], full_attn_layers: [2] };
   fs.writeFileSync(path.join(tmp, 'micro.json'), JSON.stringify(micro));
-  fs.writeFileSync(path.join(tmp, 'fast.json'), JSON.stringify({ data: { eval_batches: 1 }, schedule: { warmup_steps: 2 } }));
+  fs.writeFileSync(path.join(tmp, 'fast.json'), JSON.stringify({ data: { eval_examples: 4 }, schedule: { warmup_steps: 2 } }));
   // The seed's quick start names configs/recursive_phase_a.json relative to the working directory.
   fs.cpSync(path.join(repoRoot, 'configs'), path.join(tmp, 'configs'), { recursive: true });
 });

@@ -59,7 +59,7 @@ export function trainerConfig(over: Partial<TrainerConfig> = {}): TrainerConfig 
     checkpoint: { best_metric: 'eval/loss', best_mode: 'min' },
     lora: { rank: 2, alpha: 4, lr: 1e-3, top_fraction: 0.5 },
     unfreeze: { every: 2, lr: 1e-3, l2_weight: 0.1 },
-    data: { eval_batches: 1 },
+    data: { eval_examples: 4, eval_seed: 0 },
     ...over,
   };
 }

@@ -138,3 +138,25 @@ test('refinedLayers: all, explicit indices deduplicated and sorted, out of range
   assert.throws(() => refinedLayers([5], 3), /layers_to_refine: indices 5 out of range/);
   assert.deepEqual(lossWeightsFromConfig({ lambda_final: 1.0, lambda_masked: 0.5, lambda_halt: 0.5, lambda_len: 0.05, lambda_ponder: 0.01, lambda_stability: 0.01 }), DEFAULT_LOSS_WEIGHTS);
 });
+
+test('halt target: 1 when no later step predicts more of the row correctly (not: the whole row correct)', () => {
+  // B=3 rows, W=2, V=2, K=3. Targets [0, 0] per row. c_k[b] = correct predictions of row b at step k.
+  const row = (a: number, b: number) => [a === 0 ? 1 : 0, a === 0 ? 0 : 1, b === 0 ? 1 : 0, b === 0 ? 0 : 1]; // argmaxes a, b
+  // row 0: c = 0, 1, 1 (refinement helps once); row 1: c = 1, 1, 1 (never perfect, never improves);
+  // row 2: c = 2, 1, 1 (step 1 perfect, later steps worse)
+  // steps[k][b]: step k, row b
+  const steps = [[row(1, 1), row(0, 1), row(0, 0)], [row(0, 1), row(1, 0), row(0, 1)], [row(1, 0), row(0, 1), row(1, 0)]];
+  const r = recursiveLoss({
+    B: 3,
+    W: 2,
+    V: 2,
+    logits: steps.map((s) => Float64Array.from(s.flat())),
+    haltLogits: steps.map(() => new Float64Array(3)),
+    lengthLogits: null,
+    maxLen: 2,
+    targets: new Int32Array([0, 0, 0, 0, 0, 0]),
+    corrupted: new Uint8Array(6),
+    lengths: new Int32Array([2, 2, 2]),
+  });
+  assert.deepEqual(r.haltTargets.map((y) => [...y]), [[0, 1, 1], [1, 1, 1], [1, 1, 1]]);
+});

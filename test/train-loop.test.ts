@@ -89,7 +89,7 @@ test('after_surgery evaluates once and its teacher-forced eval metrics equal the
       const tr = new Trainer({
         model,
         recursive: recursiveSettings({ recursive_enabled: phase !== 'baseline', use_latent_token: false, cache_reset_policy: 'reset_all' }),
-        config: trainerConfig({ phase, num_steps: 0, data: { eval_batches: 2 } }),
+        config: trainerConfig({ phase, num_steps: 0, data: { eval_examples: 8, eval_seed: 0 } }),
         train: new TaskSource(task, 5),
         eval: new TaskSource(task, 99, 8),
         evalGenerate: 0,

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readMetrics, readRunStatus, writeFileAtomic } from '../experiment';
+import { compareChecks, renderChecks } from './compare-checks';
 import { flatten, renderHtml, renderText, type RunSummary } from './compare-report';
 import { CliError } from './errors';
 import { requireExperimentDir } from './run-dir';
@@ -65,6 +66,8 @@ export function register(program: Command): void {
       for (const r of runs) counts.set(r.name, (counts.get(r.name) ?? 0) + 1);
       for (const r of runs) if (counts.get(r.name)! > 1) r.name = `${path.basename(path.dirname(r.dir))}/${r.name}`;
       if (o.html) writeFileAtomic(checkHtmlTarget(o.html), renderHtml(runs, { generatedAt: new Date().toISOString() }));
+      // Before the numbers: whether they can be compared at all.
+      process.stdout.write(renderChecks(compareChecks(runs)));
       process.stdout.write(renderText(runs, { all: o.all }));
       if (o.html) process.stdout.write(`HTML report: ${path.resolve(o.html)}\n`);
     });

@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseRecursiveConfig, parseRunConfig, readMetrics, writeJsonAtomic, type Phase } from '../experiment';
+import { loadRecursiveConfig, parseRunConfig, readMetrics, writeJsonAtomic, type Phase } from '../experiment';
 import { CliError } from './errors';
 import { intArg } from './options';
 import { redactArgv } from './run-config';
@@ -39,14 +39,11 @@ export const DEMO_MODEL = {
   linear_attn_config: { num_heads: 2, head_dim: 32, short_conv_kernel_size: 4, kda_layers: [1], full_attn_layers: [2] },
 };
 
-/** 2-digit addition: the answer is 3 digits + EOS = 4 tokens, one chunk. */
-const CHUNK = 4;
+/** The demo's recursive config, shipped as configs/recursive_demo.json (2-digit addition: a 4-token chunk). */
+export const DEMO_RECURSIVE_CONFIG = path.join(__dirname, '..', '..', 'configs', 'recursive_demo.json');
 
 function recursiveConfig(enabled: boolean) {
-  return parseRecursiveConfig(
-    { recursive_enabled: enabled, chunk_width: CHUNK, max_chunk_len: CHUNK, max_inner_steps: 3, d_state: 32, gate_hidden: 64, use_latent_token: false },
-    'demo recursive config',
-  );
+  return { ...loadRecursiveConfig(DEMO_RECURSIVE_CONFIG), recursive_enabled: enabled };
 }
 
 /** The run config fields the demo sets (the rest take their defaults). */
@@ -72,9 +69,10 @@ export function register(program: Command): void {
     .option('--experiment-dir <dir>', 'where the four runs go (in a new folder demo_<time>)', './experiments')
     .option('--base-steps <n>', 'training steps of the base model', intArg(1), 300)
     .option('--finetune-steps <n>', 'steps of the control and of phase a', intArg(1), 100)
-    .option('--batch-size <n>', 'examples per step (the evaluation uses two batches)', intArg(1), 16)
+    .option('--batch-size <n>', 'examples per step', intArg(1), 16)
     .option('--seed <n>', 'seed of everything', intArg(0), 7)
-    .action(async (o: { experimentDir: string; baseSteps: number; finetuneSteps: number; batchSize: number; seed: number }) => {
+    .option('--eval-examples <n>', 'evaluation set size of every stage', intArg(1), 1000)
+    .action(async (o: { experimentDir: string; baseSteps: number; finetuneSteps: number; batchSize: number; seed: number; evalExamples: number }) => {
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, '').replace('T', '_');
       const root = path.resolve(o.experimentDir, `demo_${stamp}`);
       if (fs.existsSync(root)) throw new CliError(`--experiment-dir: ${root} already exists`);
@@ -90,7 +88,7 @@ export function register(program: Command): void {
         num_steps: steps,
         batch_size: o.batchSize,
         model: { path: base, config: base ? null : modelFile },
-        data: { train: 'synthetic:addition:2', eval_batches: 2, seq_len: 16 },
+        data: { train: 'synthetic:addition:2', eval_examples: o.evalExamples, seq_len: 16 },
         optimizer: { lr },
         schedule: { warmup_steps: Math.min(20, Math.floor(steps / 5)), decay: 'cosine' },
         intervals: { log: 10, eval: Math.max(1, Math.floor(steps / 2)), save: steps || 1 },

@@ -28,6 +28,8 @@ export interface RunFlags {
   saveInterval?: number;
   dataPath?: string;
   evalDataPath?: string;
+  evalExamples?: number;
+  evalSeed?: number;
   data?: string;
   seed?: number;
   device?: string;
@@ -52,6 +54,8 @@ const FLAG_OF: Record<string, string> = {
   'model.config': '--model-config',
   'data.train': '--data / --data-path',
   'data.eval': '--eval-data-path',
+  'data.eval_examples': '--eval-examples',
+  'data.eval_seed': '--eval-seed',
   'optimizer.lr': '--lr',
   'schedule.warmup_steps': '--warmup-steps',
   'intervals.log': '--log-interval',
@@ -98,6 +102,8 @@ export function addRunFlags(cmd: Command): Command {
     .option('--data <source>', 'training data: synthetic:addition[:digits], synthetic:sorting[:len], synthetic:reverse[:len], or a file')
     .option('--data-path <file>', 'training data file (.jsonl with text or prompt/completion, else plain text)')
     .option('--eval-data-path <file>', 'evaluation data file (default: held-out data of the training source)')
+    .option('--eval-examples <n>', 'evaluation set size (default 1000: exact match to +-3.1 points, 95%)', intArg(1))
+    .option('--eval-seed <n>', 'seed of a synthetic task\'s evaluation set (default 0; independent of --seed)', intArg(0))
     .option('--num-steps <n>', 'optimizer steps', intArg(0))
     .option('--batch-size <n>', 'examples per step', intArg(1))
     .option('--lr <lr>', 'peak learning rate', floatArg({ min: 0, exclusiveMin: true }))
@@ -181,6 +187,8 @@ export function resolveRunFlags(f: RunFlags): ResolvedRun {
   set('model.config', f.modelConfig !== undefined && fs.existsSync(f.modelConfig) ? path.resolve(f.modelConfig) : f.modelConfig);
   set('data.train', f.data ?? (f.dataPath === undefined ? undefined : path.resolve(f.dataPath)));
   set('data.eval', f.evalDataPath === undefined ? undefined : path.resolve(f.evalDataPath));
+  set('data.eval_examples', f.evalExamples);
+  set('data.eval_seed', f.evalSeed);
   set('optimizer.lr', f.lr);
   set('schedule.warmup_steps', f.warmupSteps);
   set('intervals.log', f.logInterval);

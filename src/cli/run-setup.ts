@@ -82,12 +82,13 @@ export function buildSources(rc: RunConfig, tok: Tokenizer = buildTokenizer(rc))
     throw new CliError(`--data: expected synthetic:addition[:digits], synthetic:sorting[:length] or synthetic:reverse[:length], got ${JSON.stringify(spec)}`);
   }
   const task = taskOf(spec);
-  const evalSize = rc.data.eval_batches * rc.batch_size;
+  const evalSize = rc.data.eval_examples;
   if (task) {
     const t = makeTask(task);
     const train = new TaskSource(t, rc.seed, Infinity, tok);
-    const evalSrc = rc.data.eval ? fileSource(rc.data.eval, rc.data.seq_len, tok) : new TaskSource(t, mixSeed(rc.seed, 0xe4a1), evalSize, tok);
-    return { train, eval: evalSrc, description: `${t.name} (train seed ${rc.seed}${rc.data.eval ? `, eval ${rc.data.eval}` : `, ${evalSize} held-out eval examples`})` };
+    // The eval set depends on the task and eval_seed only (mixed so that it is not train seed eval_seed's stream).
+    const evalSrc = rc.data.eval ? fileSource(rc.data.eval, rc.data.seq_len, tok) : new TaskSource(t, mixSeed(rc.data.eval_seed, 0xe4a1), evalSize, tok);
+    return { train, eval: evalSrc, description: `${t.name} (train seed ${rc.seed}${rc.data.eval ? `, eval ${rc.data.eval}` : `, ${evalSize} eval examples of eval seed ${rc.data.eval_seed}`})` };
   }
   const all = fileSource(spec, rc.data.seq_len, tok);
   if (rc.data.eval) return { train: all, eval: fileSource(rc.data.eval, rc.data.seq_len, tok), description: `${spec} (eval ${rc.data.eval})` };

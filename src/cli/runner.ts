@@ -32,6 +32,16 @@ export interface DriveOptions {
   say?: (text: string) => void;
 }
 
+/** The after_surgery verdict from its evaluation metrics (eval/surgery_*, see src/train/evaluate.ts). */
+export function surgeryVerdict(m: Record<string, number>): { pass: boolean; text: string } {
+  if (m['eval/surgery_identical'] === undefined) return { pass: false, text: 'after-surgery check: FAIL (no evaluation ran, so nothing was compared)' };
+  if (m['eval/surgery_identical'] === 1) return { pass: true, text: `after-surgery check: PASS (chunk logits bit-identical to the base model on ${m['eval/examples']} eval examples)` };
+  return {
+    pass: false,
+    text: `after-surgery check: FAIL (${m['eval/surgery_mismatches']} chunk logits differ from the base model on ${m['eval/examples']} eval examples, max |difference| ${m['eval/surgery_max_abs_diff']}; surgery must not change the model)`,
+  };
+}
+
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
@@ -62,10 +72,8 @@ function buildRun(rc: RunConfig, rec: RecursiveConfig, checked: CheckedRun): Bui
   const model = buildModel(rc, checked);
   const hooks: TrainerHooks = {};
   const onEvalProgress: BuiltRun['onEvalProgress'] = {};
-  // Exact match is generated for up to 16 eval examples, never more than the eval set (eval_batches x batch).
-  const evalGenerate = Math.min(16, rc.data.eval_batches * rc.batch_size);
   try {
-    const trainer = new Trainer({ model, recursive: rec, config: rc, train: checked.data.train, eval: checked.data.eval, hooks, evalGenerate, onEvalProgress: (d, t) => onEvalProgress.fn?.(d, t) });
+    const trainer = new Trainer({ model, recursive: rec, config: rc, train: checked.data.train, eval: checked.data.eval, hooks, onEvalProgress: (d, t) => onEvalProgress.fn?.(d, t) });
     return { checked, trainer, hooks, onEvalProgress };
   } catch (e) {
     model.dispose();
@@ -107,6 +115,7 @@ async function drive(tracker: ExperimentTracker, rc: RunConfig, built: BuiltRun,
   let lastLogged: Record<string, number> | undefined;
   let lastCheckpoint = -1;
   try {
+    let lastEval: Record<string, number> = {};
     // When the optimizer step ended: the first hook of a step fires right after it (eval and saving follow).
     let trainEnd: number | null = null;
     const base = trackerHooks(tracker);
@@ -115,8 +124,10 @@ async function drive(tracker: ExperimentTracker, rc: RunConfig, built: BuiltRun,
       metrics: (step: number, m: Record<string, number>) => {
         trainEnd ??= Date.now();
         base.metrics?.(step, m);
-        if (Object.keys(m).some((k) => k.startsWith('eval/'))) progress.evaluation(step, m);
-        else lastLogged = m;
+        if (Object.keys(m).some((k) => k.startsWith('eval/'))) {
+          lastEval = m;
+          progress.evaluation(step, m);
+        } else lastLogged = m;
       },
       checkpoint: async (step: number, ck: TrainerCheckpoint, info: { isBest: boolean; metrics: Record<string, number> }) => {
         trainEnd ??= Date.now();
@@ -130,6 +141,7 @@ async function drive(tracker: ExperimentTracker, rc: RunConfig, built: BuiltRun,
       await yieldToEventLoop();
       if (interrupted) throw new EvaluationInterrupted(`evaluation at step ${trainer.step} stopped by a signal after ${done} of ${total}`);
     };
+    const evalSet = { hash: trainer.evalSetHash(), examples: Math.min(rc.data.eval_examples, checked.data.eval.size), seed: rc.data.eval_seed, source: checked.data.eval.name };
     if (resumeFrom !== null) {
       const loaded = readCheckpoint(tracker.dir, resumeFrom);
       const ck = checkpointFromLoaded(loaded);
@@ -138,18 +150,30 @@ async function drive(tracker: ExperimentTracker, rc: RunConfig, built: BuiltRun,
       lastCheckpoint = loaded.step;
       say(`resumed ${tracker.dir} from checkpoint step ${loaded.step}`);
     } else {
-      tracker.updateMetadata({ extra: { model_source: checked.source, data: checked.data.description, tokenizer: checked.data.train.tokenizer.describe(), trainable_tensors: trainer.trainableNames().length, memory_estimate_bytes: Math.round(checked.memory.bytes) } });
+      tracker.updateMetadata({ extra: { model_source: checked.source, data: checked.data.description, tokenizer: checked.data.train.tokenizer.describe(), trainable_tensors: trainer.trainableNames().length, memory_estimate_bytes: Math.round(checked.memory.bytes), eval_set: evalSet } });
       say(`run ${tracker.dir}: phase ${rc.phase}, model ${checked.source}, data ${checked.data.description}, ${rc.num_steps} steps x batch ${rc.batch_size}`);
     }
     const evalOnly = trainer.trainableNames().length === 0 || rc.num_steps === 0;
+    if (!evalOnly && rc.schedule.warmup_steps >= rc.num_steps) {
+      const w = `warning: warmup_steps (${rc.schedule.warmup_steps}) >= num_steps (${rc.num_steps}): the run is all warmup: the learning rate does not reach its peak ${rc.optimizer.lr} before the last step and never decays`;
+      say(w);
+      if (resumeFrom === null) tracker.addNote(w, 0);
+    }
     if (evalOnly) {
+      let stopped = false;
       try {
         await trainer.run();
       } catch (e) {
         if (!(e instanceof EvaluationInterrupted)) throw e;
         tracker.addNote(e.message, trainer.step);
+        stopped = true;
       }
       tracker.setActivity(null);
+      if (rc.phase === 'after_surgery' && !stopped) {
+        const v = surgeryVerdict(lastEval);
+        say(v.text);
+        if (!v.pass) throw new Error(v.text);
+      }
     } else {
       const tokens = tokensPerStep(rc, checked.data.train);
       while (trainer.step < rc.num_steps && !interrupted) {

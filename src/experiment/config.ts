@@ -160,9 +160,12 @@ const RunConfigFields = z.strictObject({
         eval: nullableString('a data source or file path, or null (evaluate on held-out data of the train source)').default(null),
         // 256: a plain-text example then holds a 128-id prefix before the default 128-id chunk.
         seq_len: intIn(2, 1 << 20).default(256),
-        eval_batches: intIn(1, 1e6).default(8),
-      }, { error: 'an object with fields train, eval, seq_len, eval_batches' })
-      .default({ train: 'synthetic:addition', eval: null, seq_len: 256, eval_batches: 8 }),
+        /** Evaluation set size (default 1000: a 5-point exact-match difference is outside the 95% interval). */
+        eval_examples: intIn(1, 1e7).default(1000),
+        /** Draws a synthetic task's evaluation set (with the task alone: never the training seed or batch size). */
+        eval_seed: intIn(0, 2 ** 31 - 1).default(0),
+      }, { error: 'an object with fields train, eval, seq_len, eval_examples, eval_seed' })
+      .default({ train: 'synthetic:addition', eval: null, seq_len: 256, eval_examples: 1000, eval_seed: 0 }),
     optimizer: z
       .strictObject({
         lr: learningRate().default(3e-4),

@@ -1,5 +1,5 @@
 // ChunkRefine: the sidecar around a KimiLinearLM (built only when recursive_enabled). One inner step runs
-// the chunk draft (after the prefix, and after the latent token when used) through every block, applying
+// the chunk draft (after the prefix; with the latent token added to its embeddings through a zero gate) through every block, applying
 // each RefineCell to the chunk positions right after its block, then the LM head and the boundary head.
 //
 // Cache policy (cache_reset_policy):
@@ -69,7 +69,7 @@ export interface ChunkStep {
   cellStates: Var[];
   /** Snapshot mode: the layer states after this step's chunk (keep_all continues from them). */
   states: LayerState[] | null;
-  /** Logits [B, 1, V] of the chunk's last position (under keep_all, without a latent token, they predict the next copy's first token). */
+  /** Logits [B, 1, V] of the chunk's last position (under keep_all they predict the next copy's first token). */
   lastRow: Var;
 }
 
@@ -114,11 +114,16 @@ export class ChunkRefine extends Module {
     return this.base.parameters().some((p) => p.requiresGrad);
   }
 
-  /** Encodes the prefix [B, P] per the cache policy. */
-  encodePrefix(prefix: Tensor): PrefixContext {
+  /**
+   * Encodes the prefix [B, P] per the cache policy. `full` forces one pass over prefix + chunk per step (the
+   * default policy's values computed in the base forward's order: evaluation uses it, so that surgery
+   * reproduces the base model's logits bit for bit rather than to float32 rounding).
+   */
+  encodePrefix(prefix: Tensor, opts: { full?: boolean } = {}): PrefixContext {
     const [B, P] = prefix.shape;
     if (P < 1) throw new RangeError('prefix: needs at least one position (BOS)');
-    const full = this.cfg.cache_reset_policy === 'reset_all' || (this.cfg.cache_reset_policy === 'keep_kda_recurrent_reset_mla' && this.baseTrainable());
+    if (opts.full && this.cfg.cache_reset_policy === 'keep_all') throw new RangeError('encodePrefix: full recomputation is not the keep_all policy (its context holds earlier drafts)');
+    const full = opts.full === true || this.cfg.cache_reset_policy === 'reset_all' || (this.cfg.cache_reset_policy === 'keep_kda_recurrent_reset_mla' && this.baseTrainable());
     if (full) return { B, P, prefix, full, states: null, lastLogits: null };
     // Nothing trainable reaches the prefix (base frozen): encode it once, without a graph.
     const { logits, states } = noGrad(() => this.base.forwardWithState(prefix, null));
@@ -143,10 +148,10 @@ export class ChunkRefine extends Module {
     if (cellStates.length !== this.cells.length) throw new RangeError(`cellStates: expected ${this.cells.length}, got ${cellStates.length}`);
     const parts: Var[] = [];
     if (ctx.full) parts.push(this.base.embed(ctx.prefix));
-    if (this.latent) parts.push(this.latent.input(B, prevTop));
-    parts.push(draftEmb ?? this.base.embed(draft));
+    const chunkEmb = draftEmb ?? this.base.embed(draft);
+    parts.push(this.latent ? this.latent.apply(chunkEmb, prevTop) : chunkEmb);
     let h = parts.length === 1 ? parts[0] : ag.concat(parts, 1);
-    const c0 = (ctx.full ? P : 0) + (this.latent ? 1 : 0);
+    const c0 = ctx.full ? P : 0;
     const c1 = c0 + W;
     const nextCells: Var[] = [...cellStates];
     const nextStates: LayerState[] = [];
@@ -180,8 +185,8 @@ export class ChunkRefine extends Module {
    * corrupted positions instead get Gumbel-softmax soft embeddings softmax((logits_k + g) / tau) . E, so the
    * next step's loss reaches step k's logits. Returns every step's outputs.
    */
-  refine(prefix: Tensor, draft: Int32Array, corrupted: Uint8Array | null, W: number, rng: Rng | null = null): ChunkStep[] {
-    const ctx = this.encodePrefix(prefix);
+  refine(prefix: Tensor, draft: Int32Array, corrupted: Uint8Array | null, W: number, rng: Rng | null = null, opts: { full?: boolean } = {}): ChunkStep[] {
+    const ctx = this.encodePrefix(prefix, opts);
     const B = ctx.B;
     if (draft.length !== B * W) throw new RangeError(`draft: expected ${B}x${W} ids, got ${draft.length}`);
     const cur = Int32Array.from(draft);

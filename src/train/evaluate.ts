@@ -1,17 +1,21 @@
-// Evaluation on fixed data: the same examples every time (the eval source read in index order from 0), so
-// numbers are comparable across steps, phases and runs.
+// Evaluation on fixed data: the first `examples` examples of the eval source, read in index order in batches
+// of EVAL_BATCH_SIZE (never the training batch size, which would change the padding), so numbers are
+// comparable across steps, phases and runs; evalSetHash() names that set.
 //   eval/loss, eval/perplexity, eval/token_accuracy  teacher-forced next-token metrics over the chunk
 //     targets. Base model: logits of [prefix; chunk]. With the sidecar: the last of K inner steps on the
-//     clean chunk as draft; after surgery (zero-init, no latent token) this equals the base bit for bit, but a
+//     clean chunk as draft, computed in one pass over prefix + chunk like the base forward; after surgery
+//     (zero-init W_out, zero latent gate) this equals the base bit for bit (eval/surgery_* check it), but a
 //     trained sidecar sees the whole clean chunk (mean pooling, latent summary), so these are not a fair
 //     comparison for a trained recursive model: exact match is.
 //   eval/denoise_* (sidecar): the training objective's terms with drafts corrupted at corruption_rate_final
 //     (fixed seed).
-//   eval/exact_match: greedy/chunked generation from the prompt, compared with the answer.
+//   eval/exact_match: greedy/chunked generation from the prompt, compared with the answer, on every
+//     example of the set that has one (eval/exact_match_n of them).
+//   eval/examples: the set's size; eval/set_hash: the first 48 bits of evalSetHash() as a number.
 //   eval/gen_avg_refine_steps, eval/gen_commit_rate, eval/gen_avg_chunk_len, eval/gen_low_forced_rate.
 //   perplexity = exp(mean CE over all eval tokens) (pooled, not averaged per batch).
+import { createHash } from 'node:crypto';
 import type { KimiLinearLM } from '../nn';
-import { Batcher } from '../data/batcher';
 import { type ChunkBatch, collateChunks } from '../data/collate';
 import { corruptChunk, type CorruptionMode, type CorruptionStrategy } from '../data/corruption';
 import { Rng } from '../data/rng';
@@ -60,12 +64,32 @@ export function baseChunkLogits(model: KimiLinearLM, batch: ChunkBatch): Var {
   return ag.slice(logits, 1, P - 1, P + W - 1);
 }
 
+/** Examples per evaluation forward pass: fixed, so the evaluation does not depend on the training batch size. */
+export const EVAL_BATCH_SIZE = 16;
+
+/**
+ * sha256 of the first `examples` examples of `source` (ids, prompt length and answer of each, in order): two
+ * runs evaluated on the same set have the same hash, whatever their seeds, batch sizes or sources' names.
+ */
+export function evalSetHash(source: ExampleSource, examples: number): string {
+  const n = Math.min(examples, source.size);
+  const h = createHash('sha256');
+  for (let i = 0; i < n; i++) {
+    const e = source.get(i);
+    h.update(`${JSON.stringify([e.ids, e.promptLength ?? null, e.answer ?? null])}\n`);
+  }
+  return h.digest('hex');
+}
+
 export interface EvalOptions {
-  batches: number;
-  batchSize: number;
+  /** Size of the evaluation set: the source's first `examples` examples (all of a smaller source). */
+  examples: number;
   chunkWidth: number;
-  /** Examples to generate for exact match (those with an answer). */
-  generate: number;
+  /** At most this many of them are generated for exact match (default: all). */
+  generate?: number;
+  /** Also run the base model and compare its chunk logits with the sidecar's bit for bit (after_surgery). */
+  surgeryCheck?: boolean;
+  /** The evaluation seed: it draws the corruption of the denoise drafts (never the training seed). */
   seed: number;
   /** Sidecar only. */
   corruptionRate?: number;
@@ -93,27 +117,44 @@ export function evaluate(model: KimiLinearLM, sidecar: ChunkRefine | null, sourc
 export function* evaluateSteps(model: KimiLinearLM, sidecar: ChunkRefine | null, source: ExampleSource, o: EvalOptions): Generator<{ done: number; total: number }, EvalResult> {
   const tok = source.tokenizer;
   const metrics: Record<string, number> = {};
-  const batcher = new Batcher(source, { batchSize: o.batchSize, seed: o.seed, shuffle: false });
-  const nBatches = source.size === Infinity ? o.batches : Math.min(o.batches, Math.ceil(source.size / o.batchSize));
+  if (!Number.isInteger(o.examples) || o.examples < 1) throw new RangeError(`eval_examples: expected a positive integer, got ${o.examples}`);
+  const total = Math.min(o.examples, source.size);
+  const nBatches = Math.ceil(total / EVAL_BATCH_SIZE);
+  let read = 0;
+  let surgeryDiff = 0;
+  let surgeryMismatches = 0;
   let ce = 0;
   let n = 0;
   let correct = 0;
   const den: Record<string, number> = {};
-  const limit = source.size === Infinity ? o.generate : Math.min(o.generate, source.size);
+  const limit = Math.min(o.generate ?? total, total);
   for (let i = 0; i < nBatches; i++) {
-    const batch = collateChunks(batcher.next(), { chunkWidth: o.chunkWidth, padId: tok.padId });
+    const rows: ReturnType<ExampleSource['get']>[] = [];
+    for (; rows.length < EVAL_BATCH_SIZE && read < total; read++) rows.push(source.get(read));
+    const batch = collateChunks(rows, { chunkWidth: o.chunkWidth, padId: tok.padId });
     noGrad(() =>
       scope(() => {
         const V = model.config.vocab_size;
         const prefix = Tensor.from(batch.prefix, [batch.batchSize, batch.prefixLength]);
         // With the sidecar: the clean chunk as draft and nothing marked corrupted (no position is replaced).
-        const logits = sidecar ? sidecar.refine(prefix, batch.chunk, new Uint8Array(batch.chunk.length), batch.chunkWidth).at(-1)!.logits : baseChunkLogits(model, batch);
+        const full = sidecar ? sidecar.cfg.cache_reset_policy !== 'keep_all' : false;
+        const logits = sidecar ? sidecar.refine(prefix, batch.chunk, new Uint8Array(batch.chunk.length), batch.chunkWidth, null, { full }).at(-1)!.logits : baseChunkLogits(model, batch);
+        if (sidecar && o.surgeryCheck) {
+          const a = logits.data.toFloat32Array();
+          const b = baseChunkLogits(model, batch).data.toFloat32Array();
+          for (let j = 0; j < a.length; j++) {
+            if (Object.is(a[j], b[j])) continue;
+            surgeryMismatches++;
+            const d = Math.abs(a[j] - b[j]);
+            surgeryDiff = Math.max(surgeryDiff, Number.isNaN(d) ? Infinity : d);
+          }
+        }
         const s = tokenStats(logits.data.toFloat32Array(), batch.targets, V);
         ce += s.ce;
         n += s.n;
         correct += s.correct;
         if (sidecar) {
-          const { draft, corrupted } = corruptChunk(batch, o.corruptionRate ?? 0.1, Rng.seeded(o.seed, 0x5eed, i), { strategy: o.corruptionStrategy, mode: o.corruptionMode, tokenizer: tok });
+          const { draft, corrupted } = corruptChunk(batch, o.corruptionRate ?? 0.1, Rng.seeded(o.seed, 0x5eed, i), { strategy: o.corruptionStrategy, mode: o.corruptionMode });
           const steps = sidecar.refine(prefix, draft, corrupted, batch.chunkWidth);
           const r = recursiveLoss(
             {
@@ -135,6 +176,12 @@ export function* evaluateSteps(model: KimiLinearLM, sidecar: ChunkRefine | null,
       }),
     );
     yield { done: i + 1, total: nBatches + limit };
+  }
+  metrics['eval/examples'] = total;
+  if (o.surgeryCheck && sidecar) {
+    metrics['eval/surgery_identical'] = surgeryMismatches === 0 ? 1 : 0;
+    metrics['eval/surgery_mismatches'] = surgeryMismatches;
+    metrics['eval/surgery_max_abs_diff'] = surgeryDiff;
   }
   metrics['eval/loss'] = n > 0 ? ce / n : 0;
   metrics['eval/perplexity'] = Math.exp(metrics['eval/loss']);
@@ -161,7 +208,10 @@ export function* evaluateSteps(model: KimiLinearLM, sidecar: ChunkRefine | null,
     for (const k of Object.keys(g) as (keyof typeof g)[]) g[k] += r.stats[k];
     if (samples.length < 4) samples.push({ prompt: tok.decode(prompt, { skipSpecial: true }), output: text, answer: e.answer, exact: ok });
   }
-  if (tried > 0) metrics['eval/exact_match'] = exact / tried;
+  if (tried > 0) {
+    metrics['eval/exact_match'] = exact / tried;
+    metrics['eval/exact_match_n'] = tried;
+  }
   if (sidecar && g.chunks > 0) {
     metrics['eval/gen_avg_refine_steps'] = g.refineSteps / g.chunks;
     metrics['eval/gen_commit_rate'] = g.thresholdCommits / g.chunks;

@@ -1,5 +1,5 @@
 export { Trainer } from './trainer';
 export type { TrainerConfig, TrainerState, TrainerCheckpoint, TrainerHooks, TrainerOptions, RecursiveSettings } from './trainer';
-export { evaluate, tokenStats, baseChunkLogits } from './evaluate';
+export { evaluate, evalSetHash, tokenStats, baseChunkLogits, EVAL_BATCH_SIZE } from './evaluate';
 export type { EvalOptions } from './evaluate';
 export { trackerHooks, checkpointFromLoaded } from './tracker-hooks';

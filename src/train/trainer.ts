@@ -19,7 +19,7 @@ import { recursiveLossVar } from '../recursive/loss-node';
 import { lossWeightsFromConfig } from '../recursive/losses';
 import { applyL2ToPretrained, type PhaseName, type PhaseSetup, setupPhase } from '../recursive/phases';
 import { type Parameter, Tensor, ag, backward, keep, scope } from '../tensor';
-import { evaluateSteps, type EvalResult } from './evaluate';
+import { evalSetHash, evaluateSteps, type EvalResult } from './evaluate';
 
 /** The recursive-config fields the trainer reads (the experiment's RecursiveConfig satisfies it). */
 export interface RecursiveSettings extends SidecarConfig {
@@ -47,7 +47,7 @@ export interface TrainerConfig {
   checkpoint: { best_metric: string; best_mode: 'min' | 'max' };
   lora: { rank: number; alpha: number; lr: number; top_fraction: number };
   unfreeze: { every: number; lr: number; l2_weight: number };
-  data: { eval_batches: number };
+  data: { eval_examples: number; eval_seed: number };
 }
 
 export interface TrainerState {
@@ -87,7 +87,7 @@ export interface TrainerOptions {
   train: ExampleSource;
   eval?: ExampleSource | null;
   hooks?: TrainerHooks;
-  /** Examples generated for exact match per evaluation (default 16). */
+  /** At most this many evaluation examples are generated for exact match (default: all of them). */
   evalGenerate?: number;
   corruption?: { strategy?: CorruptionStrategy; mode?: CorruptionMode };
   /**
@@ -110,6 +110,7 @@ export class Trainer {
   private stepCount = 0;
   private best: TrainerState['best'] = null;
   private readonly opts: TrainerOptions;
+  private evalHash: string | undefined;
 
   constructor(opts: TrainerOptions) {
     this.opts = opts;
@@ -162,7 +163,9 @@ export class Trainer {
         for (const [k, v] of Object.entries(result.terms)) metrics[`train/loss/${k}`] = v;
         metrics['train/token_accuracy'] = result.tokenAccuracy;
         metrics['train/corruption_rate'] = rate;
-        metrics['train/halt_target_rate'] = result.haltTargets.reduce((s, y) => s + y.reduce((a, x) => a + x, 0), 0) / (result.haltTargets.length * batch.batchSize);
+        // Over the steps before K, where committing is a decision (y_K is 1 by definition).
+        const decided = result.haltTargets.length > 1 ? result.haltTargets.slice(0, -1) : result.haltTargets;
+        metrics['train/halt_target_rate'] = decided.reduce((s, y) => s + y.reduce((a, x) => a + x, 0), 0) / (decided.length * batch.batchSize);
       } else {
         const seq = collateSequences(examples, { padId: this.opts.train.tokenizer.padId });
         const V = this.model.config.vocab_size;
@@ -219,18 +222,30 @@ export class Trainer {
     const src = this.opts.eval;
     if (!src) return { metrics: {}, samples: [] };
     const r = this.recursive;
-    return yield* evaluateSteps(this.model, this.sidecar, src, {
-      batches: this.config.data.eval_batches,
-      batchSize: this.config.batch_size,
+    const d = this.config.data;
+    this.evalHash ??= evalSetHash(src, d.eval_examples);
+    const out: EvalResult = yield* evaluateSteps(this.model, this.sidecar, src, {
+      examples: d.eval_examples,
       chunkWidth: r.chunk_width,
-      generate: this.opts.evalGenerate ?? 16,
-      seed: this.config.seed,
+      generate: this.opts.evalGenerate,
+      surgeryCheck: this.config.phase === 'after_surgery',
+      seed: d.eval_seed,
       corruptionRate: r.corruption_rate_final,
       corruptionStrategy: this.opts.corruption?.strategy,
       corruptionMode: this.opts.corruption?.mode,
       weights: lossWeightsFromConfig(r),
       maxChunkLen: r.max_chunk_len,
     });
+    out.metrics['eval/set_hash'] = parseInt(this.evalHash.slice(0, 12), 16);
+    return out;
+  }
+
+  /** sha256 of the evaluation set (see evalSetHash); null without an eval source. */
+  evalSetHash(): string | null {
+    const src = this.opts.eval;
+    if (!src) return null;
+    this.evalHash ??= evalSetHash(src, this.config.data.eval_examples);
+    return this.evalHash;
   }
 
   private improves(value: number): boolean {
