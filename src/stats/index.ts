@@ -1,0 +1,4 @@
+export { logGamma, regularizedBeta } from './special';
+export { tCdf, tPdf, tQuantile, tTwoSided } from './t';
+export { mean, sampleSd, summarize, tInterval, bootstrapInterval, EXACT_BOOTSTRAP_MAX, type Interval, type Summary } from './summary';
+export { pairedDifference, welchDifference, signFlipPermutationP, verdictSentence, formatP, type Difference } from './difference';
