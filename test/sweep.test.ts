@@ -33,7 +33,8 @@ test('seeds, --set and the grid: parsing and refusals', () => {
   assert.throws(() => expandGrid([{ key: 'phase', values: ['a', 'a'] }], [0]), /lists a value twice/);
   const cells = expandGrid([{ key: 'optimizer.lr', values: [0.001, 0.003] }, { key: 'batch_size', values: [4] }], [0, 1]);
   assert.deepEqual(cells.map((c) => c.name), ['optimizer.lr-0.001_s0', 'optimizer.lr-0.001_s1', 'optimizer.lr-0.003_s0', 'optimizer.lr-0.003_s1']);
-  assert.equal(cells[2].group, 'optimizer.lr=0.003,batch_size=4');
+  assert.equal(cells[2].group, 'optimizer.lr=0.003');
+  assert.equal(expandGrid([{ key: 'batch_size', values: [4] }], [0])[0].group, 'all');
 });
 
 test('reclin sweep refuses a bad request before writing anything', async () => {

@@ -18,7 +18,7 @@ export interface Cell {
   seed: number;
   /** Field -> value for every axis (one value each). */
   set: Record<string, unknown>;
-  /** The cell's arm without the seed ("optimizer.lr=0.001"): cells of one group differ only in the seed. */
+  /** The cell's arm: its values of the axes that vary ("optimizer.lr=0.001"); cells of one group differ only in the seed. */
   group: string;
 }
 
@@ -167,7 +167,8 @@ export function expandGrid(axes: Axis[], seeds: number[]): Cell[] {
   const cells: Cell[] = [];
   const names = new Set<string>();
   for (const set of combos) {
-    const group = axes.length ? axes.map((a) => `${a.key}=${typeof set[a.key] === 'string' ? set[a.key] : JSON.stringify(set[a.key])}`).join(',') : 'all';
+    // Only the axes with several values tell the arms apart; the one-valued ones are the same in every cell.
+    const group = varying.length ? varying.map((k) => `${k}=${typeof set[k] === 'string' ? set[k] : JSON.stringify(set[k])}`).join(',') : 'all';
     for (const seed of seeds) {
       let name = [...varying.map((k) => `${k}-${slug(set[k])}`), `s${seed}`].join('_');
       if (!/^[A-Za-z0-9]/.test(name)) name = `c${name}`;
