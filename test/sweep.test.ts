@@ -44,7 +44,7 @@ test('reclin sweep refuses a bad request before writing anything', async () => {
     const cases: [string[], RegExp][] = [
       [['--seeds', '3-1'], /--seeds: got "3-1", "3-1" ends before it starts/],
       [['--seeds', '0-1', '--set', 'optimizer.betaa=0.9'], /--set: unknown field "optimizer.betaa"/],
-      [['--seeds', '0-1', '--set', 'optimizer.lr=-1'], /cell s0 \(optimizer.lr=-1, seed 0\): .*\n\s+optimizer.lr: got -1, allowed: a number > 0/],
+      [['--seeds', '0-1', '--set', 'optimizer.lr=-1'], /cell s0 \(all, seed 0\): .*\n\s+optimizer.lr: got -1, allowed: a number > 0/],
       [['--seeds', '0-1', '--jobs', String(os.availableParallelism() + 1)], /threads, more than the \d+ cores here/],
     ];
     for (const [args, re] of cases) {
