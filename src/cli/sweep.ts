@@ -99,7 +99,7 @@ export function register(program: Command): void {
       const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
       say(`sweep ${sweepDir} (dry run: nothing written): ${m.cells.length} cells, ${unfinished.length} to run`);
       for (const r of rows) say(r.map((c, i) => c.padEnd(w[i])).join('  ').trimEnd());
-      if (f.launcher === 'slurm') say(`\n${slurmScript(sweepDir, m, unfinished.map((c) => c.index), { threads: f.threadsPerRun, maxParallel: f.jobs, sbatchArgs: f.sbatchArg, cli: cliArgs() })}`);
+      if (f.launcher === 'slurm' && unfinished.length) say(`\n${slurmScript(sweepDir, m, unfinished.map((c) => c.index), { threads: f.threadsPerRun, maxParallel: f.jobs, sbatchArgs: f.sbatchArg, cli: cliArgs() })}`);
       return;
     }
     if (!fs.existsSync(sweepDir)) {
