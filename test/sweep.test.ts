@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readMetrics } from '../src/experiment';
-import { expandGrid, parseSeeds, parseSetFlag } from '../src/sweep/grid';
+import { expandGrid, parseSeeds, parseSetFlag, readSweepFile } from '../src/sweep/grid';
 import { runCli, startCli, waitFor } from './cli-helpers';
 import { requirePython, runPython } from './helpers';
 import { writeTinyRunConfig } from './sweep-fixtures';
@@ -35,6 +35,26 @@ test('seeds, --set and the grid: parsing and refusals', () => {
   assert.deepEqual(cells.map((c) => c.name), ['optimizer.lr-0.001_s0', 'optimizer.lr-0.001_s1', 'optimizer.lr-0.003_s0', 'optimizer.lr-0.003_s1']);
   assert.equal(cells[2].group, 'optimizer.lr=0.003');
   assert.equal(expandGrid([{ key: 'batch_size', values: [4] }], [0])[0].group, 'all');
+});
+
+test('a sweep file: seeds, grid and paths relative to it; unknown keys and empty axes refused', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'reclin-sweep-file-'));
+  try {
+    const file = path.join(tmp, 'sweep.json');
+    fs.writeFileSync(file, JSON.stringify({ run_config: 'base.json', seeds: '0-2', grid: { 'optimizer.lr': [0.001, 0.003], 'recursive.max_inner_steps': [1, 3] } }));
+    const f = readSweepFile(file);
+    assert.equal(f.runConfig, path.join(tmp, 'base.json'));
+    assert.deepEqual(f.seeds, [0, 1, 2]);
+    assert.equal(expandGrid(f.axes, f.seeds!).length, 12);
+    fs.writeFileSync(file, JSON.stringify({ seeds: [0], grid: { 'optimizer.lr': [] } }));
+    assert.throws(() => readSweepFile(file), /grid\.optimizer\.lr: got \[\], allowed: a non-empty list of values/);
+    fs.writeFileSync(file, JSON.stringify({ seeds: [0], grids: {} }));
+    assert.throws(() => readSweepFile(file), /unknown key "grids"; allowed: run_config, recursive_config, seeds, grid, description/);
+    fs.writeFileSync(file, JSON.stringify({ seeds: '3-1' }));
+    assert.throws(() => readSweepFile(file), /seeds: got "3-1"/);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 });
 
 test('reclin sweep refuses a bad request before writing anything', async () => {

@@ -1,8 +1,8 @@
 // Runs a sweep's unfinished cells on this machine, each in its own process (`reclin sweep-cell`), at most `jobs`
 // at a time with `threads` OpenMP threads each (jobs x threads <= cores, checked by the caller). Prints one line
 // per cell as it starts and ends, and an overall bar (redrawn on a terminal, a line per event otherwise).
-// Ctrl-C / SIGTERM: no new cells start; the running ones save a checkpoint and stop (they see the same signal
-// from the terminal, or get it forwarded); re-running the command resumes them.
+// Ctrl-C / SIGTERM: no new cells start; the running ones get a SIGTERM, save a checkpoint and stop (a second
+// Ctrl-C makes them quit at once); re-running the command resumes them.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -67,7 +67,7 @@ export async function runLocal(sweepDir: string, m: Manifest, o: LocalOptions): 
 
   say(`sweep ${sweepDir}: ${total} cells, ${total - todo.length} already completed, ${todo.length} to run; ${o.jobs} at a time x ${o.threads} thread${o.threads === 1 ? '' : 's'} each`);
   const onSignal = (sig: NodeJS.Signals) => {
-    if (!stopping) say(`${sig}: no new cells start; the ${running.size} running one(s) save a checkpoint and stop (re-run the same command to resume)`);
+    if (!stopping) say(`${sig}: no new cells start; the ${running.size} running one(s) save a checkpoint and stop (again to stop them at once; re-run the same command to resume)`);
     stopping = true;
     for (const child of running.values()) child.kill('SIGTERM');
   };
@@ -90,6 +90,9 @@ export async function runLocal(sweepDir: string, m: Manifest, o: LocalOptions): 
       const child = spawn(process.execPath, [...o.cli, 'sweep-cell', sweepDir, cell.name], {
         env: { ...process.env, OMP_NUM_THREADS: String(o.threads), [PARENT_ENV]: String(process.pid) },
         stdio: ['ignore', fd, fd],
+        // Its own process group: a terminal Ctrl-C reaches the sweep only, which forwards exactly one SIGTERM
+        // (two signals would make a cell quit without its checkpoint).
+        detached: true,
       });
       fs.closeSync(fd);
       running.set(cell.name, child);
