@@ -182,12 +182,12 @@ export function register(program: Command): void {
           say(`${k.padEnd(20)} ${label.padEnd(8)} ${fmt(sm.mean)}${sm.ci ? ` (${fmt(sm.ci.low)} to ${fmt(sm.ci.high)})` : ''}, sd ${fmt(sm.sd)}`);
         }
       }
+      say(`\nphase a's eval/loss and eval/token_accuracy are teacher-forced with the sidecar seeing the clean chunk, so exact match (generation) is the fair comparison; token accuracy only as a secondary reading:`);
       const tokDiff = pairedDifference(pa.map((e) => e['eval/token_accuracy']), ctl.map((e) => e['eval/token_accuracy']));
-      say(`\nsecondary: ${verdictSentence('phase a', 'control', 'eval/token_accuracy', tokDiff, { better: 'max' })}`);
+      say(`secondary: ${verdictSentence('phase a', 'control', 'eval/token_accuracy', tokDiff, { better: 'max' })}`);
       const d = pairedDifference(pa.map((e) => e['eval/exact_match']), ctl.map((e) => e['eval/exact_match']));
       if (d.permutationP !== undefined) say(`exact sign-flip permutation test on exact match: p = ${formatP(d.permutationP)} (the smallest p ${seeds.length} seeds can give is ${formatP(d.permutationMinP!)})`);
       const dirs = perSeed.flatMap(({ stages }) => stages.filter((s) => s.name === 'control' || s.name === 'phase_a').map((s) => path.relative(process.cwd(), s.dir!)));
-      say(`phase a's eval/loss is teacher-forced with the sidecar seeing the clean chunk, so exact match (generation) is the fair comparison.`);
       say(`the details: reclin compare ${dirs.sort((a, b) => Number(b.endsWith('control')) - Number(a.endsWith('control'))).join(' ')} --group-by phase --html demo.html`);
       say(`total time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
       say(`\n${verdictSentence('phase a', 'control', 'eval/exact_match', d, { better: 'max' })}`);
