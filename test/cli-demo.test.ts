@@ -1,4 +1,5 @@
-// reclin demo (npm start) end to end with a few steps: four run directories, the after-surgery check, the table.
+// reclin demo (npm start) end to end with a few steps and two seeds: four run directories per seed, the
+// after-surgery check, the per-seed table, the arm means and the closing verdict sentence.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -6,21 +7,34 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { runCli } from './cli-helpers';
 
-test('reclin demo runs the four stages, checks the surgery and prints the comparison', async () => {
+test('reclin demo runs the four stages per seed, checks the surgery and ends with the paired verdict', async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'reclin-cli-demo-'));
   try {
-    const r = await runCli(['demo', '--base-steps', '4', '--finetune-steps', '2', '--batch-size', '4', '--eval-examples', '8'], { cwd: tmp, timeoutMs: 300_000 });
+    const r = await runCli(['demo', '--seeds', '0-1', '--base-steps', '4', '--finetune-steps', '2', '--batch-size', '4', '--eval-examples', '8'], { cwd: tmp, timeoutMs: 300_000 });
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /after-surgery check passed: token accuracy identical, eval\/loss equal to the base within/);
-    assert.match(r.stdout, /\nstage\s+steps\s+eval\/loss\s+eval\/token_accuracy\s+eval\/exact_match\s+seconds\n1\/4 base\s+4\s+[\d.]+/);
-    assert.match(r.stdout, /\n4\/4 phase a\s+2\s+[\d.]+/);
-    assert.match(r.stdout, /phase a vs control, same steps from the same base: exact match [+-]\d/);
+    assert.equal(r.stdout.match(/after-surgery check passed: token accuracy identical, eval\/loss equal to the base within/g)?.length, 2);
+    assert.match(r.stdout, /\nseed\s+stage\s+steps\s+eval\/loss\s+eval\/token_accuracy\s+eval\/exact_match\s+seconds\n0\s+1\/4 base\s+4\s+[\d.]+/);
+    assert.match(r.stdout, /\n1\s+4\/4 phase a\s+2\s+[\d.]+/);
+    assert.match(r.stdout, /eval\/exact_match\s+phase a\s+[\d.]+ \([-\d.]+ to [-\d.]+\), sd [\d.]+/);
+    assert.match(r.stdout, /the smallest p 2 seeds can give is 0\.50/);
+    // The last line is the verdict.
+    assert.match(r.stdout.trimEnd().split('\n').at(-1)!, /^phase a − control on eval\/exact_match: [+−]?[\d.]+ (\(95% CI [+−]?[\d.]+ to [+−]?[\d.]+\), p = [\d.<]+ )?.*n = 2 seeds: /);
     const [demo] = fs.readdirSync(path.join(tmp, 'experiments'));
-    for (const stage of ['base', 'after_surgery', 'control', 'phase_a']) {
-      const meta = JSON.parse(fs.readFileSync(path.join(tmp, 'experiments', demo, stage, 'experiment_metadata.json'), 'utf8'));
-      assert.equal(meta.status, 'completed', stage);
+    for (const seed of [0, 1]) {
+      for (const stage of ['base', 'after_surgery', 'control', 'phase_a']) {
+        const meta = JSON.parse(fs.readFileSync(path.join(tmp, 'experiments', demo, `seed_${seed}`, stage, 'experiment_metadata.json'), 'utf8'));
+        assert.equal(meta.status, 'completed', `seed ${seed} ${stage}`);
+      }
     }
+    const cfg = JSON.parse(fs.readFileSync(path.join(tmp, 'experiments', demo, 'seed_1', 'control', 'run_config.json'), 'utf8'));
+    assert.equal(cfg.seed, 1);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+});
+
+test('reclin demo refuses a bad seed list', async () => {
+  const r = await runCli(['demo', '--seeds', '2-0'], { cwd: os.tmpdir() });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--seeds: got "2-0", "2-0" ends before it starts/);
 });

@@ -1,7 +1,8 @@
 // Every command in docs/EXPERIMENT_GUIDE.md and docs/README_EXPERIMENTS.md is run, in order, in a fresh folder.
 // Every line of a ```sh block must be an `npx reclin` command (as a reader types it). To keep this fast, a few values are cut down, and only
-// these: --num-steps to at most 3 and --batch-size to at most 2 for `run`, a run config with a micro model and a
-// one-batch evaluation added to `run` lines (flags still override it), and small settings for `demo`.
+// these: --num-steps to at most 3 and --batch-size to at most 2 for `run` and `sweep`, a run config with a micro
+// model and a one-batch evaluation added to `run` and `sweep` lines (flags still override it), two seeds for
+// `sweep`, and small settings for `demo`.
 // Uploads go to the local Hub stand-in (HF_ENDPOINT, HF_TOKEN).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -52,7 +53,14 @@ function cutDown(args: string[], dir: string): string[] {
     if (!a.includes('--num-steps')) a.push('--num-steps', '3');
     if (!a.includes('--run-config')) a.push('--run-config', path.join(dir, 'fast.json'));
   }
-  if (a[0] === 'demo') a.push('--base-steps', '4', '--finetune-steps', '2', '--batch-size', '4', '--eval-examples', '8');
+  if (a[0] === 'demo') a.push('--seeds', '0-1', '--base-steps', '4', '--finetune-steps', '2', '--batch-size', '4', '--eval-examples', '8');
+  if (a[0] === 'sweep') {
+    cap('--num-steps', 3);
+    cap('--batch-size', 2);
+    const i = a.indexOf('--seeds');
+    if (i >= 0) a[i + 1] = '0-1';
+    if (!a.includes('--run-config')) a.push('--run-config', path.join(dir, 'fast.json'));
+  }
   return a;
 }
 

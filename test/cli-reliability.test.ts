@@ -26,7 +26,7 @@ before(() => {
   const micro = { ...tiny, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 2, attention_head_dim: 16 };
   micro.linear_attn_config = { ...tiny.linear_attn_config, num_heads: 2, head_dim: 16, kda_layers: [1], full_attn_layers: [2] };
   fs.writeFileSync(path.join(tmp, 'micro.json'), JSON.stringify(micro));
-  fs.writeFileSync(path.join(tmp, 'fast.json'), JSON.stringify({ data: { eval_batches: 1 }, schedule: { warmup_steps: 2 } }));
+  fs.writeFileSync(path.join(tmp, 'fast.json'), JSON.stringify({ data: { eval_examples: 2 }, schedule: { warmup_steps: 2 } }));
   // A small sidecar (one inner step, narrow chunk) keeps phase-a runs and their evaluation to seconds.
   fs.writeFileSync(path.join(tmp, 'small_a.json'), JSON.stringify({ recursive_enabled: true, chunk_width: 4, max_chunk_len: 4, max_inner_steps: 1, d_state: 16, gate_hidden: 16 }));
   const words = 'the quick brown fox jumps over the lazy dog while a recursive model refines its chunk ';
@@ -89,7 +89,7 @@ test('text data works on defaults; a seq_len/chunk_width combination without a p
   const t = await cli(['run', '--experiment-name', 'text', ...FAST, ...MICRO, '--data-path', 'corpus.txt', '--num-steps', '2', '--batch-size', '2']);
   assert.equal(t.code, 0, t.stdout + t.stderr);
   assert.ok(readMetrics(path.join(exp(), 'text')).some((r) => 'eval/loss' in r.metrics));
-  fs.writeFileSync(path.join(tmp, 'seq128.json'), JSON.stringify({ data: { seq_len: 128, eval_batches: 1 } }));
+  fs.writeFileSync(path.join(tmp, 'seq128.json'), JSON.stringify({ data: { seq_len: 128, eval_examples: 2 } }));
   fs.writeFileSync(path.join(tmp, 'short.jsonl'), `${JSON.stringify({ text: 'a long enough line '.repeat(20) })}\n${JSON.stringify({ text: 'short' })}\n`.repeat(3));
   const before = runs();
   for (const args of [
@@ -114,7 +114,7 @@ test('an evaluation that fails keeps the steps trained: they are checkpointed an
     return yield* original.call(this);
   };
   try {
-    const rc = parseRunConfig({ num_steps: 6, batch_size: 2, model: { config: path.join(tmp, 'micro.json') }, data: { eval_batches: 1 }, intervals: { log: 1, eval: 3, save: 100 } });
+    const rc = parseRunConfig({ num_steps: 6, batch_size: 2, model: { config: path.join(tmp, 'micro.json') }, data: { eval_examples: 2 }, intervals: { log: 1, eval: 3, save: 100 } });
     const out = await startRun({ name: 'evalfail', parentDir: exp(), description: '', runConfig: rc, recursiveConfig: parseRecursiveConfig({}), recursiveConfigPath: null, runConfigPath: null, command: ['test'], say: () => {}, progress: { update() {}, evaluation() {}, line() {}, done() {} } as never });
     assert.equal(out.status, 'failed');
     assert.match(out.error!.message, /evaluation exploded/);
@@ -227,7 +227,7 @@ test('compare --html replaces only a regular file or creates one; links, folders
 });
 
 test('SIGTERM during a long evaluation stops the run within seconds; status says it is evaluating meanwhile', async () => {
-  fs.writeFileSync(path.join(tmp, 'longeval.json'), JSON.stringify({ data: { eval_batches: 100000 }, schedule: { warmup_steps: 1 } }));
+  fs.writeFileSync(path.join(tmp, 'longeval.json'), JSON.stringify({ data: { eval_examples: 10000000 }, schedule: { warmup_steps: 1 } }));
   const dir = path.join(exp(), 'longeval');
   const run = startCli(['run', '--experiment-name', 'longeval', '--run-config', 'longeval.json', ...MICRO, '--num-steps', '4', '--batch-size', '1', '--eval-interval', '2', '--save-interval', '100'], { cwd: tmp });
   await waitFor(() => /evaluating at step 2/.test(fs.existsSync(path.join(dir, 'status.json')) ? fs.readFileSync(path.join(dir, 'status.json'), 'utf8') : ''), 'the evaluation to start', 90_000);

@@ -22,7 +22,7 @@ before(() => {
   const micro = { ...tiny, vocab_size: 520, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 2, attention_head_dim: 16 };
   micro.linear_attn_config = { ...tiny.linear_attn_config, num_heads: 2, head_dim: 16, kda_layers: [1], full_attn_layers: [2] };
   fs.writeFileSync(path.join(tmp, 'micro.json'), JSON.stringify(micro));
-  fs.writeFileSync(path.join(tmp, 'fast.json'), JSON.stringify({ data: { eval_batches: 1 }, schedule: { warmup_steps: 1 } }));
+  fs.writeFileSync(path.join(tmp, 'fast.json'), JSON.stringify({ data: { eval_examples: 2 }, schedule: { warmup_steps: 1 } }));
   // A tiktoken-format tokenizer: the 256 bytes and two merges (ids 0..257), then 256 specials (258..513), no mask.
   const dir = path.join(tmp, 'tok');
   fs.mkdirSync(dir);

@@ -13,6 +13,7 @@ import { register as registerReproduce } from './reproduce';
 import { register as registerResume } from './resume';
 import { register as registerRun } from './run';
 import { register as registerShow } from './show';
+import { register as registerSweep } from './sweep';
 import { register as registerUpload } from './upload';
 
 function packageVersion(): string {
@@ -28,7 +29,7 @@ export function buildProgram(): Command {
     .version(packageVersion(), '-V, --version')
     .showSuggestionAfterError(true)
     .exitOverride();
-  for (const register of [registerRun, registerResume, registerReproduce, registerNote, registerList, registerShow, registerCompare, registerCard, registerUpload, registerDemo, registerDoctor]) register(program);
+  for (const register of [registerRun, registerResume, registerReproduce, registerSweep, registerNote, registerList, registerShow, registerCompare, registerCard, registerUpload, registerDemo, registerDoctor]) register(program);
   return program;
 }
 

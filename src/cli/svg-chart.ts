@@ -6,6 +6,8 @@ export interface ChartSeries {
   name: string;
   /** [step, value] pairs, any order. */
   points: [number, number][];
+  /** Optional shaded band [step, low, high] drawn under the line (e.g. a 95% interval over seeds). */
+  band?: [number, number, number][];
 }
 
 export interface ChartOptions {
@@ -45,7 +47,8 @@ export function lineChartSvg(series: ChartSeries[], opts: ChartOptions): string 
   const H = opts.height ?? 320;
   const m = { left: 64, right: 16, top: 32, bottom: 44 + 18 * Math.ceil(series.length / 3) };
   const clean = series.map((s) => ({ name: s.name, points: s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)).sort((a, b) => a[0] - b[0]) }));
-  const all = clean.flatMap((s) => s.points);
+  const bands = series.map((s) => (s.band ?? []).filter(([x, lo, hi]) => Number.isFinite(x) && Number.isFinite(lo) && Number.isFinite(hi)).sort((a, b) => a[0] - b[0]));
+  const all = [...clean.flatMap((s) => s.points), ...bands.flatMap((b) => b.flatMap(([x, lo, hi]): [number, number][] => [[x, lo], [x, hi]]))];
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${escapeXml(opts.title)}">`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
@@ -77,6 +80,11 @@ export function lineChartSvg(series: ChartSeries[], opts: ChartOptions): string 
   parts.push(`<text x="${m.left + pw / 2}" y="${m.top + ph + 32}" text-anchor="middle">${escapeXml(opts.xLabel ?? 'step')}</text>`);
   clean.forEach((s, i) => {
     const color = COLORS[i % COLORS.length];
+    const band = bands[i];
+    if (band.length > 1) {
+      const edge = [...band.map(([x, , hi]) => `${r(sx(x))},${r(sy(hi))}`), ...band.reverse().map(([x, lo]) => `${r(sx(x))},${r(sy(lo))}`)];
+      parts.push(`<polygon fill="${color}" fill-opacity="0.18" stroke="none" points="${edge.join(' ')}"/>`);
+    }
     if (s.points.length === 1) {
       const [x, y] = s.points[0];
       parts.push(`<circle cx="${r(sx(x))}" cy="${r(sy(y))}" r="3" fill="${color}"/>`);
