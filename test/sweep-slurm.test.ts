@@ -11,12 +11,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { repoRoot, runCli, waitFor } from './cli-helpers';
 import { writeTinyRunConfig } from './sweep-fixtures';
+import { interopRequired } from './helpers';
 
 function startSlurm(): { conf: string } | { skip: string } {
   const r = spawnSync('bash', [path.join(repoRoot, 'scripts', 'slurm-local.sh')], { encoding: 'utf8', timeout: 120_000 });
   if (r.status === 0) return { conf: path.join(process.env.RECLIN_SLURM_DIR ?? '/tmp/reclin-slurm', 'slurm.conf') };
   const why = `scripts/slurm-local.sh failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`;
-  if (process.env.CI) throw new Error(`${why}; .ci/run must install slurm-wlm and munge`);
+  if (interopRequired) throw new Error(`${why}; RECLIN_REQUIRE_INTEROP=1 requires it (.ci/run installs slurm-wlm and munge)`);
   return { skip: why };
 }
 
