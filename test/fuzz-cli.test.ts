@@ -39,7 +39,7 @@ const FLAG_VALUES = ['', ' ', '-1', '0', '-0', '00', 'NaN', 'Infinity', '-Infini
 const JSON_VALUES: unknown[] = [null, -1, 0, 0.5, 1e308, -1e308, 2 ** 53, 'NaN', 'Infinity', '1', '', true, [], {}, [1, 2], { __proto__: null, x: 1 }, 'x'.repeat(5000)];
 const RUN_FIELDS = ['phase', 'seed', 'device', 'num_steps', 'batch_size', 'model', 'model.path', 'model.config', 'data', 'data.train', 'data.eval', 'data.seq_len', 'data.eval_examples', 'data.eval_seed', 'optimizer.lr', 'optimizer.beta1', 'optimizer.beta2', 'optimizer.eps', 'optimizer.weight_decay', 'optimizer.grad_clip', 'optimizer.boundary_lr_scale', 'schedule.warmup_steps', 'schedule.decay', 'schedule.min_lr_ratio', 'intervals.log', 'intervals.eval', 'intervals.save', 'checkpoint.keep_last', 'checkpoint.best_metric', 'checkpoint.best_mode', 'lora.rank', 'unfreeze.every', 'hf_repo', '__proto__', 'constructor', 'no_such_field', 'data.__proto__'];
 const RECURSIVE_FIELDS = ['recursive_enabled', 'chunk_width', 'max_inner_steps', 'commit_threshold', 'min_commit_threshold', 'layers_to_refine', 'use_latent_token', 'd_state', 'gate_hidden', 'max_chunk_len', 'corruption_rate', 'corruption_schedule', 'lambda_final', 'lambda_halt', 'cache_reset_policy', 'enable_length_head', '__proto__', 'nope'];
-const MODEL_FIELDS = ['vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'attention_head_dim', 'rms_norm_eps', 'initializer_range', 'tie_word_embeddings', 'linear_attn_config', 'linear_attn_config.num_heads', 'linear_attn_config.head_dim', 'linear_attn_config.short_conv_kernel_size', 'linear_attn_config.kda_layers', 'linear_attn_config.full_attn_layers', '__proto__'];
+const MODEL_FIELDS = ['vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'kv_lora_rank', 'qk_nope_head_dim', 'qk_rope_head_dim', 'v_head_dim', 'rms_norm_eps', 'initializer_range', 'tie_word_embeddings', 'linear_attn_config', 'linear_attn_config.num_heads', 'linear_attn_config.head_dim', 'linear_attn_config.short_conv_kernel_size', 'linear_attn_config.kda_layers', 'linear_attn_config.full_attn_layers', '__proto__'];
 
 function setPath(obj: Record<string, any>, dotted: string, value: unknown): void {
   const keys = dotted.split('.');
@@ -54,7 +54,7 @@ function setPath(obj: Record<string, any>, dotted: string, value: unknown): void
 
 test(`fuzz: run and friends on flags, configs and files at their limits (seed ${SEED}, budget ${BUDGET_MS} ms)`, async (t) => {
   const tiny = JSON.parse(fs.readFileSync(path.join(repoRoot, 'configs', 'models', 'tiny.json'), 'utf8'));
-  const micro = { ...tiny, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 2, attention_head_dim: 16, linear_attn_config: { ...tiny.linear_attn_config, num_heads: 2, head_dim: 16, kda_layers: [1], full_attn_layers: [2] } };
+  const micro = { ...tiny, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 2, kv_lora_rank: 16, qk_nope_head_dim: 8, qk_rope_head_dim: 8, v_head_dim: 16, linear_attn_config: { ...tiny.linear_attn_config, num_heads: 2, head_dim: 16, kda_layers: [1], full_attn_layers: [2] } };
   const baseRun = { num_steps: 1, batch_size: 1, data: { eval_examples: 2 }, schedule: { warmup_steps: 1 } };
   const smallA = { recursive_enabled: true, chunk_width: 4, max_chunk_len: 4, max_inner_steps: 1, d_state: 8, gate_hidden: 8 };
   const w = (name: string, data: string | Buffer) => {

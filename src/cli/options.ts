@@ -84,6 +84,10 @@ export function runFlagDefaults(): Record<string, string> {
     '--seed': String(rc.seed),
     '--device': rc.device,
     '--hf-repo': 'none: no upload',
+    '--tokenizer': "bytes, or the base model's / base experiment's tokenizer",
+    '--tokenizer-special': "none: the roles the tokenizer's files declare",
+    '--eval-examples': String(rc.data.eval_examples),
+    '--eval-seed': String(rc.data.eval_seed),
   };
 }
 

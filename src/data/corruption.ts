@@ -1,4 +1,4 @@
-// The draft corruption of RECURSIVE_SPEC Part 1, step 1: a fraction rho of the chunk's real (non-pad)
+// The draft corruption of docs/design/sidecar.md, "One training step", step 1: a fraction rho of the chunk's real (non-pad)
 // positions is replaced by the tokenizer's mask id or a random ordinary (non-special) token, and rho follows
 // corruption_schedule over training.
 import type { Rng } from './rng';

@@ -1,4 +1,4 @@
-// The six losses of RECURSIVE_SPEC Part 1 (training step 3), computed exactly in float64 on the host with
+// The six losses of docs/design/sidecar.md, "One training step", step 3, computed exactly in float64 on the host with
 // their analytic gradients. The tensor-level wrapper (ChunkRefine) feeds these gradients back into the tape.
 // Every term is logged unweighted; the total applies each lambda exactly once.
 //

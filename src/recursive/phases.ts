@@ -1,4 +1,4 @@
-// Training phases (RECURSIVE_SPEC Part 1): which parameters train, in which optimizer role.
+// Training phases (docs/design/sidecar.md): which parameters train, in which optimizer role.
 //   baseline       the base LM (recursion off)            sidecar must be absent
 //   after_surgery  nothing (evaluation only)              everything frozen
 //   a              sidecar (refine cells, boundary head, latent token); every base weight frozen

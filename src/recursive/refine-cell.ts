@@ -1,4 +1,4 @@
-// RefineCell (RECURSIVE_SPEC Part 1): over the chunk positions of block l's output,
+// RefineCell (docs/design/sidecar.md): over the chunk positions of block l's output,
 //   p = mean(h),  s' = GRUCell(p, s),  delta = W_out . SiLU(W_in . [p; s]),  h <- h + delta on the chunk,
 // applied inside the forward before block l+1 runs. W_out starts at zero, so a fresh cell changes nothing.
 // The GRU follows torch.nn.GRUCell (gates r, z, n; weight_ih [3S, D], weight_hh [3S, S], two biases).

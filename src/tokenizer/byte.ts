@@ -6,7 +6,7 @@ export const SPECIAL_TOKENS = {
   pad: 256,
   bos: 257,
   eos: 258,
-  /** Replaces corrupted draft positions (RECURSIVE_SPEC Part 1, training step 1). */
+  /** Replaces corrupted draft positions (docs/design/sidecar.md, "One training step", step 1). */
   mask: 259,
   /** The id reserved for the latent token when a model uses a vocab id instead of a learned vector. */
   latent: 260,

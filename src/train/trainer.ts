@@ -1,4 +1,4 @@
-// The training loop: one phase of RECURSIVE_SPEC Part 1 on one model. AdamW (native fused step) over the
+// The training loop: one phase of docs/design/sidecar.md on one model. AdamW (native fused step) over the
 // prototype's parameter groups, warmup + linear/cosine decay, global-norm gradient clipping, periodic
 // evaluation and checkpoints through hooks (the experiment tracker plugs in there).
 //
