@@ -159,3 +159,7 @@ using std::min;
 inline float __expf(float x) { return std::exp(x); }
 inline float rsqrtf(float x) { return 1.f / std::sqrt(x); }
 inline double rsqrt(double x) { return 1.0 / std::sqrt(x); }
+
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
