@@ -71,6 +71,43 @@ struct Block {
 
 inline Block* current = nullptr;
 
+// One warp's exchange for the shuffles: every lane posts its value, a barrier, every lane reads, a barrier.
+struct Warp {
+  std::mutex m;
+  std::condition_variable cv;
+  unsigned n = 32, arrived = 0;
+  unsigned long long gen = 0;
+  uint64_t slot[32] = {};
+  void sync() {
+    std::unique_lock<std::mutex> lk(m);
+    const unsigned long long g = gen;
+    if (++arrived == n) {
+      arrived = 0, ++gen;
+      cv.notify_all();
+      return;
+    }
+    cv.wait(lk, [&] { return gen != g; });
+  }
+};
+inline std::vector<Warp>* warps = nullptr;
+
+// The value lane `src` of this thread's warp holds (all lanes of the warp must call it, as the mask 0xffffffff says).
+template <class T>
+T shfl(T v, unsigned src) {
+  static_assert(sizeof(T) <= 8, "shuffle of a type wider than 8 bytes");
+  const unsigned tid = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+  Warp& w = (*warps)[tid / 32];
+  uint64_t bits = 0;
+  std::memcpy(&bits, &v, sizeof(T));
+  w.slot[tid % 32] = bits;
+  w.sync();
+  bits = w.slot[src % w.n];
+  w.sync();
+  T r;
+  std::memcpy(&r, &bits, sizeof(T));
+  return r;
+}
+
 struct DropSite {
   std::string file;
   int line = -1;
@@ -106,6 +143,9 @@ void launch(Dim3 grid, Dim3 block, F kernel) {
   Block b;
   b.n = b.alive = n;
   current = &b;
+  std::vector<Warp> ws((n + 31) / 32);
+  for (unsigned i = 0; i < ws.size(); ++i) ws[i].n = std::min(32u, n - 32 * i);
+  warps = &ws;
   std::vector<std::thread> ts;
   ts.reserve(n);
   for (unsigned t = 0; t < n; ++t)
@@ -121,12 +161,23 @@ void launch(Dim3 grid, Dim3 block, F kernel) {
     });
   for (auto& t : ts) t.join();
   current = nullptr;
+  warps = nullptr;
 }
 inline void launch(unsigned grid, unsigned block, const auto& kernel) { launch(Dim3{grid, 1, 1}, Dim3{block, 1, 1}, kernel); }
 
 }  // namespace emu
 
 #define __syncthreads() ::emu::syncthreads(__FILE__, __LINE__)
+
+template <class T>
+inline T __shfl_xor_sync(unsigned, T v, int lane_mask) {
+  const unsigned tid = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+  return emu::shfl(v, (tid % 32) ^ static_cast<unsigned>(lane_mask));
+}
+template <class T>
+inline T __shfl_sync(unsigned, T v, int src) {
+  return emu::shfl(v, static_cast<unsigned>(src));
+}
 
 template <class T>
 inline T atomicAdd(T* p, T v) {
