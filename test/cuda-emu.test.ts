@@ -32,6 +32,7 @@ const skip = probe();
 // threads touch each other's data) and the barriers the drop test deletes, each found by the line before it.
 const emus = [
   { name: 'adamw', threads: '8', header: 'adamw_kernels.cuh', drops: [] as string[] },  // no barriers
+  { name: 'elementwise', threads: '8', header: 'elementwise_kernels.cuh', drops: [] },  // no barriers
   { name: 'layout', threads: '8', header: 'layout_kernels.cuh', drops: [] },  // no barriers
   { name: 'attention', threads: '128', header: 'attention_kernels.cuh', drops: [] },  // warp shuffles, no barriers
   {
