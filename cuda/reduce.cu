@@ -1,7 +1,8 @@
 // Reductions and row ops on CUDA, the twins of native/reduce.cc, native/norm.cc and native/loss.cc:
 // sum/mean over dimensions, sumToShape, sumSquares, softmax, argmax, RMSNorm, L2 norm and cross-entropy,
-// forward and backward. Sums accumulate in double; every block reduces in a fixed tree order (256 threads),
-// so results are the same run to run.
+// forward and backward. Row sums accumulate in fp32 with Neumaier compensation per thread (reduce_kernels.cuh);
+// the cross-block partials of sumSquares and the RMSNorm weight gradient are still fp64. Every block reduces in
+// a fixed tree order (256 threads), so results are the same run to run.
 #include <napi.h>
 
 #include <algorithm>

@@ -30,6 +30,18 @@ __device__ float block_max(float v, float* sh) {
   return r;
 }
 
+// A thread's running sum in fp32 with Neumaier compensation (fp64 is slow on most GPUs): the error stays at a
+// few fp32 roundings however many terms, and the block's tree of ≤ 256 partials adds only log2(256) more.
+struct Acc {
+  float s = 0.f, c = 0.f;
+  __device__ __forceinline__ void add(float x) {
+    const float t = s + x;
+    c += fabsf(s) >= fabsf(x) ? (s - t) + x : (x - t) + s;
+    s = t;
+  }
+  __device__ __forceinline__ float value() const { return s + c; }
+};
+
 struct Groups {
   int nk, nr;
   int64_t ks[kMaxDims], kst[kMaxDims];  // kept sizes and strides (outer to inner)
@@ -48,12 +60,12 @@ __device__ __forceinline__ int64_t offset_of(int64_t i, int n, const int64_t* si
 
 // One block per output element: threads stride over the reduced elements, then a fixed-order tree sum.
 __global__ void reduce_kernel(const float* x, float* out, Groups g, double scale) {
-  __shared__ double sh[kT];
+  __shared__ float sh[kT];
   for (int64_t o = blockIdx.x; o < g.n_out; o += gridDim.x) {
     const int64_t base = offset_of(o, g.nk, g.ks, g.kst);
-    double s = 0;
-    for (int64_t r = threadIdx.x; r < g.n_red; r += blockDim.x) s += x[base + offset_of(r, g.nr, g.rs, g.rst)];
-    s = block_sum(s, sh);
+    Acc acc;
+    for (int64_t r = threadIdx.x; r < g.n_red; r += blockDim.x) acc.add(x[base + offset_of(r, g.nr, g.rs, g.rst)]);
+    const float s = block_sum(acc.value(), sh);
     if (threadIdx.x == 0) out[o] = static_cast<float>(s * scale);
   }
 }
@@ -78,17 +90,17 @@ __global__ void sum_in_order(const double* part, int64_t n, double* out) {
 
 __global__ void softmax_kernel(const float* x, float* y, int64_t R, int64_t D) {
   __shared__ float shf[kT];
-  __shared__ double shd[kT];
+  __shared__ float shs[kT];
   for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
     const float* a = x + r * D;
     float* o = y + r * D;
     float m = -INFINITY;
     for (int64_t j = threadIdx.x; j < D; j += blockDim.x) m = fmaxf(m, a[j]);
     m = block_max(m, shf);
-    double s = 0;
-    for (int64_t j = threadIdx.x; j < D; j += blockDim.x) s += expf(a[j] - m);
-    s = block_sum(s, shd);
-    const float inv = static_cast<float>(1.0 / s);
+    Acc acc;
+    for (int64_t j = threadIdx.x; j < D; j += blockDim.x) acc.add(expf(a[j] - m));
+    const float s = block_sum(acc.value(), shs);
+    const float inv = 1.f / s;
     for (int64_t j = threadIdx.x; j < D; j += blockDim.x) o[j] = expf(a[j] - m) * inv;
   }
 }
@@ -126,13 +138,13 @@ __global__ void argmax_kernel(const float* x, int32_t* y, int64_t R, int64_t D) 
 // mode 0: rmsnorm (rs = 1/sqrt(mean x² + eps), y = x·rs·w), 1: l2norm (rs = 1/sqrt(sum x² + eps), y = x·rs)
 __global__ void norm_kernel(const float* x, const float* w, float* y, float* rs_out, int64_t R, int64_t D, double eps,
                             int mode) {
-  __shared__ double sh[kT];
+  __shared__ float sh[kT];
   for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
     const float* a = x + r * D;
-    double ss = 0;
-    for (int64_t j = threadIdx.x; j < D; j += blockDim.x) ss += static_cast<double>(a[j]) * a[j];
-    ss = block_sum(ss, sh);
-    const float rs = static_cast<float>(1.0 / sqrt(mode == 0 ? ss / static_cast<double>(D) + eps : ss + eps));
+    Acc acc;
+    for (int64_t j = threadIdx.x; j < D; j += blockDim.x) acc.add(a[j] * a[j]);
+    const float ss = block_sum(acc.value(), sh);
+    const float rs = 1.f / sqrtf(mode == 0 ? ss / static_cast<float>(D) + static_cast<float>(eps) : ss + static_cast<float>(eps));
     if (threadIdx.x == 0) rs_out[r] = rs;
     for (int64_t j = threadIdx.x; j < D; j += blockDim.x) y[r * D + j] = w ? a[j] * rs * w[j] : a[j] * rs;
   }
@@ -141,17 +153,16 @@ __global__ void norm_kernel(const float* x, const float* w, float* y, float* rs_
 // rmsnorm: dx = rs·(g − x·rs²·mean(g·x)), g = dy·w.   l2norm (t = y): dx = rs·(dy − y·sum(dy·y)).
 __global__ void norm_bwd_kernel(const float* dy, const float* t, const float* w, const float* rs_in, float* dx, int64_t R,
                                 int64_t D, int mode) {
-  __shared__ double sh[kT];
+  __shared__ float sh[kT];
   for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
     const float* g = dy + r * D;
     const float* a = t + r * D;
-    double dot = 0;
-    for (int64_t j = threadIdx.x; j < D; j += blockDim.x)
-      dot += w ? static_cast<double>(g[j]) * w[j] * a[j] : static_cast<double>(g[j]) * a[j];
-    dot = block_sum(dot, sh);
+    Acc acc;
+    for (int64_t j = threadIdx.x; j < D; j += blockDim.x) acc.add(w ? g[j] * w[j] * a[j] : g[j] * a[j]);
+    const float dot = block_sum(acc.value(), sh);
     const float rs = rs_in[r];
     if (mode == 0) {
-      const float c = static_cast<float>(dot / static_cast<double>(D)) * rs * rs;
+      const float c = dot / static_cast<float>(D) * rs * rs;
       for (int64_t j = threadIdx.x; j < D; j += blockDim.x) dx[r * D + j] = rs * ((w ? g[j] * w[j] : g[j]) - a[j] * c);
     } else {
       const float d = static_cast<float>(dot);
@@ -186,17 +197,17 @@ __global__ void bad_target_kernel(const int32_t* t, int64_t N, int64_t V, int64_
 
 __global__ void ce_kernel(const float* x, const int32_t* t, float* loss, float* lse, int64_t N, int64_t V, int64_t ignore) {
   __shared__ float shf[kT];
-  __shared__ double shd[kT];
+  __shared__ float shs[kT];
   for (int64_t n = blockIdx.x; n < N; n += gridDim.x) {
     const float* a = x + n * V;
     float m = -INFINITY;
     for (int64_t j = threadIdx.x; j < V; j += blockDim.x) m = fmaxf(m, a[j]);
     m = block_max(m, shf);
-    double s = 0;
-    for (int64_t j = threadIdx.x; j < V; j += blockDim.x) s += expf(a[j] - m);
-    s = block_sum(s, shd);
+    Acc acc;
+    for (int64_t j = threadIdx.x; j < V; j += blockDim.x) acc.add(expf(a[j] - m));
+    const float s = block_sum(acc.value(), shs);
     if (threadIdx.x == 0) {
-      const float l = m + static_cast<float>(log(s));
+      const float l = m + logf(s);
       lse[n] = l;
       loss[n] = t[n] == ignore ? 0.f : l - a[t[n]];
     }
