@@ -13,6 +13,8 @@ namespace {
 
 #include "layout_kernels.cuh"
 
+constexpr int64_t kConvDwChunks = 64;  // row segments of the conv weight gradient (combined in order)
+
 // ---- embedding ---------------------------------------------------------------------------------------------
 
 void check_ids(const Tensor& ids, int64_t V) {
@@ -109,8 +111,14 @@ Napi::Value ShortConvBackwardCuda(const Napi::CallbackInfo& info) {
     launch_check("conv_dx_kernel");
   }
   if (C * W) {
-    conv_dw_kernel<<<static_cast<unsigned>((C * W + 127) / 128), 128, 0, st>>>(cf(dy), cf(x), mf(dw), B, T, C, W);
-    launch_check("conv_dw_kernel");
+    const int64_t nchunks = std::max<int64_t>(1, std::min<int64_t>(B * T, kConvDwChunks)),
+                  chunk = std::max<int64_t>(1, (B * T + nchunks - 1) / nchunks);
+    Tensor part = empty({nchunks, C * W}, DType::F32, x.device);
+    const unsigned gx = static_cast<unsigned>((C * W + 127) / 128);
+    conv_dw_partial<<<dim3(gx, static_cast<unsigned>(nchunks)), 128, 0, st>>>(cf(dy), cf(x), mf(part), B, T, C, W, chunk);
+    launch_check("conv_dw_partial");
+    conv_dw_final<<<gx, 128, 0, st>>>(cf(part), mf(dw), C * W, nchunks);
+    launch_check("conv_dw_final");
   }
   Napi::Object res = Napi::Object::New(info.Env());
   res.Set("dx", wrap(info.Env(), dx));

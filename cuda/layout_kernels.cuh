@@ -1,6 +1,7 @@
 // The kernels of layout.cu, in a header of their own so that test/cuda-emu/ can compile them for the CPU with
 // real threads per block and check them without a GPU. Included inside `namespace reclin { namespace {`.
 #pragma once
+#include "acc.cuh"
 
 __global__ void bad_id_kernel(const int32_t* ids, int64_t n, int64_t V, unsigned long long* first) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
@@ -44,16 +45,26 @@ __global__ void conv_dx_kernel(const float* dy, const float* w, float* dx, int64
   }
 }
 
-// dw[c,j] = Σ_{b,t} dy[b,t,c]·x[b,t−W+1+j,c], one thread per (c, j), in order, in double.
-__global__ void conv_dw_kernel(const float* dy, const float* x, float* dw, int64_t B, int64_t T, int64_t C, int64_t W) {
+// dw[c,j] = Σ_{b,t} dy[b,t,c]·x[b,t−W+1+j,c] as a segmented sum: block row y takes rows [y·chunk, (y+1)·chunk)
+// of the B·T rows, one thread per (c, j), compensated fp32; conv_dw_final adds the partials in order
+// (deterministic, and parallel over rows as well as over C·W).
+__global__ void conv_dw_partial(const float* dy, const float* x, float* part, int64_t B, int64_t T, int64_t C, int64_t W,
+                                int64_t chunk) {
   const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
   if (i >= C * W) return;
-  const int64_t c = i / W, j = i % W;
-  double acc = 0;
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t t = max(static_cast<int64_t>(0), W - 1 - j); t < T; ++t)
-      acc += static_cast<double>(dy[(b * T + t) * C + c]) * x[(b * T + t - W + 1 + j) * C + c];
-  dw[i] = static_cast<float>(acc);
+  const int64_t c = i / W, j = i % W, r0 = blockIdx.y * chunk, r1 = min(B * T, r0 + chunk);
+  Acc acc;
+  for (int64_t r = r0; r < r1; ++r)
+    if (r % T >= W - 1 - j) acc.add(dy[r * C + c] * x[(r - (W - 1 - j)) * C + c]);
+  part[blockIdx.y * C * W + i] = acc.value();
+}
+
+__global__ void conv_dw_final(const float* part, float* dw, int64_t CW, int64_t nchunks) {
+  const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  if (i >= CW) return;
+  Acc acc;
+  for (int64_t k = 0; k < nchunks; ++k) acc.add(part[k * CW + i]);
+  dw[i] = acc.value();
 }
 
 constexpr int kMaxDims = 12;

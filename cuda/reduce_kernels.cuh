@@ -2,6 +2,7 @@
 // real threads per block and check them (values and barriers) without a GPU. Included inside
 // `namespace reclin { namespace {`.
 #pragma once
+#include "acc.cuh"
 
 constexpr int kT = 256;  // threads per block (a power of two: the tree reductions rely on it)
 constexpr int kMaxDims = 12;
@@ -30,17 +31,6 @@ __device__ float block_max(float v, float* sh) {
   return r;
 }
 
-// A thread's running sum in fp32 with Neumaier compensation (fp64 is slow on most GPUs): the error stays at a
-// few fp32 roundings however many terms, and the block's tree of ≤ 256 partials adds only log2(256) more.
-struct Acc {
-  float s = 0.f, c = 0.f;
-  __device__ __forceinline__ void add(float x) {
-    const float t = s + x;
-    c += fabsf(s) >= fabsf(x) ? (s - t) + x : (x - t) + s;
-    s = t;
-  }
-  __device__ __forceinline__ float value() const { return s + c; }
-};
 
 struct Groups {
   int nk, nr;

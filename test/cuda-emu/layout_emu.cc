@@ -54,7 +54,12 @@ int main(int argc, char** argv) {
     fill(x), fill(w), fill(dy);
     emu::launch(3, T, [&] { conv_kernel(x.data(), w.data(), y.data(), B, TT, C, W); });
     emu::launch(3, T, [&] { conv_dx_kernel(dy.data(), w.data(), dx.data(), B, TT, C, W); });
-    emu::launch((unsigned)((C * W + T - 1) / T), T, [&] { conv_dw_kernel(dy.data(), x.data(), dw.data(), B, TT, C, W); });
+    const long nch = 4, chunk = (B * TT + nch - 1) / nch;  // segments that cut across the batch boundary
+    std::vector<float> part(nch * C * W, NAN);
+    const unsigned gx = (unsigned)((C * W + T - 1) / T);
+    emu::launch(Dim3{gx, (unsigned)nch, 1}, Dim3{T, 1, 1},
+                [&] { conv_dw_partial(dy.data(), x.data(), part.data(), B, TT, C, W, chunk); });
+    emu::launch(gx, T, [&] { conv_dw_final(part.data(), dw.data(), C * W, nch); });
     std::vector<double> ry(x.size(), 0.0), rdx(x.size(), 0.0), rdw(C * W, 0.0);
     for (long b = 0; b < B; ++b)
       for (long t = 0; t < TT; ++t)
