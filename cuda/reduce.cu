@@ -1,8 +1,8 @@
 // Reductions and row ops on CUDA, the twins of native/reduce.cc, native/norm.cc and native/loss.cc:
 // sum/mean over dimensions, sumToShape, sumSquares, softmax, argmax, RMSNorm, L2 norm and cross-entropy,
 // forward and backward. Row sums accumulate in fp32 with Neumaier compensation per thread (reduce_kernels.cuh);
-// the cross-block partials of sumSquares and the RMSNorm weight gradient are still fp64. Every block reduces in
-// a fixed tree order (256 threads), so results are the same run to run.
+// sumSquares and the RMSNorm weight gradient combine their fp32 partials in order. Every block reduces in a fixed
+// tree order (256 threads), so results are the same run to run.
 #include <napi.h>
 
 #include <algorithm>
@@ -126,9 +126,9 @@ Napi::Value SumSquaresCuda(const Napi::CallbackInfo& info) {
   const Device dev = ts[0].device;
   cudaStream_t st = stream_for(dev.index);
   const int64_t np = static_cast<int64_t>(ts.size()) * kSqBlocks;
-  Tensor part = empty({2 * (np + 1)}, DType::F32, dev);  // doubles
-  double* pp = static_cast<double*>(part.raw());
-  cuda_check(cudaMemsetAsync(pp, 0, sizeof(double) * (np + 1), st), "cudaMemsetAsync");
+  Tensor part = empty({np + 1}, DType::F32, dev);
+  float* pp = mf(part);
+  cuda_check(cudaMemsetAsync(pp, 0, sizeof(float) * (np + 1), st), "cudaMemsetAsync");
   for (size_t i = 0; i < ts.size(); ++i)
     if (ts[i].numel()) {
       sumsq_partial<<<kSqBlocks, kT, 0, st>>>(cf(ts[i]), ts[i].numel(), pp + i * kSqBlocks);
@@ -136,8 +136,8 @@ Napi::Value SumSquaresCuda(const Napi::CallbackInfo& info) {
     }
   sum_in_order<<<1, kT, 0, st>>>(pp, np, pp + np);
   launch_check("sum_in_order");
-  double r = 0;
-  cuda_check(cudaMemcpyAsync(&r, pp + np, sizeof(double), cudaMemcpyDeviceToHost, st), "cudaMemcpyAsync");
+  float r = 0;
+  cuda_check(cudaMemcpyAsync(&r, pp + np, sizeof(float), cudaMemcpyDeviceToHost, st), "cudaMemcpyAsync");
   cuda_check(cudaStreamSynchronize(st), "cudaStreamSynchronize");
   return Napi::Number::New(info.Env(), r);
 }
@@ -260,11 +260,11 @@ Napi::Value RmsnormBackwardCuda(const Napi::CallbackInfo& info) {
   Tensor dw = empty({D}, DType::F32, x.device);
   if (D) {
     const int64_t nchunks = std::max<int64_t>(1, std::min<int64_t>(R, kWChunks)), chunk = (R + nchunks - 1) / nchunks;
-    Tensor part = empty({2 * nchunks * D}, DType::F32, x.device);  // doubles
+    Tensor part = empty({nchunks, D}, DType::F32, x.device);
     dim3 grid(static_cast<unsigned>((D + kT - 1) / kT), static_cast<unsigned>(nchunks));
-    rms_dw_partial<<<grid, kT, 0, st>>>(cf(dy), cf(x), cf(rstd), static_cast<double*>(part.raw()), R, D, chunk);
+    rms_dw_partial<<<grid, kT, 0, st>>>(cf(dy), cf(x), cf(rstd), mf(part), R, D, chunk);
     launch_check("rms_dw_partial");
-    rms_dw_final<<<static_cast<unsigned>((D + kT - 1) / kT), kT, 0, st>>>(static_cast<const double*>(part.raw()), mf(dw), D, nchunks);
+    rms_dw_final<<<static_cast<unsigned>((D + kT - 1) / kT), kT, 0, st>>>(cf(part), mf(dw), D, nchunks);
     launch_check("rms_dw_final");
   }
   res.Set("dWeight", wrap(info.Env(), dw));

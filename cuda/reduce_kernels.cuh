@@ -49,32 +49,32 @@ __device__ __forceinline__ int64_t offset_of(int64_t i, int n, const int64_t* si
 }
 
 // One block per output element: threads stride over the reduced elements, then a fixed-order tree sum.
-__global__ void reduce_kernel(const float* x, float* out, Groups g, double scale) {
+__global__ void reduce_kernel(const float* x, float* out, Groups g, float scale) {
   __shared__ float sh[kT];
   for (int64_t o = blockIdx.x; o < g.n_out; o += gridDim.x) {
     const int64_t base = offset_of(o, g.nk, g.ks, g.kst);
     Acc acc;
     for (int64_t r = threadIdx.x; r < g.n_red; r += blockDim.x) acc.add(x[base + offset_of(r, g.nr, g.rs, g.rst)]);
     const float s = block_sum(acc.value(), sh);
-    if (threadIdx.x == 0) out[o] = static_cast<float>(s * scale);
+    if (threadIdx.x == 0) out[o] = s * scale;
   }
 }
 
 constexpr int kSqBlocks = 256;
-__global__ void sumsq_partial(const float* x, int64_t n, double* part) {
-  __shared__ double sh[kT];
-  double s = 0;
+__global__ void sumsq_partial(const float* x, int64_t n, float* part) {
+  __shared__ float sh[kT];
+  Acc acc;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-    s += static_cast<double>(x[i]) * x[i];
-  s = block_sum(s, sh);
+    acc.add(x[i] * x[i]);
+  const float s = block_sum(acc.value(), sh);
   if (threadIdx.x == 0) part[blockIdx.x] = s;
 }
 
-__global__ void sum_in_order(const double* part, int64_t n, double* out) {
-  __shared__ double sh[kT];
-  double s = 0;
-  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) s += part[i];
-  s = block_sum(s, sh);
+__global__ void sum_in_order(const float* part, int64_t n, float* out) {
+  __shared__ float sh[kT];
+  Acc acc;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) acc.add(part[i]);
+  const float s = block_sum(acc.value(), sh);
   if (threadIdx.x == 0) *out = s;
 }
 
@@ -162,21 +162,21 @@ __global__ void norm_bwd_kernel(const float* dy, const float* t, const float* w,
 }
 
 constexpr int64_t kWChunks = 32;  // row chunks of the weight gradient (fixed, combined in order)
-__global__ void rms_dw_partial(const float* dy, const float* x, const float* rs, double* part, int64_t R, int64_t D,
+__global__ void rms_dw_partial(const float* dy, const float* x, const float* rs, float* part, int64_t R, int64_t D,
                                int64_t chunk) {
   const int64_t j = blockIdx.x * (int64_t)blockDim.x + threadIdx.x, c = blockIdx.y;
   if (j >= D) return;
-  double acc = 0;
-  for (int64_t r = c * chunk; r < min(R, (c + 1) * chunk); ++r) acc += static_cast<double>(dy[r * D + j] * x[r * D + j] * rs[r]);
-  part[c * D + j] = acc;
+  Acc acc;
+  for (int64_t r = c * chunk; r < min(R, (c + 1) * chunk); ++r) acc.add(dy[r * D + j] * x[r * D + j] * rs[r]);
+  part[c * D + j] = acc.value();
 }
 
-__global__ void rms_dw_final(const double* part, float* dw, int64_t D, int64_t nchunks) {
+__global__ void rms_dw_final(const float* part, float* dw, int64_t D, int64_t nchunks) {
   const int64_t j = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
   if (j >= D) return;
-  double s = 0;
-  for (int64_t c = 0; c < nchunks; ++c) s += part[c * D + j];
-  dw[j] = static_cast<float>(s);
+  Acc acc;
+  for (int64_t c = 0; c < nchunks; ++c) acc.add(part[c * D + j]);
+  dw[j] = acc.value();
 }
 
 // Finds the first row whose target is neither ignore nor in [0, V) (a device check, then one small copy back).

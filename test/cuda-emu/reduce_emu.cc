@@ -68,12 +68,12 @@ static void run(long R, long D, unsigned seed) {
   // sum of squares: partials per block, then one block sums them in order
   {
     const unsigned nb = 5;
-    std::vector<double> part(nb + 1, 0.0);
+    std::vector<float> part(nb + 1, 0.f);
     emu::launch(nb, T, [&] { sumsq_partial(x.data(), R * D, part.data()); });
     emu::launch(1, T, [&] { sum_in_order(part.data(), nb, part.data() + nb); });
     double ref = 0;
     for (float e : x) ref += (double)e * e;
-    const float got = (float)part[nb];
+    const float got = part[nb];
     check("sumSquares", R, D, {ref}, &got);
   }
   // softmax and argmax over the last dim (a tie planted in row 0)
@@ -130,7 +130,7 @@ static void run(long R, long D, unsigned seed) {
     check(mode == 0 ? "rmsnorm backward dx" : "l2norm backward dx", R, D, dxr, dx.data(), 1e-5, &terms);
     if (mode == 0) {
       const long nch = std::max<long>(1, std::min<long>(R, 4)), chunk = (R + nch - 1) / nch;
-      std::vector<double> part(nch * D, NAN);
+      std::vector<float> part(nch * D, NAN);
       std::vector<float> dw(D, NAN);
       emu::launch(Dim3{(unsigned)((D + T - 1) / T), (unsigned)nch, 1}, Dim3{T, 1, 1},
                   [&] { rms_dw_partial(dy.data(), x.data(), rs.data(), part.data(), R, D, chunk); });
