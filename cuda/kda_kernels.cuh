@@ -1,7 +1,7 @@
-// The KDA kernels of kda.cu (see there for the algorithm), in a header of their own so that
-// test/cuda-emu/kda_emu.cc can compile them for the CPU with one thread per block (every kernel is written as
-// phases of `for (idx = threadIdx.x; idx < n; idx += blockDim.x)` loops separated by __syncthreads(), so one
-// thread running the phases in order computes exactly what a block does) and check them without a GPU.
+// The KDA kernels of kda.cu (see there for the algorithm), in a header of their own so that test/cuda-emu/ can
+// compile them for the CPU with real threads per block and check values and barriers without a GPU. Every kernel
+// is phases of `for (idx = threadIdx.x; idx < n; idx += blockDim.x)` loops separated by __syncthreads(), so any
+// block size works.
 // Included inside `namespace reclin { namespace {`.
 #pragma once
 

@@ -11,12 +11,11 @@
 namespace reclin {
 namespace {
 
-// ---- embedding ---------------------------------------------------------------------------------------------
+#include "layout_kernels.cuh"
 
-__global__ void bad_id_kernel(const int32_t* ids, int64_t n, int64_t V, unsigned long long* first) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-    if (ids[i] < 0 || ids[i] >= V) atomicMin(first, static_cast<unsigned long long>(i));
-}
+constexpr int64_t kConvDwChunks = 64;  // row segments of the conv weight gradient (combined in order)
+
+// ---- embedding ---------------------------------------------------------------------------------------------
 
 void check_ids(const Tensor& ids, int64_t V) {
   const int64_t n = ids.numel();
@@ -37,11 +36,6 @@ void check_ids(const Tensor& ids, int64_t V) {
                  std::to_string(V) + ")");
 }
 
-__global__ void embedding_kernel(const float* w, const int32_t* ids, float* out, int64_t n, int64_t D) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n * D; i += (int64_t)gridDim.x * blockDim.x)
-    out[i] = w[static_cast<int64_t>(ids[i / D]) * D + i % D];
-}
-
 Napi::Value EmbeddingCuda(const Napi::CallbackInfo& info) {
   Tensor w = arg_cuda_f32(info, 0, "weight");
   expect_ndim(w, 2, "weight", "[V,D]");
@@ -59,13 +53,6 @@ Napi::Value EmbeddingCuda(const Napi::CallbackInfo& info) {
   return wrap(info.Env(), out);
 }
 RECLIN_EXPORT("embeddingCuda", EmbeddingCuda)
-
-// One thread per column j walks the tokens in order and adds into the rows they name (deterministic).
-__global__ void embedding_bwd_kernel(const float* g, const int32_t* ids, float* dw, int64_t n, int64_t D) {
-  const int64_t j = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
-  if (j >= D) return;
-  for (int64_t i = 0; i < n; ++i) dw[static_cast<int64_t>(ids[i]) * D + j] += g[i * D + j];
-}
 
 Napi::Value EmbeddingBackwardCuda(const Napi::CallbackInfo& info) {
   Tensor dout = arg_cuda_f32(info, 0, "dOut");
@@ -97,43 +84,6 @@ void check_conv(const Tensor& x, const Tensor& w) {
                    "), got " + w.shape_str());
 }
 
-// y[b,t,c] = Σ_j w[c,j]·x[b,t−W+1+j,c]
-__global__ void conv_kernel(const float* x, const float* w, float* y, int64_t B, int64_t T, int64_t C, int64_t W) {
-  const int64_t n = B * T * C;
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t c = i % C, bt = i / C, t = bt % T, b = bt / T;
-    float s = 0.f;
-    for (int64_t j = max(static_cast<int64_t>(0), W - 1 - t); j < W; ++j) s += w[c * W + j] * x[(b * T + t - W + 1 + j) * C + c];
-    y[i] = s;
-  }
-}
-
-// dx[b,s,c] = Σ_j w[c,j]·dy[b,s+W−1−j,c]
-__global__ void conv_dx_kernel(const float* dy, const float* w, float* dx, int64_t B, int64_t T, int64_t C, int64_t W) {
-  const int64_t n = B * T * C;
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t c = i % C, bs = i / C, s = bs % T, b = bs / T;
-    float acc = 0.f;
-    for (int64_t j = 0; j < W; ++j) {
-      const int64_t t = s + W - 1 - j;
-      if (t < T) acc += w[c * W + j] * dy[(b * T + t) * C + c];
-    }
-    dx[i] = acc;
-  }
-}
-
-// dw[c,j] = Σ_{b,t} dy[b,t,c]·x[b,t−W+1+j,c], one thread per (c, j), in order, in double.
-__global__ void conv_dw_kernel(const float* dy, const float* x, float* dw, int64_t B, int64_t T, int64_t C, int64_t W) {
-  const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
-  if (i >= C * W) return;
-  const int64_t c = i / W, j = i % W;
-  double acc = 0;
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t t = max(static_cast<int64_t>(0), W - 1 - j); t < T; ++t)
-      acc += static_cast<double>(dy[(b * T + t) * C + c]) * x[(b * T + t - W + 1 + j) * C + c];
-  dw[i] = static_cast<float>(acc);
-}
-
 Napi::Value ShortConvCuda(const Napi::CallbackInfo& info) {
   Tensor x = arg_cuda_f32(info, 0, "x"), w = arg_cuda_f32(info, 1, "w");
   check_conv(x, w);
@@ -161,8 +111,14 @@ Napi::Value ShortConvBackwardCuda(const Napi::CallbackInfo& info) {
     launch_check("conv_dx_kernel");
   }
   if (C * W) {
-    conv_dw_kernel<<<static_cast<unsigned>((C * W + 127) / 128), 128, 0, st>>>(cf(dy), cf(x), mf(dw), B, T, C, W);
-    launch_check("conv_dw_kernel");
+    const int64_t nchunks = std::max<int64_t>(1, std::min<int64_t>(B * T, kConvDwChunks)),
+                  chunk = std::max<int64_t>(1, (B * T + nchunks - 1) / nchunks);
+    Tensor part = empty({nchunks, C * W}, DType::F32, x.device);
+    const unsigned gx = static_cast<unsigned>((C * W + 127) / 128);
+    conv_dw_partial<<<dim3(gx, static_cast<unsigned>(nchunks)), 128, 0, st>>>(cf(dy), cf(x), mf(part), B, T, C, W, chunk);
+    launch_check("conv_dw_partial");
+    conv_dw_final<<<gx, 128, 0, st>>>(cf(part), mf(dw), C * W, nchunks);
+    launch_check("conv_dw_final");
   }
   Napi::Object res = Napi::Object::New(info.Env());
   res.Set("dx", wrap(info.Env(), dx));
@@ -257,24 +213,6 @@ Napi::Value SliceBackwardCuda(const Napi::CallbackInfo& info) {
   return wrap(info.Env(), out);
 }
 RECLIN_EXPORT("sliceBackwardCuda", SliceBackwardCuda)
-
-constexpr int kMaxDims = 12;
-struct Perm {
-  int nd;
-  int64_t oshape[kMaxDims], istride[kMaxDims];
-};
-
-template <class E>
-__global__ void transpose_kernel(const E* src, E* dst, int64_t n, Perm p) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    int64_t rem = i, off = 0;
-    for (int d = p.nd - 1; d >= 0; --d) {
-      off += (rem % p.oshape[d]) * p.istride[d];
-      rem /= p.oshape[d];
-    }
-    dst[i] = src[off];
-  }
-}
 
 Napi::Value TransposeCuda(const Napi::CallbackInfo& info) {
   Tensor x = arg_tensor(info, 0, "x");

@@ -1,7 +1,8 @@
 // Reductions and row ops on CUDA, the twins of native/reduce.cc, native/norm.cc and native/loss.cc:
 // sum/mean over dimensions, sumToShape, sumSquares, softmax, argmax, RMSNorm, L2 norm and cross-entropy,
-// forward and backward. Sums accumulate in double; every block reduces in a fixed tree order (256 threads),
-// so results are the same run to run.
+// forward and backward. Row sums accumulate in fp32 with Neumaier compensation per thread (reduce_kernels.cuh);
+// sumSquares and the RMSNorm weight gradient combine their fp32 partials in order. Every block reduces in a fixed
+// tree order (256 threads), so results are the same run to run.
 #include <napi.h>
 
 #include <algorithm>
@@ -13,63 +14,9 @@
 namespace reclin {
 namespace {
 
-constexpr int kT = 256;  // threads per block (a power of two: the tree reductions rely on it)
-constexpr int kMaxDims = 12;
-
-template <class T>
-__device__ T block_sum(T v, T* sh) {
-  sh[threadIdx.x] = v;
-  __syncthreads();
-  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s) sh[threadIdx.x] += sh[threadIdx.x + s];
-    __syncthreads();
-  }
-  const T r = sh[0];
-  __syncthreads();
-  return r;
-}
-
-__device__ float block_max(float v, float* sh) {
-  sh[threadIdx.x] = v;
-  __syncthreads();
-  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s) sh[threadIdx.x] = fmaxf(sh[threadIdx.x], sh[threadIdx.x + s]);
-    __syncthreads();
-  }
-  const float r = sh[0];
-  __syncthreads();
-  return r;
-}
+#include "reduce_kernels.cuh"
 
 // ---- sum over dimensions ------------------------------------------------------------------------------------
-
-struct Groups {
-  int nk, nr;
-  int64_t ks[kMaxDims], kst[kMaxDims];  // kept sizes and strides (outer to inner)
-  int64_t rs[kMaxDims], rst[kMaxDims];  // reduced sizes and strides
-  int64_t n_out, n_red;
-};
-
-__device__ __forceinline__ int64_t offset_of(int64_t i, int n, const int64_t* size, const int64_t* stride) {
-  int64_t off = 0;
-  for (int d = n - 1; d >= 0; --d) {
-    off += (i % size[d]) * stride[d];
-    i /= size[d];
-  }
-  return off;
-}
-
-// One block per output element: threads stride over the reduced elements, then a fixed-order tree sum.
-__global__ void reduce_kernel(const float* x, float* out, Groups g, double scale) {
-  __shared__ double sh[kT];
-  for (int64_t o = blockIdx.x; o < g.n_out; o += gridDim.x) {
-    const int64_t base = offset_of(o, g.nk, g.ks, g.kst);
-    double s = 0;
-    for (int64_t r = threadIdx.x; r < g.n_red; r += blockDim.x) s += x[base + offset_of(r, g.nr, g.rs, g.rst)];
-    s = block_sum(s, sh);
-    if (threadIdx.x == 0) out[o] = static_cast<float>(s * scale);
-  }
-}
 
 void reduce_dims(const Tensor& x, const std::vector<bool>& keep, const Tensor& out, double scale) {
   Groups g{};
@@ -167,25 +114,6 @@ RECLIN_EXPORT("sumToShapeCuda", SumToShapeCuda)
 
 // ---- sum of squares (gradient clipping) ----------------------------------------------------------------------
 
-constexpr int kSqBlocks = 256;
-
-__global__ void sumsq_partial(const float* x, int64_t n, double* part) {
-  __shared__ double sh[kT];
-  double s = 0;
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-    s += static_cast<double>(x[i]) * x[i];
-  s = block_sum(s, sh);
-  if (threadIdx.x == 0) part[blockIdx.x] = s;
-}
-
-__global__ void sum_in_order(const double* part, int64_t n, double* out) {
-  __shared__ double sh[kT];
-  double s = 0;
-  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) s += part[i];
-  s = block_sum(s, sh);
-  if (threadIdx.x == 0) *out = s;
-}
-
 Napi::Value SumSquaresCuda(const Napi::CallbackInfo& info) {
   std::vector<Tensor> ts = arg_tensor_list(info, 0, "tensors");
   if (ts.empty()) return Napi::Number::New(info.Env(), 0.0);
@@ -198,9 +126,9 @@ Napi::Value SumSquaresCuda(const Napi::CallbackInfo& info) {
   const Device dev = ts[0].device;
   cudaStream_t st = stream_for(dev.index);
   const int64_t np = static_cast<int64_t>(ts.size()) * kSqBlocks;
-  Tensor part = empty({2 * (np + 1)}, DType::F32, dev);  // doubles
-  double* pp = static_cast<double*>(part.raw());
-  cuda_check(cudaMemsetAsync(pp, 0, sizeof(double) * (np + 1), st), "cudaMemsetAsync");
+  Tensor part = empty({np + 1}, DType::F32, dev);
+  float* pp = mf(part);
+  cuda_check(cudaMemsetAsync(pp, 0, sizeof(float) * (np + 1), st), "cudaMemsetAsync");
   for (size_t i = 0; i < ts.size(); ++i)
     if (ts[i].numel()) {
       sumsq_partial<<<kSqBlocks, kT, 0, st>>>(cf(ts[i]), ts[i].numel(), pp + i * kSqBlocks);
@@ -208,8 +136,8 @@ Napi::Value SumSquaresCuda(const Napi::CallbackInfo& info) {
     }
   sum_in_order<<<1, kT, 0, st>>>(pp, np, pp + np);
   launch_check("sum_in_order");
-  double r = 0;
-  cuda_check(cudaMemcpyAsync(&r, pp + np, sizeof(double), cudaMemcpyDeviceToHost, st), "cudaMemcpyAsync");
+  float r = 0;
+  cuda_check(cudaMemcpyAsync(&r, pp + np, sizeof(float), cudaMemcpyDeviceToHost, st), "cudaMemcpyAsync");
   cuda_check(cudaStreamSynchronize(st), "cudaStreamSynchronize");
   return Napi::Number::New(info.Env(), r);
 }
@@ -236,23 +164,6 @@ void expect_same(const Tensor& t, const Tensor& ref, const char* name, const cha
 }
 unsigned row_grid(int64_t R) { return static_cast<unsigned>(std::min<int64_t>(std::max<int64_t>(R, 1), 65535 * 16)); }
 
-__global__ void softmax_kernel(const float* x, float* y, int64_t R, int64_t D) {
-  __shared__ float shf[kT];
-  __shared__ double shd[kT];
-  for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
-    const float* a = x + r * D;
-    float* o = y + r * D;
-    float m = -INFINITY;
-    for (int64_t j = threadIdx.x; j < D; j += blockDim.x) m = fmaxf(m, a[j]);
-    m = block_max(m, shf);
-    double s = 0;
-    for (int64_t j = threadIdx.x; j < D; j += blockDim.x) s += expf(a[j] - m);
-    s = block_sum(s, shd);
-    const float inv = static_cast<float>(1.0 / s);
-    for (int64_t j = threadIdx.x; j < D; j += blockDim.x) o[j] = expf(a[j] - m) * inv;
-  }
-}
-
 Napi::Value SoftmaxCuda(const Napi::CallbackInfo& info) {
   Tensor x = arg_cuda_f32(info, 0, "x");
   expect_rows(x, "x");
@@ -265,36 +176,6 @@ Napi::Value SoftmaxCuda(const Napi::CallbackInfo& info) {
   return wrap(info.Env(), y);
 }
 RECLIN_EXPORT("softmaxCuda", SoftmaxCuda)
-
-// First index of the maximum (ties go to the smaller index, as the CPU loop).
-__global__ void argmax_kernel(const float* x, int32_t* y, int64_t R, int64_t D) {
-  __shared__ float sv[kT];
-  __shared__ int64_t si[kT];
-  for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
-    const float* a = x + r * D;
-    float bv = -INFINITY;
-    int64_t bi = -1;
-    for (int64_t j = threadIdx.x; j < D; j += blockDim.x)
-      if (bi < 0 || a[j] > bv) bv = a[j], bi = j;
-    sv[threadIdx.x] = bv;
-    si[threadIdx.x] = bi;
-    __syncthreads();
-    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-      if (threadIdx.x < s) {
-        const float v2 = sv[threadIdx.x + s];
-        const int64_t i2 = si[threadIdx.x + s];
-        const int64_t i1 = si[threadIdx.x];
-        if (i2 >= 0 && (i1 < 0 || v2 > sv[threadIdx.x] || (v2 == sv[threadIdx.x] && i2 < i1))) {
-          sv[threadIdx.x] = v2;
-          si[threadIdx.x] = i2;
-        }
-      }
-      __syncthreads();
-    }
-    if (threadIdx.x == 0) y[r] = static_cast<int32_t>(si[0] < 0 ? 0 : si[0]);
-    __syncthreads();
-  }
-}
 
 Napi::Value ArgmaxCuda(const Napi::CallbackInfo& info) {
   Tensor x = arg_cuda_f32(info, 0, "x");
@@ -318,21 +199,6 @@ Tensor opt_weight(const Napi::CallbackInfo& info, size_t i, int64_t D, const Ten
   expect_same_device(x, w, "x", "weight");
   expect_shape(w, {D}, "weight", "[D]");
   return w;
-}
-
-// mode 0: rmsnorm (rs = 1/sqrt(mean x² + eps), y = x·rs·w), 1: l2norm (rs = 1/sqrt(sum x² + eps), y = x·rs)
-__global__ void norm_kernel(const float* x, const float* w, float* y, float* rs_out, int64_t R, int64_t D, double eps,
-                            int mode) {
-  __shared__ double sh[kT];
-  for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
-    const float* a = x + r * D;
-    double ss = 0;
-    for (int64_t j = threadIdx.x; j < D; j += blockDim.x) ss += static_cast<double>(a[j]) * a[j];
-    ss = block_sum(ss, sh);
-    const float rs = static_cast<float>(1.0 / sqrt(mode == 0 ? ss / static_cast<double>(D) + eps : ss + eps));
-    if (threadIdx.x == 0) rs_out[r] = rs;
-    for (int64_t j = threadIdx.x; j < D; j += blockDim.x) y[r * D + j] = w ? a[j] * rs * w[j] : a[j] * rs;
-  }
 }
 
 Napi::Value RmsnormCuda(const Napi::CallbackInfo& info) {
@@ -371,47 +237,6 @@ Napi::Value L2normCuda(const Napi::CallbackInfo& info) {
 }
 RECLIN_EXPORT("l2normCuda", L2normCuda)
 
-// rmsnorm: dx = rs·(g − x·rs²·mean(g·x)), g = dy·w.   l2norm (t = y): dx = rs·(dy − y·sum(dy·y)).
-__global__ void norm_bwd_kernel(const float* dy, const float* t, const float* w, const float* rs_in, float* dx, int64_t R,
-                                int64_t D, int mode) {
-  __shared__ double sh[kT];
-  for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
-    const float* g = dy + r * D;
-    const float* a = t + r * D;
-    double dot = 0;
-    for (int64_t j = threadIdx.x; j < D; j += blockDim.x)
-      dot += w ? static_cast<double>(g[j]) * w[j] * a[j] : static_cast<double>(g[j]) * a[j];
-    dot = block_sum(dot, sh);
-    const float rs = rs_in[r];
-    if (mode == 0) {
-      const float c = static_cast<float>(dot / static_cast<double>(D)) * rs * rs;
-      for (int64_t j = threadIdx.x; j < D; j += blockDim.x) dx[r * D + j] = rs * ((w ? g[j] * w[j] : g[j]) - a[j] * c);
-    } else {
-      const float d = static_cast<float>(dot);
-      for (int64_t j = threadIdx.x; j < D; j += blockDim.x) dx[r * D + j] = rs * (g[j] - a[j] * d);
-    }
-  }
-}
-
-constexpr int64_t kWChunks = 32;  // row chunks of the weight gradient (fixed, combined in order)
-
-__global__ void rms_dw_partial(const float* dy, const float* x, const float* rs, double* part, int64_t R, int64_t D,
-                               int64_t chunk) {
-  const int64_t j = blockIdx.x * (int64_t)blockDim.x + threadIdx.x, c = blockIdx.y;
-  if (j >= D) return;
-  double acc = 0;
-  for (int64_t r = c * chunk; r < min(R, (c + 1) * chunk); ++r) acc += static_cast<double>(dy[r * D + j] * x[r * D + j] * rs[r]);
-  part[c * D + j] = acc;
-}
-
-__global__ void rms_dw_final(const double* part, float* dw, int64_t D, int64_t nchunks) {
-  const int64_t j = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
-  if (j >= D) return;
-  double s = 0;
-  for (int64_t c = 0; c < nchunks; ++c) s += part[c * D + j];
-  dw[j] = static_cast<float>(s);
-}
-
 Napi::Value RmsnormBackwardCuda(const Napi::CallbackInfo& info) {
   Tensor dy = arg_cuda_f32(info, 0, "dy"), x = arg_cuda_f32(info, 1, "x");
   expect_rows(x, "x");
@@ -435,11 +260,11 @@ Napi::Value RmsnormBackwardCuda(const Napi::CallbackInfo& info) {
   Tensor dw = empty({D}, DType::F32, x.device);
   if (D) {
     const int64_t nchunks = std::max<int64_t>(1, std::min<int64_t>(R, kWChunks)), chunk = (R + nchunks - 1) / nchunks;
-    Tensor part = empty({2 * nchunks * D}, DType::F32, x.device);  // doubles
+    Tensor part = empty({nchunks, D}, DType::F32, x.device);
     dim3 grid(static_cast<unsigned>((D + kT - 1) / kT), static_cast<unsigned>(nchunks));
-    rms_dw_partial<<<grid, kT, 0, st>>>(cf(dy), cf(x), cf(rstd), static_cast<double*>(part.raw()), R, D, chunk);
+    rms_dw_partial<<<grid, kT, 0, st>>>(cf(dy), cf(x), cf(rstd), mf(part), R, D, chunk);
     launch_check("rms_dw_partial");
-    rms_dw_final<<<static_cast<unsigned>((D + kT - 1) / kT), kT, 0, st>>>(static_cast<const double*>(part.raw()), mf(dw), D, nchunks);
+    rms_dw_final<<<static_cast<unsigned>((D + kT - 1) / kT), kT, 0, st>>>(cf(part), mf(dw), D, nchunks);
     launch_check("rms_dw_final");
   }
   res.Set("dWeight", wrap(info.Env(), dw));
@@ -465,12 +290,6 @@ RECLIN_EXPORT("l2normBackwardCuda", L2normBackwardCuda)
 
 // ---- cross-entropy -----------------------------------------------------------------------------------------
 
-// Finds the first row whose target is neither ignore nor in [0, V) (a device check, then one small copy back).
-__global__ void bad_target_kernel(const int32_t* t, int64_t N, int64_t V, int64_t ignore, unsigned long long* first) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < N; i += (int64_t)gridDim.x * blockDim.x)
-    if (t[i] != ignore && (t[i] < 0 || t[i] >= V)) atomicMin(first, static_cast<unsigned long long>(i));
-}
-
 void check_targets(const Tensor& logits, const Tensor& targets, int64_t ignore) {
   expect_ndim(logits, 2, "logits", "[N,V]");
   expect_same_device(logits, targets, "logits", "targets");
@@ -495,25 +314,6 @@ void check_targets(const Tensor& logits, const Tensor& targets, int64_t ignore) 
 
 int64_t ignore_of(const Napi::Object& opts) { return opt_int(opts, "ignoreIndex", -100); }
 
-__global__ void ce_kernel(const float* x, const int32_t* t, float* loss, float* lse, int64_t N, int64_t V, int64_t ignore) {
-  __shared__ float shf[kT];
-  __shared__ double shd[kT];
-  for (int64_t n = blockIdx.x; n < N; n += gridDim.x) {
-    const float* a = x + n * V;
-    float m = -INFINITY;
-    for (int64_t j = threadIdx.x; j < V; j += blockDim.x) m = fmaxf(m, a[j]);
-    m = block_max(m, shf);
-    double s = 0;
-    for (int64_t j = threadIdx.x; j < V; j += blockDim.x) s += expf(a[j] - m);
-    s = block_sum(s, shd);
-    if (threadIdx.x == 0) {
-      const float l = m + static_cast<float>(log(s));
-      lse[n] = l;
-      loss[n] = t[n] == ignore ? 0.f : l - a[t[n]];
-    }
-  }
-}
-
 Napi::Value CrossEntropyCuda(const Napi::CallbackInfo& info) {
   Tensor logits = arg_cuda_f32(info, 0, "logits");
   Tensor targets = arg_cuda_i32(info, 1, "targets");
@@ -531,20 +331,6 @@ Napi::Value CrossEntropyCuda(const Napi::CallbackInfo& info) {
   return res;
 }
 RECLIN_EXPORT("crossEntropyCuda", CrossEntropyCuda)
-
-__global__ void ce_bwd_kernel(const float* g, const float* x, const int32_t* t, const float* lse, float* dx, int64_t N,
-                              int64_t V, int64_t ignore) {
-  const int64_t total = N * V;
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t n = i / V, j = i % V;
-    if (t[n] == ignore) {
-      dx[i] = 0.f;
-      continue;
-    }
-    const float p = g[n] * expf(x[i] - lse[n]);
-    dx[i] = j == t[n] ? p - g[n] : p;
-  }
-}
 
 Napi::Value CrossEntropyBackwardCuda(const Napi::CallbackInfo& info) {
   Tensor dloss = arg_cuda_f32(info, 0, "dLoss");

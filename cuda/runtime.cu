@@ -122,13 +122,31 @@ void cuda_copy_to_device(void* dst, const void* src, size_t n, int device) {
   cuda_check(cudaStreamSynchronize(st), "cudaStreamSynchronize");
 }
 
+// An event recorded on `st` (whose device is current, as stream_for leaves it).
+static cudaEvent_t record_event(cudaStream_t st) {
+  cudaEvent_t e = nullptr;
+  cuda_check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate");
+  cuda_check(cudaEventRecord(e, st), "cudaEventRecord");
+  return e;
+}
+
 void cuda_copy_device_to_device(void* dst, int dst_device, const void* src, int src_device, size_t n) {
   if (dst_device == src_device) {
     cuda_check(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToDevice, stream_for(dst_device)), "cudaMemcpyAsync(D2D)");
     return;
   }
-  cuda_check(cudaStreamSynchronize(stream_for(src_device)), "cudaStreamSynchronize");
-  cuda_check(cudaMemcpyPeerAsync(dst, dst_device, src, src_device, n, stream_for(dst_device)), "cudaMemcpyPeerAsync");
+  // The copy runs on the destination's stream. Two events order it without a host wait: it starts after the
+  // source stream's pending work (which writes src), and the source stream's later work (which may reuse the
+  // source block once it is freed to the cache) starts after the copy.
+  cudaStream_t src_st = stream_for(src_device);
+  const cudaEvent_t ready = record_event(src_st);
+  cudaStream_t dst_st = stream_for(dst_device);
+  cuda_check(cudaStreamWaitEvent(dst_st, ready, 0), "cudaStreamWaitEvent");
+  cuda_check(cudaEventDestroy(ready), "cudaEventDestroy");
+  cuda_check(cudaMemcpyPeerAsync(dst, dst_device, src, src_device, n, dst_st), "cudaMemcpyPeerAsync");
+  const cudaEvent_t copied = record_event(dst_st);
+  cuda_check(cudaStreamWaitEvent(stream_for(src_device), copied, 0), "cudaStreamWaitEvent");
+  cuda_check(cudaEventDestroy(copied), "cudaEventDestroy");  // released by the driver once it has fired
 }
 
 void cuda_memset_zero(void* p, size_t n, int device) {

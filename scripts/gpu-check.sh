@@ -5,6 +5,10 @@
 #   mkdir -p /tmp/bin && xz -dc .device/node.xz > /tmp/bin/node && chmod +x /tmp/bin/node && export PATH=/tmp/bin:$PATH && bash scripts/gpu-check.sh
 # Runs every test/gpu test with the CUDA binary, then the benchmark (ours: bench/gpu.ts; peers: bench/peers.py with
 # flash-linear-attention's chunk_kda, torch fused AdamW and the copy bandwidth) and prints a short table last.
+# Kernel values and barriers are already checked on the CPU in CI (test/cuda-emu.test.ts: real threads per block
+# under ThreadSanitizer); this run checks what that cannot: the hardware (launch limits, real warps, the
+# allocator and streams), compute-sanitizer's memcheck/racecheck on a real workload, and speed. Peer copies need
+# two GPUs and stay unchecked on a one-GPU machine.
 # Every stage has its own time limit (tests 60 s per file, compute-sanitizer 2 x 60 s, beside them the fla warm-up
 # 200 s; then 100 s for each benchmark) so the whole run stays under 8 minutes; logs go to $OUT.
 set -uo pipefail

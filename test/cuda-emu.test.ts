@@ -1,0 +1,99 @@
+// Without a GPU: the CUDA kernel headers (cuda/*_kernels.cuh) compiled for the CPU with test/cuda-emu/emu.h, every
+// block run with real threads and a real __syncthreads barrier, under ThreadSanitizer, and compared with float64
+// references at awkward sizes. A second set of runs deletes one barrier at a time (RECLIN_EMU_DROP_SYNC) and
+// expects ThreadSanitizer to report the race, which shows the harness would catch a missing __syncthreads.
+// Launch limits, occupancy, warp behaviour and speed stay scripts/gpu-check.sh's job.
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { interopRequired } from './helpers';
+
+const root = path.resolve(__dirname, '..');
+const cxx = process.env.CXX ?? 'g++';
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reclin-cuda-emu-'));
+process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+
+// A compiler with ThreadSanitizer: required when RECLIN_REQUIRE_INTEROP=1 (CI), else a skip reason.
+function probe(): string | false {
+  const src = path.join(dir, 'probe.cc');
+  fs.writeFileSync(src, 'int main() { return 0; }\n');
+  const r = spawnSync(cxx, ['-fsanitize=thread', src, '-o', path.join(dir, 'probe')], { encoding: 'utf8' });
+  if (r.status === 0) return false;
+  const why = `no C++ compiler with -fsanitize=thread (${cxx}): ${r.error?.message ?? r.stderr}`;
+  if (interopRequired) throw new Error(`${why}; RECLIN_REQUIRE_INTEROP=1 requires it`);
+  return why;
+}
+const skip = probe();
+
+// Each emulation: its driver, threads per block (not dividing the kernels' tile widths, so neighbouring
+// threads touch each other's data) and the barriers the drop test deletes, each found by the line before it.
+const emus = [
+  { name: 'adamw', threads: '8', header: 'adamw_kernels.cuh', drops: [] as string[] },  // no barriers
+  { name: 'elementwise', threads: '8', header: 'elementwise_kernels.cuh', drops: [] },  // no barriers
+  { name: 'layout', threads: '8', header: 'layout_kernels.cuh', drops: [] },  // no barriers
+  { name: 'attention', threads: '128', header: 'attention_kernels.cuh', drops: [] },  // warp shuffles, no barriers
+  {
+    name: 'kda', threads: '7', header: 'kda_kernels.cuh',
+    drops: ['// differences of cumulative gates into NaN', 'Y[idx] = x;'],
+  },
+  {
+    name: 'gemm', threads: '256', header: 'gemm_kernels.cuh',
+    drops: ['Bs[kk][nn] = (gn < N && gk < K)', 'acc[i][j] = fmaf(a[i], b[j], acc[i][j]);'],
+  },
+  {
+    name: 'reduce', threads: '8', header: 'reduce_kernels.cuh',
+    drops: ['sh[threadIdx.x] = v;', 'if (threadIdx.x < s) sh[threadIdx.x] += sh[threadIdx.x + s];'],
+  },
+];
+const tsan = { ...process.env, TSAN_OPTIONS: 'halt_on_error=1 exitcode=66' };
+
+function run(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile(file, args, { env, encoding: 'utf8', timeout: 300_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, out: stdout + stderr });
+    });
+  });
+}
+
+before(async () => {
+  if (skip) return;
+  // the drivers two at a time (2 cores)
+  const build = (e: (typeof emus)[number]) =>
+    run(cxx, ['-O1', '-g', '-std=c++20', '-fsanitize=thread', '-I', path.join(root, 'cuda'),
+      path.join(root, 'test', 'cuda-emu', `${e.name}_emu.cc`), '-o', path.join(dir, e.name)], process.env);
+  for (let i = 0; i < emus.length; i += 2) {
+    const builds = await Promise.all(emus.slice(i, i + 2).map(build));
+    builds.forEach((b, j) => assert.equal(b.code, 0, `compiling ${emus[i + j].name}_emu.cc failed:\n${b.out}`));
+  }
+});
+
+// The line number of the first __syncthreads() after the line containing `anchor`.
+function syncLine(header: string, anchor: string): number {
+  const lines = fs.readFileSync(path.join(root, 'cuda', header), 'utf8').split('\n');
+  const a = lines.findIndex((l) => l.includes(anchor));
+  assert.ok(a >= 0, `${header}: anchor not found: ${anchor}`);
+  const s = lines.findIndex((l, i) => i > a && l.includes('__syncthreads()'));
+  assert.ok(s > a, `${header}: no __syncthreads() after ${anchor}`);
+  return s + 1;
+}
+
+for (const e of emus) {
+  test(`CUDA ${e.name} kernels with ${e.threads} threads per block under ThreadSanitizer: no race, match float64`, { skip }, async () => {
+    const r = await run(path.join(dir, e.name), [e.threads], tsan);
+    assert.doesNotMatch(r.out, /ThreadSanitizer/, r.out);
+    assert.equal(r.code, 0, `emulated kernels differ from the reference:\n${r.out}`);
+    assert.match(r.out, /all passed/);
+  });
+
+  if (e.drops.length) test(`CUDA ${e.name} kernels: deleting a __syncthreads is reported as a race`, { skip }, async () => {
+    for (const anchor of e.drops) {
+      const site = `${e.header}:${syncLine(e.header, anchor)}`;
+      const r = await run(path.join(dir, e.name), [e.threads, 'quick'], { ...tsan, RECLIN_EMU_DROP_SYNC: site });
+      assert.match(r.out, /WARNING: ThreadSanitizer: data race/, `no race reported with the barrier at ${site} deleted:\n${r.out}`);
+      assert.equal(r.code, 66, site);
+    }
+  });
+}
