@@ -25,7 +25,12 @@ test('LICENSE holds the full Apache-2.0 text that package.json names', () => {
 test('the package ships docs/, LICENSE and README.md (npm pack)', () => {
   const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   const files: string[] = JSON.parse(out)[0].files.map((f: { path: string }) => f.path);
-  for (const doc of fs.readdirSync(path.join(repoRoot, 'docs'))) assert.ok(files.includes(`docs/${doc}`), `docs/${doc} ships`);
+  const docs = fs.readdirSync(path.join(repoRoot, 'docs'), { recursive: true, withFileTypes: true }).filter((d) => d.isFile());
+  assert.ok(docs.length > 0);
+  for (const d of docs) {
+    const rel = path.relative(repoRoot, path.join(d.parentPath, d.name)).split(path.sep).join('/');
+    assert.ok(files.includes(rel), `${rel} ships`);
+  }
   assert.ok(files.includes('LICENSE') && files.includes('README.md'));
 });
 

@@ -169,31 +169,47 @@ test('sidecar gradients through the whole model match central finite differences
     for (let i = 0; i < 3; i++) tr.trainStep(); // move W_out away from zero so every path carries gradient
     const side = tr.sidecar!;
     const batch = batchOf(2, 7);
-    const { draft, corrupted } = corruptChunk(batch, 0.5, Rng.seeded(3));
+    // A corrupted draft, but no position marked for replacement: the next step's draft would take argmax tokens,
+    // a step function of the weights that finite differences cannot see through (a flipped token jumps the loss).
+    const { draft } = corruptChunk(batch, 0.5, Rng.seeded(3));
+    const corrupted = new Uint8Array(draft.length);
+    // The halt term's targets compare argmax counts between steps: a step function of the weights, so a
+    // perturbation can flip a target and jump the loss (its gradient is checked in recursive-losses.test.ts).
+    const weights = { ...DEFAULT_LOSS_WEIGHTS, halt: 0 };
     const lossAt = () =>
       scope(() => {
         const steps = side.refine(prefixOf(batch), draft, corrupted, 5);
-        return recursiveLossVar(steps, batch, corrupted, 5, DEFAULT_LOSS_WEIGHTS).result.total;
+        return recursiveLossVar(steps, batch, corrupted, 5, weights).result.total;
       });
     side.zeroGrad();
-    scope(() => backward(recursiveLossVar(side.refine(prefixOf(batch), draft, corrupted, 5), batch, corrupted, 5, DEFAULT_LOSS_WEIGHTS).loss));
+    scope(() => backward(recursiveLossVar(side.refine(prefixOf(batch), draft, corrupted, 5), batch, corrupted, 5, weights).loss));
     const h = 1e-2;
+    const pick = Rng.seeded(11);
+    let checked = 0;
     for (const p of side.parameters()) {
       const g = p.grad!.toFloat32Array();
-      let i = 0;
-      for (let j = 1; j < g.length; j++) if (Math.abs(g[j]) > Math.abs(g[i])) i = j;
+      let big = 0;
+      for (let j = 1; j < g.length; j++) if (Math.abs(g[j]) > Math.abs(g[big])) big = j;
+      const gmax = Math.abs(g[big]);
+      // the largest entry and three random coordinates of every tensor
+      const coords = [big, ...Array.from({ length: Math.min(3, g.length - 1) }, () => pick.int(g.length))];
       const w = p.data.toFloat32Array();
-      const x = w[i];
-      const at = (v: number) => {
-        w[i] = v;
-        p.assign(Tensor.from(w, p.shape));
-        return lossAt();
-      };
-      const fd = (at(x + h) - at(x - h)) / (2 * h);
-      at(x);
-      // measured: agreement to ~0.1 % on the boundary head and latent, ~3 % on the smallest GRU entries (f32 forward)
-      assert.ok(Math.abs(fd - g[i]) <= 0.05 * Math.abs(g[i]) + 1e-6, `${p.name}[${i}]: analytic ${g[i]} vs finite difference ${fd}`);
+      for (const i of coords) {
+        const x = w[i];
+        const at = (v: number) => {
+          w[i] = v;
+          p.assign(Tensor.from(w, p.shape));
+          return lossAt();
+        };
+        const fd = (at(x + h) - at(x - h)) / (2 * h);
+        at(x);
+        // f32 forward: the central difference carries ~1e-5 of rounding noise; 2 % of the entry plus 0.2 % of the
+        // tensor's largest gradient covers that on small entries without hiding a wrong path on large ones.
+        assert.ok(Math.abs(fd - g[i]) <= 0.02 * Math.abs(g[i]) + 2e-3 * gmax + 2e-5, `${p.name}[${i}]: analytic ${g[i]} vs finite difference ${fd} (largest |grad| ${gmax})`);
+        checked++;
+      }
     }
+    assert.ok(checked >= 4 * 3, `checked ${checked} coordinates`);
     tr.dispose();
     model.dispose();
   });
