@@ -91,8 +91,11 @@ function assertSameSeeds(doc: string): void {
     const i = w.indexOf('--seed');
     seedOf.set(`experiments/${name}`, i >= 0 ? w[i + 1] : undefined);
   }
+  // A sweep is compared by its folder: its cells are paired by the --seeds of the sweep itself.
+  const sweeps = new Set(cmds.filter((c) => c[2] === 'sweep').map((w) => `experiments/${w[w.indexOf('--sweep-name') + 1]}`));
   for (const w of cmds.filter((c) => c[2] === 'compare')) {
     const dirs = w.slice(3).filter((a, i, all) => !a.startsWith('--') && !(all[i - 1] ?? '').startsWith('--html'));
+    if (dirs.every((d) => sweeps.has(d))) continue;
     const seeds = dirs.map((d) => seedOf.get(d));
     assert.ok(seeds.every((s) => s !== undefined) && new Set(seeds).size === 1, `${doc}: compared runs ${dirs.join(', ')} must use one explicit --seed, got ${seeds}`);
   }

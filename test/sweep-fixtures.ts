@@ -33,7 +33,7 @@ export function writeTinyRunConfig(dir: string, steps: number, extra: Record<str
     num_steps: steps,
     batch_size: 4,
     model: { path: null, config: path.join(dir, 'model.json') },
-    data: { train: 'synthetic:addition:2', seq_len: 16, eval_batches: 2 },
+    data: { train: 'synthetic:addition:2', seq_len: 16, eval_examples: 8 },
     schedule: { warmup_steps: 0, decay: 'constant' },
     intervals: { log: 5, eval: steps, save: 5 },
     checkpoint: { keep_last: 1 },

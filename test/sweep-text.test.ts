@@ -15,7 +15,7 @@ test('baseline vs phase a on a real text file, paired over seeds', async () => {
     const text = path.join(repoRoot, 'README.md');
     fs.writeFileSync(path.join(tmp, 'model.json'), JSON.stringify(TINY_MODEL));
     // Sequences of 48 bytes, the refined chunk the last 16 of them.
-    fs.writeFileSync(path.join(tmp, 'run.json'), JSON.stringify({ batch_size: 4, data: { seq_len: 48, eval_batches: 1 }, schedule: { warmup_steps: 0 }, intervals: { log: 2, eval: 4, save: 4 } }));
+    fs.writeFileSync(path.join(tmp, 'run.json'), JSON.stringify({ batch_size: 4, data: { seq_len: 48, eval_examples: 4 }, schedule: { warmup_steps: 0 }, intervals: { log: 2, eval: 4, save: 4 } }));
     fs.writeFileSync(path.join(tmp, 'off.json'), JSON.stringify({ recursive_enabled: false, chunk_width: 16, max_chunk_len: 16 }));
     const base = await runCli(['run', '--run-config', 'run.json', '--recursive-config', 'off.json', '--model-config', 'model.json', '--data-path', text, '--num-steps', '6', '--experiment-name', 'base'], { cwd: tmp });
     assert.equal(base.code, 0, base.stdout + base.stderr);

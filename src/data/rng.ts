@@ -7,6 +7,18 @@ export interface RngState {
   s: [number, number, number, number];
 }
 
+/** A small uniform [0,1) generator (mulberry32) for fixed, reproducible draws that need no saved state. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 function splitmix32(x: number): () => number {
   let a = x >>> 0;
   return () => {

@@ -179,7 +179,7 @@ function formatIssue(i: z.core.$ZodIssue, raw: Record<string, unknown>): string 
  * what is allowed. A config already normalised by this function parses to itself.
  */
 export function parseModelConfig(input: unknown, source = 'config'): ModelConfig {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new TypeError(`${source}: invalid model config: expected a JSON object, got ${JSON.stringify(input)}`);
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new TypeError(`${source}: invalid model config: expected a JSON object, got ${Array.isArray(input) ? `an array of ${input.length}` : JSON.stringify(input)}`);
   const raw: Record<string, unknown> = { ...(input as Record<string, unknown>) };
   if ('attention_head_dim' in raw)
     fail(source, 'attention_head_dim', `unknown field (value ${JSON.stringify(raw.attention_head_dim)}): the full-attention layers are MLA; set qk_nope_head_dim, qk_rope_head_dim, v_head_dim and kv_lora_rank instead`);

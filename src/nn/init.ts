@@ -1,5 +1,6 @@
 // Seeded, order-independent initialisation: each parameter draws from its own stream, seeded by the model
 // seed and the parameter's name, so adding or reordering modules never changes another parameter's values.
+import { mulberry32 } from '../data/rng';
 import { Tensor } from '../tensor';
 
 /** FNV-1a over the name, mixed with the seed. */
@@ -14,14 +15,7 @@ function streamSeed(seed: number, name: string): number {
 
 /** A uniform [0,1) generator (mulberry32) for one named parameter. */
 export function paramRng(seed: number, name: string): () => number {
-  let a = streamSeed(seed, name);
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(streamSeed(seed, name));
 }
 
 export type Init =

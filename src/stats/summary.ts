@@ -1,5 +1,6 @@
 // Per-group statistics over seeds: n, mean, sample standard deviation, the Student-t 95% interval of the mean,
 // and for bounded metrics (values in [0, 1] such as exact match) the exact bootstrap percentile interval.
+import { mulberry32 as rng } from '../data/rng';
 import { logGamma } from './special';
 import { tQuantile } from './t';
 
@@ -50,17 +51,6 @@ export function summarize(xs: readonly number[], level = 0.95): Summary {
   return { n, mean: m, sd, se, ci: n >= 2 ? tInterval(m, se, n - 1, level) : undefined };
 }
 
-/** Seeded generator for the Monte Carlo fallback (mulberry32): the same numbers give the same interval. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Above this many values the bootstrap is Monte Carlo (EXACT_BOOTSTRAP_MAX = 10 is 92,378 distinct resamples). */
 export const EXACT_BOOTSTRAP_MAX = 10;
