@@ -18,7 +18,7 @@ test('reclin demo runs the four stages per seed, checks the surgery and ends wit
     assert.match(r.stdout, /eval\/exact_match\s+phase a\s+[\d.]+ \([-\d.]+ to [-\d.]+\), sd [\d.]+/);
     assert.match(r.stdout, /the smallest p 2 seeds can give is 0\.50/);
     // The last line is the verdict.
-    assert.match(r.stdout.trimEnd().split('\n').at(-1)!, /^phase a − control on eval\/exact_match: [+−]?[\d.]+ (\(95% CI [+−]?[\d.]+ to [+−]?[\d.]+\), p = [\d.<]+ )?.*n = 2 seeds: /);
+    assert.match(r.stdout.trimEnd().split('\n').at(-1)!, /^phase a − control on eval\/exact_match: [+−]?[\d.]+ (\(95% CI [+−]?[\d.]+ to [+−]?[\d.]+\), p (= [\d.]+|< 0\.001),? )?.*n = 2 seeds: /);
     const [demo] = fs.readdirSync(path.join(tmp, 'experiments'));
     for (const seed of [0, 1]) {
       for (const stage of ['base', 'after_surgery', 'control', 'phase_a']) {

@@ -2,6 +2,7 @@
 // seeds of one arm; the report gives per group and metric n, mean, sd and 95% intervals, each group against the
 // reference group (paired by seed where possible) with the one-sentence verdict, and mean curves with a band.
 // The math is in src/stats; this file only groups RunSummary values and renders text, JSON and HTML.
+import { EVAL_SET_METRICS } from '../train/evaluate';
 import { compareGroups, groupRuns, groupStatistics, meanCurve, formatP, type GroupComparison, type GroupedRun, type GroupStats } from '../stats';
 import { chartedMetrics, configDiff, metricMode, show, type RunSummary } from './compare-report';
 import { escapeXml, lineChartSvg } from './svg-chart';
@@ -37,10 +38,10 @@ export function groupByFields(runs: RunSummary[], fields: string[]): string[] {
   );
 }
 
-/** Final value of every metric of a run (its last logged value). */
+/** Final value of every metric of a run (its last logged value), less those that only describe the eval set. */
 function finals(r: RunSummary): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [k, pts] of Object.entries(r.series)) if (pts.length) out[k] = pts[pts.length - 1][1];
+  for (const [k, pts] of Object.entries(r.series)) if (pts.length && !EVAL_SET_METRICS.includes(k)) out[k] = pts[pts.length - 1][1];
   return out;
 }
 

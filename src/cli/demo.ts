@@ -16,7 +16,7 @@ import { loadRecursiveConfig, parseRunConfig, readMetrics, writeJsonAtomic, type
 import { CliError } from './errors';
 import { intArg } from './options';
 import { parseSeeds } from '../sweep/grid';
-import { formatP, pairedDifference, summarize, verdictSentence } from '../stats';
+import { formatP, pClause, pairedDifference, summarize, verdictSentence } from '../stats';
 import { redactArgv } from './run-config';
 import { startRun } from './runner';
 
@@ -187,7 +187,7 @@ export function register(program: Command): void {
       const tokDiff = pairedDifference(pa.map((e) => e['eval/token_accuracy']), ctl.map((e) => e['eval/token_accuracy']));
       say(`secondary: ${verdictSentence('phase a', 'control', 'eval/token_accuracy', tokDiff, { better: 'max' })}`);
       const d = pairedDifference(pa.map((e) => e['eval/exact_match']), ctl.map((e) => e['eval/exact_match']));
-      if (d.permutationP !== undefined) say(`exact sign-flip permutation test on exact match: p = ${formatP(d.permutationP)} (the smallest p ${seeds.length} seeds can give is ${formatP(d.permutationMinP!)})`);
+      if (d.permutationP !== undefined) say(`exact sign-flip permutation test on exact match: ${pClause(d.permutationP)} (the smallest p ${seeds.length} seeds can give is ${formatP(d.permutationMinP!)})`);
       const dirs = perSeed.flatMap(({ stages }) => stages.filter((s) => s.name === 'control' || s.name === 'phase_a').map((s) => path.relative(process.cwd(), s.dir!)));
       say(`the details: reclin compare ${dirs.sort((a, b) => Number(b.endsWith('control')) - Number(a.endsWith('control'))).join(' ')} --group-by phase --html demo.html`);
       say(`total time ${((Date.now() - t0) / 1000).toFixed(0)} s`);

@@ -107,6 +107,12 @@ export function formatP(p: number): string {
   return p < 0.01 ? p.toFixed(3) : p.toFixed(2);
 }
 
+/** "p = 0.21", or "p < 0.001" where formatP gives a bound. */
+export function pClause(p: number): string {
+  const t = formatP(p);
+  return t.startsWith('<') ? `p ${t}` : `p = ${t}`;
+}
+
 /**
  * The one-sentence verdict, e.g. "phase a − control on eval/exact_match: +0.031 (95% CI −0.02 to +0.08),
  * p = 0.21, n = 5 seeds: no evidence of a difference". `better` says which direction is better, if known.
@@ -125,5 +131,5 @@ export function verdictSentence(labelA: string, labelB: string, metric: string, 
     const dir = opts.better === undefined ? (higher ? 'higher' : 'lower') : (higher === (opts.better === 'max') ? 'better' : 'worse');
     verdict = `evidence that ${labelA} is ${dir} than ${labelB}`;
   }
-  return `${head} ${ciText}, p = ${formatP(d.p)}, ${nText}: ${verdict}`;
+  return `${head} ${ciText}, ${pClause(d.p)}, ${nText}: ${verdict}`;
 }

@@ -26,6 +26,9 @@ import { generate } from '../recursive/generate';
 import { type LossWeights, recursiveLoss } from '../recursive/losses';
 import { Tensor, type Var, ag, noGrad, scope } from '../tensor';
 
+/** Metrics that describe the evaluation set rather than the model: statistics over seeds skip them. */
+export const EVAL_SET_METRICS: readonly string[] = ['eval/examples', 'eval/set_hash', 'eval/exact_match_n'];
+
 /** Sum of CE, count and correct argmax over valid targets of logits [B*W, V]. */
 export function tokenStats(logits: Float32Array, targets: Int32Array, V: number): { ce: number; n: number; correct: number } {
   let ce = 0;
