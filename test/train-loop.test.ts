@@ -145,3 +145,28 @@ test('through the experiment tracker: run, checkpoint to disk, resume in a new p
   second.model.dispose();
   fs.rmSync(root, { recursive: true });
 });
+
+test('the baseline Trainer learns: held-out eval loss on the sorting task falls below a quarter of its start and most answer tokens come out right', () => {
+  // Sorting 4 digits: the answer is a function of the prompt, so a model that learns cuts the loss on examples
+  // it never trained on (eval seed 99, training seed 5). Measured here: eval loss 5.58 (≈ ln 264) → 0.46 and token
+  // accuracy 0 → 0.93 after 150 steps; the bounds leave room for platform rounding, not for a model that does not learn.
+  scope(() => {
+    const model = new KimiLinearLM(CFG, { seed: 1 });
+    const tr = new Trainer({
+      model,
+      recursive: recursiveSettings({ recursive_enabled: false }),
+      config: trainerConfig({ phase: 'baseline', num_steps: 150, batch_size: 8, data: { eval_examples: 32, eval_seed: 0 } }),
+      train: new TaskSource(task, 5),
+      eval: new TaskSource(task, 99, 32),
+    });
+    const before = tr.evaluate().metrics;
+    for (let i = 0; i < 150; i++) tr.trainStep();
+    const after = tr.evaluate().metrics;
+    assert.ok(before['eval/loss'] > 4, `start loss ${before['eval/loss']}`);
+    assert.ok(after['eval/loss'] < 0.25 * before['eval/loss'], `eval loss ${before['eval/loss']} → ${after['eval/loss']}`);
+    // the answer digits are uniform over 10 values: a model that only learned their marginal gets about 0.1
+    assert.ok(after['eval/token_accuracy'] > 0.6, `token accuracy ${after['eval/token_accuracy']}`);
+    tr.dispose();
+    model.dispose();
+  });
+});
