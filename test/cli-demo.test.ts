@@ -28,6 +28,37 @@ test('reclin demo runs the four stages per seed, checks the surgery and ends wit
     }
     const cfg = JSON.parse(fs.readFileSync(path.join(tmp, 'experiments', demo, 'seed_1', 'control', 'run_config.json'), 'utf8'));
     assert.equal(cfg.seed, 1);
+
+    // The numbers, read back from each stage's own metrics file (not through the demo's code): the printed table
+    // shows them, the surgery left the base's predictions unchanged, and the arm means are those of the files.
+    const lastEval = (seed: number, stage: string): Record<string, number> => {
+      const file = path.join(tmp, 'experiments', demo, `seed_${seed}`, stage, 'metrics', 'metrics.jsonl');
+      const out: Record<string, number> = {};
+      for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+        if (!line.trim()) continue;
+        for (const [k, v] of Object.entries(JSON.parse(line).metrics as Record<string, unknown>)) if (k.startsWith('eval/') && typeof v === 'number') out[k] = v;
+      }
+      return out;
+    };
+    const keys = ['eval/loss', 'eval/token_accuracy', 'eval/exact_match'];
+    const stages: [string, string][] = [['1/4 base', 'base'], ['2/4 after surgery', 'after_surgery'], ['3/4 control', 'control'], ['4/4 phase a', 'phase_a']];
+    for (const seed of [0, 1]) {
+      for (const [label, stage] of stages) {
+        const row = r.stdout.split('\n').find((l) => l.startsWith(`${seed}  `) && l.includes(label));
+        assert.ok(row, `table row for seed ${seed} ${label}`);
+        const cells = row!.slice(row!.indexOf(label) + label.length).trim().split(/\s+/);
+        const e = lastEval(seed, stage);
+        keys.forEach((k, i) => assert.equal(cells[1 + i], e[k].toFixed(4), `seed ${seed} ${stage} ${k}: table vs metrics file`));
+      }
+      const base = lastEval(seed, 'base');
+      const surg = lastEval(seed, 'after_surgery');
+      assert.equal(surg['eval/token_accuracy'], base['eval/token_accuracy'], `seed ${seed}: surgery changed token accuracy`);
+      assert.ok(Math.abs(surg['eval/loss'] - base['eval/loss']) <= 1e-5 * Math.abs(base['eval/loss']), `seed ${seed}: eval/loss ${base['eval/loss']} → ${surg['eval/loss']} after surgery`);
+    }
+    for (const [arm, stage] of [['control', 'control'], ['phase a', 'phase_a']]) {
+      const mean = (lastEval(0, stage)['eval/exact_match'] + lastEval(1, stage)['eval/exact_match']) / 2;
+      assert.match(r.stdout, new RegExp(`eval/exact_match\\s+${arm}\\s+${mean.toFixed(4).replace('.', '\\.')}[ ,]`), `${arm} mean exact match ${mean}`);
+    }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
