@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import { BYTE_VOCAB_SIZE } from '../data/tokenizer';
 import { TaskSource, type ExampleSource } from '../data';
 import type { RecursiveConfig, RunConfig } from '../experiment';
-import type { ModelConfig } from '../nn';
+import { countParameters, type ModelConfig } from '../nn';
 import { formatBytes } from './options';
 import { CliError } from './errors';
 
@@ -110,8 +110,12 @@ export function estimateMemory(cfg: ModelConfig, rc: RunConfig, rec: RecursiveCo
     ['an MLP weight [intermediate_size, hidden_size]', I * D],
     ['an attention projection [heads x head_dim, hidden_size]', HD * D],
   ];
-  const base = V * D * (cfg.tie_word_embeddings ? 1 : 2) + L * (6 * D * HD + 3 * D * I + 4 * D);
-  const perTokenLayer = 24 * D + 8 * I + 6 * HD; // activations autograd keeps per token and layer
+  const hasMoe = cfg.mlp_layer_types.includes('sparse');
+  if (hasMoe) tensors.push([`the routed experts' experts.gate_up_proj [num_experts, 2 x moe_intermediate_size, hidden_size] (num_experts ${cfg.num_experts}, moe_intermediate_size ${cfg.moe_intermediate_size})`, cfg.num_experts * 2 * cfg.moe_intermediate_size * D]);
+  const base = countParameters(cfg).total; // exact, every expert included
+  // the widest MLP a token passes through: dense, or its top-k routed experts plus the shared ones
+  const ffnWidth = Math.max(I, hasMoe ? (cfg.num_experts_per_token + cfg.num_shared_experts) * cfg.moe_intermediate_size : 0);
+  const perTokenLayer = 24 * D + 8 * ffnWidth + 6 * HD; // activations autograd keeps per token and layer
   const parts: { what: string; bytes: number }[] = [];
   if (!rec.recursive_enabled) {
     tensors.push([`the logits [batch_size x data.seq_len, vocab_size] (batch_size ${B}, data.seq_len ${T})`, B * T * V]);

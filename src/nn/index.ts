@@ -14,4 +14,5 @@ export type { ModelConfig, LinearAttnConfig } from './config';
 export { saveModel, loadModel, loadWeights, CONFIG_FILE, WEIGHTS_FILE, INDEX_FILE } from './io';
 export type { SaveOptions } from './io';
 export { KimiMoE, checkMoEConfig } from './moe';
+export { countParameters, type ParameterCount } from './size';
 export type { KimiMoEConfig, PublishedPart } from './moe';
