@@ -37,6 +37,7 @@ namespace reclin {
 namespace {
 
 #include "kda_kernels.cuh"
+#include "device_check.cuh"
 
 // ---- host side ----------------------------------------------------------------------------------------------
 
@@ -61,28 +62,14 @@ void expect_same_dtype(const Tensor& t, const Tensor& ref, const char* name, con
                    dtype_name(t.dtype));
 }
 
-void check_gates(const Tensor& g, const Dims& D, cudaStream_t st) {
+// g <= 0 everywhere (NaN fails), checked on the device: the first offender is reported at the next synchronisation.
+void check_gates(const Tensor& g, cudaStream_t st, CheckCode code) {
   const long n = static_cast<long>(g.numel());
   if (n == 0) return;
-  Tensor flag = empty({2}, DType::I32, g.device);  // 8 bytes: one unsigned long long
-  cuda_check(cudaMemsetAsync(flag.raw(), 0xff, 8, st), "cudaMemsetAsync");
-  kda_find_positive<<<blocks_for(n), 256, 0, st>>>(cf(g), n, static_cast<unsigned long long*>(flag.raw()));
+  CheckRecord* rec = check_slot(g.device.index);
+  kda_find_positive<<<blocks_for(n), 256, 0, st>>>(cf(g), n, &rec->first);
   launch_check("kda_find_positive");
-  unsigned long long first = 0;
-  cuda_check(cudaMemcpyAsync(&first, flag.raw(), 8, cudaMemcpyDeviceToHost, st), "cudaMemcpyAsync");
-  cuda_check(cudaStreamSynchronize(st), "cudaStreamSynchronize");
-  if (first == ~0ull) return;
-  float value = 0.f;
-  cuda_check(cudaMemcpyAsync(&value, cf(g) + first, 4, cudaMemcpyDeviceToHost, st), "cudaMemcpyAsync");
-  cuda_check(cudaStreamSynchronize(st), "cudaStreamSynchronize");
-  long rem = static_cast<long>(first);
-  const long d = rem % D.K;
-  rem /= D.K;
-  const long h = rem % D.H;
-  rem /= D.H;
-  const long t = rem % D.T, b = rem / D.T;
-  throw ArgError("g: expected log decays <= 0 everywhere, got " + std::to_string(value) + " at [" + std::to_string(b) +
-                 "," + std::to_string(t) + "," + std::to_string(h) + "," + std::to_string(d) + "]");
+  finish_check(rec, st, code, g.raw(), false, check_dims(g.shape));
 }
 
 Problem read_problem(const Napi::CallbackInfo& info, const Napi::Object& opts) {
@@ -144,13 +131,13 @@ Tensor make_scratch(const Dims& D, const Device& dev, bool backward, Scratch& s)
   } fwd[] = {{&s.Qg, CK}, {&s.Kb, CK}, {&s.A, CC}, {&s.L, CC}, {&s.X, CX}, {&s.Vt, CV}, {&s.S0, KV}},
     bwd[] = {{&s.dA, CC}, {&s.dVt, CV}, {&s.dS1, KV}, {&s.Y, CX}, {&s.dL, CC}, {&s.dGm, CK}, {&s.pb, CK}, {&s.pk, CK}};
   s = Scratch{};
-  long total = 2 * CK * NCh;  // Γ in double first (the block is 512-byte aligned)
+  long total = 2 * CK * NCh;  // Γ first: a pair of floats per entry (the block is 512-byte aligned)
   for (auto& sl : fwd) total += sl.n * NCh;
   if (backward)
     for (auto& sl : bwd) total += sl.n * NCh;
   Tensor mem = empty({total}, DType::F32, dev);
   float* base = mf(mem);
-  s.G = reinterpret_cast<double*>(base);
+  s.G = reinterpret_cast<Gam*>(base);
   long off = 2 * CK * NCh;
   for (auto& sl : fwd) *sl.p = base + off, off += sl.n * NCh;
   if (backward)
@@ -188,7 +175,7 @@ Napi::Value KdaForwardCuda(const Napi::CallbackInfo& info) {
       else cuda_check(cudaMemsetAsync(ht.raw(), 0, ht.nbytes(), st), "cudaMemsetAsync");
     }
   } else {
-    check_gates(P.g, D, st);
+    check_gates(P.g, st, kCheckKdaGateForward);
     Scratch s;
     Tensor mem = make_scratch(D, P.dev, false, s);
     const Inputs in = inputs_of(P);
@@ -231,7 +218,7 @@ Napi::Value KdaBackwardCuda(const Napi::CallbackInfo& info) {
       else cuda_check(cudaMemsetAsync(dh0.raw(), 0, dh0.nbytes(), st), "cudaMemsetAsync");
     }
   } else {
-    check_gates(P.g, D, st);
+    check_gates(P.g, st, kCheckKdaGateBackward);
     Scratch s;
     Tensor mem = make_scratch(D, P.dev, true, s);
     Inputs in = inputs_of(P);

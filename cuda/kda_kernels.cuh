@@ -4,6 +4,7 @@
 // block size works.
 // Included inside `namespace reclin { namespace {`.
 #pragma once
+#include "acc.cuh"
 
 constexpr int kThreads = 256;
 constexpr int kVT = 32;      // state columns per block in the state passes
@@ -38,8 +39,30 @@ __device__ __forceinline__ void st(void* p, long i, float v, bool bf) {
   else static_cast<float*>(p)[i] = v;
 }
 
-// exp of a log-decay difference taken in double, rounded to float, then exponentiated in float (as the CPU).
-__device__ __forceinline__ float dexp(double x) { return expf(static_cast<float>(x)); }
+// Γ, the cumulative log decay inside a chunk, kept as an unevaluated fp32 pair hi + lo (double-float; fp64 runs at
+// 1/64 rate on most GPUs). Each step adds g with an exact two-sum, so Γ carries about 48 bits; a difference
+// Γ_r − Γ_i (what every decay factor needs, docs/design/kda.md §3.1) is then accurate to about one fp32 rounding
+// of the difference itself, however large Γ grows — a plain fp32 running sum would lose |Γ|·2⁻²⁴ in it (at
+// Γ ≈ −600, 4e-5 in each factor). Only additions: contraction into FMA cannot change them.
+struct Gam {
+  float hi, lo;
+};
+__device__ __forceinline__ Gam gam_add(Gam a, float x) {
+  const float s = a.hi + x, bp = s - a.hi;
+  const float err = (a.hi - (s - bp)) + (x - bp);  // exact: a.hi + x = s + err
+  const float lo = a.lo + err, hi = s + lo;
+  return {hi, lo - (hi - s)};
+}
+// Γ_a − Γ_b rounded to fp32.
+__device__ __forceinline__ float gam_sub(Gam a, Gam b) {
+  const float d = a.hi - b.hi, bp = d - a.hi;
+  const float err = (a.hi - (d - bp)) + (-b.hi - bp);  // exact: a.hi − b.hi = d + err
+  return d + (err + (a.lo - b.lo));
+}
+__device__ __forceinline__ float gam_val(Gam a) { return a.hi + a.lo; }
+// e^(Γ_a − Γ_b) and e^Γ_a: the exponent rounded to fp32, then exponentiated in fp32 (as the CPU kernels).
+__device__ __forceinline__ float gexp(Gam a, Gam b) { return expf(gam_sub(a, b)); }
+__device__ __forceinline__ float gexp(Gam a) { return expf(gam_val(a)); }
 
 struct Inputs {
   const void *q, *k, *v, *beta, *dO;  // bq: q and k are bf16; bv: v and dO; bb: beta
@@ -49,7 +72,7 @@ struct Inputs {
 
 // Per-chunk scratch in global memory; chunk id ch = (b*H + h)*NT + c.
 struct Scratch {
-  double* G;  // [C][K] Γ: cumulative log decay inside the chunk (double: differences of large Γ stay exact)
+  Gam* G;     // [C][K] Γ: cumulative log decay inside the chunk (a compensated fp32 pair, see Gam)
   float* Qg;  // [C][K] s·q⊙γ
   float* Kb;  // [C][K] K̄ = k⊙γ_C/γ
   float* A;   // [C][C] s·Σ_d q_r k_i E_ri, r >= i (else 0)
@@ -95,26 +118,26 @@ __device__ __forceinline__ long row_of(const Dims& D, const Chunk& p, int r) {
 __global__ void __launch_bounds__(kThreads) kda_intra(Dims D, Inputs in, Scratch s) {
   const Chunk p = chunk_at(D, blockIdx.x);
   const int C = D.C, K = D.K, V = D.V, KV = K + V;
-  double* G = s.G + p.ch * C * K;
+  Gam* G = s.G + p.ch * C * K;
   float* Qg = s.Qg + p.ch * C * K;
   float* Kb = s.Kb + p.ch * C * K;
   float* A = s.A + p.ch * C * C;
   float* L = s.L + p.ch * C * C;
   float* X = s.X + p.ch * C * KV;
 
-  // Γ (accumulated in double, as on the CPU); padded rows add g = 0 and keep the last valid value.
+  // Γ (compensated running sum); padded rows add g = 0 and keep the last valid value.
   for (int d = threadIdx.x; d < K; d += blockDim.x) {
-    double acc = 0.0;
+    Gam acc{0.f, 0.f};
     for (int r = 0; r < C; ++r) {
       // exp(-1000) is 0 in float: the clamp changes no result but keeps a full reset (g = -inf) from turning
       // differences of cumulative gates into NaN (as the CPU kernels do)
-      if (r < p.n) acc += fmaxf(in.g[row_of(D, p, r) * K + d], -1000.f);
+      if (r < p.n) acc = gam_add(acc, fmaxf(in.g[row_of(D, p, r) * K + d], -1000.f));
       G[r * K + d] = acc;
     }
   }
   __syncthreads();
 
-  const double* GC = G + (C - 1) * K;
+  const Gam* GC = G + (C - 1) * K;
   for (int idx = threadIdx.x; idx < C * K; idx += blockDim.x) {
     const int r = idx / K, d = idx % K;
     float q = 0.f, k = 0.f;
@@ -123,19 +146,19 @@ __global__ void __launch_bounds__(kThreads) kda_intra(Dims D, Inputs in, Scratch
       q = ld(in.q, o, in.bq);
       k = ld(in.k, o, in.bq);
     }
-    const double Gr = G[idx];
-    Qg[idx] = D.scale * q * dexp(Gr);
-    Kb[idx] = k * dexp(GC[d] - Gr);
+    const Gam Gr = G[idx];
+    Qg[idx] = D.scale * q * gexp(Gr);
+    Kb[idx] = k * gexp(GC[d], Gr);
   }
   for (int idx = threadIdx.x; idx < C * C; idx += blockDim.x) {
     const int r = idx / C, i = idx % C;
     float a = 0.f, l = 0.f;
     if (i <= r && r < p.n) {
       const long rr = row_of(D, p, r) * K, ri = row_of(D, p, i) * K;
-      const double* Gr = G + r * K;
-      const double* Gi = G + i * K;
+      const Gam* Gr = G + r * K;
+      const Gam* Gi = G + i * K;
       for (int d = 0; d < K; ++d) {
-        const float e = dexp(Gr[d] - Gi[d]);  // r >= i: exponent <= 0
+        const float e = gexp(Gr[d], Gi[d]);  // r >= i: exponent <= 0
         const float t = ld(in.k, ri + d, in.bq) * e;
         a = fmaf(ld(in.q, rr + d, in.bq), t, a);
         l = fmaf(ld(in.k, rr + d, in.bq), t, l);
@@ -155,7 +178,7 @@ __global__ void __launch_bounds__(kThreads) kda_intra(Dims D, Inputs in, Scratch
       if (r < p.n) {
         const long row = row_of(D, p, r);
         const float b = ld(in.beta, row, in.bb);
-        x = col < K ? b * ld(in.k, row * K + col, in.bq) * dexp(G[r * K + col]) : b * ld(in.v, row * V + (col - K), in.bv);
+        x = col < K ? b * ld(in.k, row * K + col, in.bq) * gexp(G[r * K + col]) : b * ld(in.v, row * V + (col - K), in.bv);
       }
       for (int i = 0; i < r; ++i) x = fmaf(-L[r * C + i], X[i * KV + col], x);
       X[r * KV + col] = x;
@@ -179,7 +202,7 @@ __global__ void __launch_bounds__(kThreads) kda_state_fwd(Dims D, const float* h
     const long ch = bh * D.NT + c;
     const float* X = s.X + ch * C * KV;
     const float* Kb = s.Kb + ch * C * K;
-    const double* GC = s.G + ch * C * K + (C - 1) * K;
+    const Gam* GC = s.G + ch * C * K + (C - 1) * K;
     float* S0 = s.S0 + ch * K * V;
     float* Vt = s.Vt + ch * C * V;
     for (int idx = threadIdx.x; idx < K * kVT; idx += blockDim.x) {
@@ -202,7 +225,7 @@ __global__ void __launch_bounds__(kThreads) kda_state_fwd(Dims D, const float* h
     // S ← diag(γ_C)·S + K̄ᵀ·Ṽ (each thread updates only its own entries)
     for (int idx = threadIdx.x; idx < K * kVT; idx += blockDim.x) {
       const int d = idx / kVT, j = idx % kVT;
-      float x = dexp(GC[d]) * S[idx];
+      float x = gexp(GC[d]) * S[idx];
       for (int r = 0; r < C; ++r) x = fmaf(Kb[r * K + d], Vs[r * kVT + j], x);
       S[idx] = x;
     }
@@ -274,7 +297,7 @@ __global__ void __launch_bounds__(kThreads) kda_state_bwd(Dims D, Inputs in, con
     const float* X = s.X + ch * C * KV;
     const float* Kb = s.Kb + ch * C * K;
     const float* Qg = s.Qg + ch * C * K;
-    const double* GC = s.G + ch * C * K + (C - 1) * K;
+    const Gam* GC = s.G + ch * C * K + (C - 1) * K;
     float* dS1 = s.dS1 + ch * K * V;
     float* dVt = s.dVt + ch * C * V;
     for (int idx = threadIdx.x; idx < K * kVT; idx += blockDim.x) {
@@ -297,7 +320,7 @@ __global__ void __launch_bounds__(kThreads) kda_state_bwd(Dims D, Inputs in, con
     for (int idx = threadIdx.x; idx < K * kVT; idx += blockDim.x) {
       const int d = idx / kVT, j = idx % kVT;
       if (j >= nv) continue;
-      float x = dexp(GC[d]) * dS[idx];
+      float x = gexp(GC[d]) * dS[idx];
       for (int r = 0; r < p.n; ++r) x = fmaf(Qg[r * K + d], ld(in.dO, row_of(D, p, r) * V + v0 + j, in.bv), x);
       for (int r = 0; r < C; ++r) x = fmaf(-X[r * KV + d], dVs[r * kVT + j], x);
       dS[idx] = x;
@@ -320,8 +343,8 @@ __global__ void __launch_bounds__(kThreads) kda_bwd_chunk(Dims D, Inputs in, Scr
   const Chunk p = chunk_at(D, blockIdx.x);
   const int C = D.C, K = D.K, V = D.V, KV = K + V;
   const float sc = D.scale;
-  const double* G = s.G + p.ch * C * K;
-  const double* GC = G + (C - 1) * K;
+  const Gam* G = s.G + p.ch * C * K;
+  const Gam* GC = G + (C - 1) * K;
   const float* L = s.L + p.ch * C * C;
   const float* X = s.X + p.ch * C * KV;
   const float* Vt = s.Vt + p.ch * C * V;
@@ -375,11 +398,11 @@ __global__ void __launch_bounds__(kThreads) kda_bwd_chunk(Dims D, Inputs in, Scr
     const float q = valid ? ld(in.q, row * K + d, in.bq) : 0.f;
     const float k = valid ? ld(in.k, row * K + d, in.bq) : 0.f;
     const float br = valid ? ld(in.beta, row, in.bb) : 0.f;
-    const double Gr = G[r * K + d];
-    const float gam = dexp(Gr);
+    const Gam Gr = G[r * K + d];
+    const float gam = gexp(Gr);
     float P1 = 0.f, R = 0.f;
     for (int i = 0; i <= r && i < p.n; ++i) {
-      const float t = ld(in.k, row_of(D, p, i) * K + d, in.bq) * dexp(Gr - G[i * K + d]);
+      const float t = ld(in.k, row_of(D, p, i) * K + d, in.bq) * gexp(Gr, G[i * K + d]);
       P1 = fmaf(dA[r * C + i], t, P1);
       if (i < r) R = fmaf(dL[r * C + i], t, R);
     }
@@ -387,7 +410,7 @@ __global__ void __launch_bounds__(kThreads) kda_bwd_chunk(Dims D, Inputs in, Scr
     float Cc = 0.f;
     for (int r2 = r; r2 < p.n; ++r2) {
       const long row2 = row_of(D, p, r2);
-      const float e = dexp(G[r2 * K + d] - Gr);
+      const float e = gexp(G[r2 * K + d], Gr);
       float u = sc * dA[r2 * C + r] * ld(in.q, row2 * K + d, in.bq);
       if (r2 > r) u = fmaf(dL[r2 * C + r] * ld(in.beta, row2, in.bb), ld(in.k, row2 * K + d, in.bq), u);
       Cc = fmaf(u, e, Cc);
@@ -398,7 +421,7 @@ __global__ void __launch_bounds__(kThreads) kda_bwd_chunk(Dims D, Inputs in, Scr
     }
     for (int v = 0; v < V; ++v) dKb = fmaf(Vt[r * V + v], dS1[d * V + v], dKb);
     const float dq = fmaf(sc * gam, dQi, P1);
-    const float dki = dKb * dexp(GC[d] - Gr);
+    const float dki = dKb * gexp(GC[d], Gr);
     const float dBk = Y[r * KV + d];
     const float kpart = br * fmaf(gam, dBk, R);
     const float dk = dki + kpart + Cc;
@@ -429,15 +452,17 @@ __global__ void __launch_bounds__(kThreads) kda_bwd_chunk(Dims D, Inputs in, Scr
     float cs = 0.f, tk = 0.f;
     for (int v = 0; v < V; ++v) cs = fmaf(S0[d * V + v], dS1[d * V + v], cs);
     for (int r = 0; r < C; ++r) tk += pk[r * K + d];
-    double acc = static_cast<double>(dexp(GC[d]) * cs) + tk;
+    Acc acc;  // compensated fp32 (acc.cuh): the reverse cumulative sum runs over up to 64 terms
+    acc.add(gexp(GC[d]) * cs);
+    acc.add(tk);
     for (int r = C - 1; r >= 0; --r) {
-      acc += dGm[r * K + d];
-      if (r < p.n) out.dg[row_of(D, p, r) * K + d] = static_cast<float>(acc);
+      acc.add(dGm[r * K + d]);
+      if (r < p.n) out.dg[row_of(D, p, r) * K + d] = acc.value();
     }
   }
 }
 
-// Finds the first g that is not <= 0 (NaN included).
+// Flags every g that is not <= 0, NaN included (device_check.cuh: the first is reported).
 __global__ void kda_find_positive(const float* g, long n, unsigned long long* first) {
   for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x)
     if (!(g[i] <= 0.0f)) atomicMin(first, static_cast<unsigned long long>(i));

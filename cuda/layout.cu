@@ -1,10 +1,12 @@
 // Data-movement ops on CUDA, the twins of native/embedding.cc, native/conv.cc and native/shape_ops.cc:
 // embedding (+ backward), causal depthwise short conv (+ backward), concat, slice (+ backward), transpose.
-// Same arguments and checks as the CPU ops. Gradient sums run in a fixed order (no atomics), in double.
+// Same arguments and checks as the CPU ops. Gradient sums run in a fixed order (no atomics on data), compensated fp32.
 #include <napi.h>
 
 #include <algorithm>
 #include <string>
+
+#include <cub/device/device_radix_sort.cuh>
 
 #include "cuda_util.cuh"
 
@@ -12,28 +14,22 @@ namespace reclin {
 namespace {
 
 #include "layout_kernels.cuh"
+#include "device_check.cuh"
 
 constexpr int64_t kConvDwChunks = 64;  // row segments of the conv weight gradient (combined in order)
 
 // ---- embedding ---------------------------------------------------------------------------------------------
 
-void check_ids(const Tensor& ids, int64_t V) {
+// ids in [0, V), checked on the device: the first bad position is reported at the next synchronisation
+// (the embedding kernels skip bad ids meanwhile).
+void check_ids(const Tensor& ids, int64_t V, CheckCode code) {
   const int64_t n = ids.numel();
   if (n == 0) return;
   cudaStream_t st = stream_for(ids.device.index);
-  Tensor flag = empty({2}, DType::I32, ids.device);
-  cuda_check(cudaMemsetAsync(flag.raw(), 0xff, 8, st), "cudaMemsetAsync");
-  bad_id_kernel<<<blocks_for(n), 256, 0, st>>>(ci(ids), n, V, static_cast<unsigned long long*>(flag.raw()));
+  CheckRecord* rec = check_slot(ids.device.index);
+  bad_id_kernel<<<blocks_for(n), 256, 0, st>>>(ci(ids), n, V, &rec->first);
   launch_check("bad_id_kernel");
-  unsigned long long first = 0;
-  cuda_check(cudaMemcpyAsync(&first, flag.raw(), 8, cudaMemcpyDeviceToHost, st), "cudaMemcpyAsync");
-  cuda_check(cudaStreamSynchronize(st), "cudaStreamSynchronize");
-  if (first == ~0ull) return;
-  int32_t bad = 0;
-  cuda_check(cudaMemcpyAsync(&bad, ci(ids) + first, 4, cudaMemcpyDeviceToHost, st), "cudaMemcpyAsync");
-  cuda_check(cudaStreamSynchronize(st), "cudaStreamSynchronize");
-  throw ArgError("ids: id " + std::to_string(bad) + " at position " + std::to_string(first) + " is out of range [0, " +
-                 std::to_string(V) + ")");
+  finish_check(rec, st, code, ids.raw(), true, check_dims(ids.shape), V);
 }
 
 Napi::Value EmbeddingCuda(const Napi::CallbackInfo& info) {
@@ -42,12 +38,12 @@ Napi::Value EmbeddingCuda(const Napi::CallbackInfo& info) {
   Tensor ids = arg_cuda_i32(info, 1, "ids");
   expect_same_device(w, ids, "weight", "ids");
   const int64_t V = w.dim(0), D = w.dim(1), n = ids.numel();
-  check_ids(ids, V);
+  check_ids(ids, V, kCheckIdsForward);
   std::vector<int64_t> shape = ids.shape;
   shape.push_back(D);
   Tensor out = empty(shape, DType::F32, w.device);
   if (n * D) {
-    embedding_kernel<<<blocks_for(n * D), 256, 0, stream_for(w.device.index)>>>(cf(w), ci(ids), mf(out), n, D);
+    embedding_kernel<<<blocks_for(n * D), 256, 0, stream_for(w.device.index)>>>(cf(w), ci(ids), mf(out), n, D, V);
     launch_check("embedding_kernel");
   }
   return wrap(info.Env(), out);
@@ -63,11 +59,28 @@ Napi::Value EmbeddingBackwardCuda(const Napi::CallbackInfo& info) {
   if (dout.ndim() != ids.ndim() + 1 || !std::equal(ids.shape.begin(), ids.shape.end(), dout.shape.begin()))
     throw ArgError("dOut: expected shape [...ids.shape, D] with ids " + ids.shape_str() + ", got " + dout.shape_str());
   const int64_t D = dout.dim(-1), n = ids.numel();
-  check_ids(ids, V);
+  check_ids(ids, V, kCheckIdsBackward);
   Tensor dw = zeros({V, D}, DType::F32, dout.device);
   if (n && D) {
-    embedding_bwd_kernel<<<static_cast<unsigned>((D + 127) / 128), 128, 0, stream_for(dout.device.index)>>>(cf(dout), ci(ids), mf(dw), n, D);
-    launch_check("embedding_bwd_kernel");
+    if (n > 0x7fffffffLL) throw ArgError("ids: " + std::to_string(n) + " ids are more than the CUDA embedding backward takes (2^31-1)");
+    // Sort (id, position) by id with CUB's stable radix sort, then one owner per distinct id (embedding_bwd_segments).
+    cudaStream_t st = stream_for(dout.device.index);
+    const int nn = static_cast<int>(n);
+    Tensor pos = empty({n}, DType::I32, dout.device), sorted_ids = empty({n}, DType::I32, dout.device),
+           sorted_pos = empty({n}, DType::I32, dout.device);
+    iota_kernel<<<blocks_for(n), 256, 0, st>>>(mi(pos), n);
+    launch_check("iota_kernel");
+    size_t temp_bytes = 0;
+    cuda_check(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, ci(ids), mi(sorted_ids), ci(pos), mi(sorted_pos), nn, 0,
+                                               32, st),
+               "cub::DeviceRadixSort::SortPairs (size)");
+    Tensor temp = empty({static_cast<int64_t>(temp_bytes / 4) + 1}, DType::I32, dout.device);  // CUB scratch
+    cuda_check(cub::DeviceRadixSort::SortPairs(temp.raw(), temp_bytes, ci(ids), mi(sorted_ids), ci(pos), mi(sorted_pos), nn,
+                                               0, 32, st),
+               "cub::DeviceRadixSort::SortPairs");
+    const dim3 grid(static_cast<unsigned>(std::min<int64_t>(n, 65535 * 8)), static_cast<unsigned>(std::min<int64_t>((D + 127) / 128, 64)));
+    embedding_bwd_segments<<<grid, 128, 0, st>>>(cf(dout), ci(sorted_ids), ci(sorted_pos), mf(dw), n, D, V);
+    launch_check("embedding_bwd_segments");
   }
   return wrap(info.Env(), dw);
 }

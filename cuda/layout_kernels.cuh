@@ -3,21 +3,43 @@
 #pragma once
 #include "acc.cuh"
 
+// Flags every id outside [0, V) (device_check.cuh: the first is reported).
 __global__ void bad_id_kernel(const int32_t* ids, int64_t n, int64_t V, unsigned long long* first) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
     if (ids[i] < 0 || ids[i] >= V) atomicMin(first, static_cast<unsigned long long>(i));
 }
 
-__global__ void embedding_kernel(const float* w, const int32_t* ids, float* out, int64_t n, int64_t D) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n * D; i += (int64_t)gridDim.x * blockDim.x)
-    out[i] = w[static_cast<int64_t>(ids[i / D]) * D + i % D];
+// A bad id (reported by the device check) gives a zero row instead of a read out of bounds.
+__global__ void embedding_kernel(const float* w, const int32_t* ids, float* out, int64_t n, int64_t D, int64_t V) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n * D; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t id = ids[i / D];
+    out[i] = id >= 0 && id < V ? w[id * D + i % D] : 0.f;
+  }
 }
 
-// One thread per column j walks the tokens in order and adds into the rows they name (deterministic).
-__global__ void embedding_bwd_kernel(const float* g, const int32_t* ids, float* dw, int64_t n, int64_t D) {
-  const int64_t j = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
-  if (j >= D) return;
-  for (int64_t i = 0; i < n; ++i) dw[static_cast<int64_t>(ids[i]) * D + j] += g[i * D + j];
+__global__ void iota_kernel(int32_t* p, int64_t n) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    p[i] = static_cast<int32_t>(i);
+}
+
+// Embedding backward as a segmented sum over the tokens sorted by id (a stable sort, so each id's positions stay
+// in token order): block x.y = sorted index i; if i starts a run of equal ids, its threads own that row of dw
+// (columns strided by blockDim) and add the run's gradient rows in order, compensated fp32. Every row has one
+// owner, so there are no atomics and the result is the same run to run; parallel over distinct ids × columns.
+// Bad ids (reported by the device check) are skipped.
+__global__ void embedding_bwd_segments(const float* g, const int32_t* sorted_ids, const int32_t* sorted_pos, float* dw,
+                                       int64_t n, int64_t D, int64_t V) {
+  for (int64_t i = blockIdx.x; i < n; i += gridDim.x) {
+    const int32_t id = sorted_ids[i];
+    if ((i > 0 && sorted_ids[i - 1] == id) || id < 0 || id >= V) continue;
+    int64_t e = i + 1;
+    while (e < n && sorted_ids[e] == id) ++e;
+    for (int64_t j = blockIdx.y * (int64_t)blockDim.x + threadIdx.x; j < D; j += (int64_t)gridDim.y * blockDim.x) {
+      Acc acc;
+      for (int64_t k = i; k < e; ++k) acc.add(g[static_cast<int64_t>(sorted_pos[k]) * D + j]);
+      dw[static_cast<int64_t>(id) * D + j] = acc.value();
+    }
+  }
 }
 
 // y[b,t,c] = Σ_j w[c,j]·x[b,t−W+1+j,c]

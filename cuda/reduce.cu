@@ -1,7 +1,7 @@
 // Reductions and row ops on CUDA, the twins of native/reduce.cc, native/norm.cc and native/loss.cc:
 // sum/mean over dimensions, sumToShape, sumSquares, softmax, argmax, RMSNorm, L2 norm and cross-entropy,
 // forward and backward. Row sums accumulate in fp32 with Neumaier compensation per thread (reduce_kernels.cuh);
-// sumSquares and the RMSNorm weight gradient combine their fp32 partials in order. Every block reduces in a fixed
+// sumSquares (a device scalar, no host wait) and the RMSNorm weight gradient combine their fp32 partials in order. Every block reduces in a fixed
 // tree order (256 threads), so results are the same run to run.
 #include <napi.h>
 
@@ -15,6 +15,7 @@ namespace reclin {
 namespace {
 
 #include "reduce_kernels.cuh"
+#include "device_check.cuh"
 
 // ---- sum over dimensions ------------------------------------------------------------------------------------
 
@@ -53,6 +54,16 @@ void reduce_dims(const Tensor& x, const std::vector<bool>& keep, const Tensor& o
   cudaStream_t st = stream_for(x.device.index);
   if (x.numel() == 0) {  // nothing to sum: zeros (as the CPU op)
     cuda_check(cudaMemsetAsync(out.raw(), 0, out.nbytes(), st), "cudaMemsetAsync");
+    return;
+  }
+  if (g.nk > 0 && g.kst[g.nk - 1] == 1 && g.n_red > 1) {  // contiguous outputs: coalesced column segments
+    const int64_t chunk = cols_chunk(g.n_out, g.n_red), nchunks = (g.n_red + chunk - 1) / chunk;
+    Tensor part = empty({nchunks, g.n_out}, DType::F32, x.device);
+    const dim3 grid(static_cast<unsigned>((g.n_out + kT - 1) / kT), static_cast<unsigned>(nchunks));
+    reduce_cols_partial<<<grid, kT, 0, st>>>(cf(x), mf(part), g, chunk);
+    launch_check("reduce_cols_partial");
+    reduce_cols_final<<<blocks_for(g.n_out), kT, 0, st>>>(cf(part), mf(out), g.n_out, nchunks, static_cast<float>(scale));
+    launch_check("reduce_cols_final");
     return;
   }
   reduce_kernel<<<blocks_for(g.n_out * kT, kT), kT, 0, st>>>(cf(x), mf(out), g, scale);
@@ -112,21 +123,21 @@ Napi::Value SumToShapeCuda(const Napi::CallbackInfo& info) {
 }
 RECLIN_EXPORT("sumToShapeCuda", SumToShapeCuda)
 
-// ---- sum of squares (gradient clipping) ----------------------------------------------------------------------
+// ---- sum of squares and gradient clipping ---------------------------------------------------------------------
 
-Napi::Value SumSquaresCuda(const Napi::CallbackInfo& info) {
-  std::vector<Tensor> ts = arg_tensor_list(info, 0, "tensors");
-  if (ts.empty()) return Napi::Number::New(info.Env(), 0.0);
+// Σ over every tensor of x², into *out (device memory) without a host wait: per tensor kSqBlocks fp32 partials,
+// then one block adds them in order (the same result run to run).
+Device sum_squares_into(const std::vector<Tensor>& ts, Tensor& part, const std::string& list) {
   for (size_t i = 0; i < ts.size(); ++i) {
-    const std::string nm = "tensors[" + std::to_string(i) + "]";
+    const std::string nm = list + "[" + std::to_string(i) + "]";
     expect_cuda(ts[i], nm.c_str());
     expect_dtype(ts[i], DType::F32, nm.c_str());
-    expect_same_device(ts[0], ts[i], "tensors[0]", nm.c_str());
+    expect_same_device(ts[0], ts[i], (list + "[0]").c_str(), nm.c_str());
   }
   const Device dev = ts[0].device;
   cudaStream_t st = stream_for(dev.index);
   const int64_t np = static_cast<int64_t>(ts.size()) * kSqBlocks;
-  Tensor part = empty({np + 1}, DType::F32, dev);
+  part = empty({np + 1}, DType::F32, dev);
   float* pp = mf(part);
   cuda_check(cudaMemsetAsync(pp, 0, sizeof(float) * (np + 1), st), "cudaMemsetAsync");
   for (size_t i = 0; i < ts.size(); ++i)
@@ -136,12 +147,49 @@ Napi::Value SumSquaresCuda(const Napi::CallbackInfo& info) {
     }
   sum_in_order<<<1, kT, 0, st>>>(pp, np, pp + np);
   launch_check("sum_in_order");
-  float r = 0;
-  cuda_check(cudaMemcpyAsync(&r, pp + np, sizeof(float), cudaMemcpyDeviceToHost, st), "cudaMemcpyAsync");
-  cuda_check(cudaStreamSynchronize(st), "cudaStreamSynchronize");
-  return Napi::Number::New(info.Env(), r);
+  return dev;
+}
+
+// sumSquaresCuda(tensors) -> f32 [1] on their device (a device scalar: reading it is the caller's synchronisation).
+Napi::Value SumSquaresCuda(const Napi::CallbackInfo& info) {
+  std::vector<Tensor> ts = arg_tensor_list(info, 0, "tensors");
+  if (ts.empty()) throw ArgError("tensors: expected at least one cuda tensor (the device of the result)");
+  Tensor part;
+  const Device dev = sum_squares_into(ts, part, "tensors");
+  Tensor out = empty({1}, DType::F32, dev);
+  cuda_check(cudaMemcpyAsync(out.raw(), mf(part) + part.numel() - 1, sizeof(float), cudaMemcpyDeviceToDevice,
+                             stream_for(dev.index)),
+             "cudaMemcpyAsync");
+  return wrap(info.Env(), out);
 }
 RECLIN_EXPORT("sumSquaresCuda", SumSquaresCuda)
+
+// clipGradNormCuda(grads, maxNorm | null) -> the global norm before clipping, f32 [1] on the device. With maxNorm,
+// every grad is scaled in place by maxNorm / (norm + 1e-6) when norm > maxNorm (the CPU trainer's rule), decided
+// on the device: no host wait.
+Napi::Value ClipGradNormCuda(const Napi::CallbackInfo& info) {
+  std::vector<Tensor> ts = arg_tensor_list(info, 0, "grads");
+  if (ts.empty()) throw ArgError("grads: expected at least one cuda tensor (the device of the result)");
+  const bool clip = !arg_is_undefined(info, 1);
+  const double max_norm = clip ? arg_number(info, 1, "maxNorm") : 0.0;
+  if (clip && !(max_norm > 0 && std::isfinite(max_norm)))
+    throw ArgError("maxNorm: expected a finite number > 0 or null, got " + std::to_string(max_norm));
+  Tensor part;
+  const Device dev = sum_squares_into(ts, part, "grads");
+  cudaStream_t st = stream_for(dev.index);
+  const float* ss = mf(part) + part.numel() - 1;
+  Tensor norm = empty({1}, DType::F32, dev);
+  sqrt_scalar_kernel<<<1, 1, 0, st>>>(ss, mf(norm));
+  launch_check("sqrt_scalar_kernel");
+  if (clip)
+    for (const Tensor& g : ts)
+      if (g.numel()) {
+        clip_scale_kernel<<<blocks_for(g.numel()), 256, 0, st>>>(mf(g), g.numel(), mf(norm), static_cast<float>(max_norm));
+        launch_check("clip_scale_kernel");
+      }
+  return wrap(info.Env(), norm);
+}
+RECLIN_EXPORT("clipGradNormCuda", ClipGradNormCuda)
 
 // ---- row ops over the last dimension (one block per row) ----------------------------------------------------
 
@@ -290,26 +338,19 @@ RECLIN_EXPORT("l2normBackwardCuda", L2normBackwardCuda)
 
 // ---- cross-entropy -----------------------------------------------------------------------------------------
 
-void check_targets(const Tensor& logits, const Tensor& targets, int64_t ignore) {
+// Targets in [0, V) or ignoreIndex, checked on the device: the first bad row is reported at the next synchronisation
+// (ce_kernel and ce_bwd_kernel stay in bounds meanwhile).
+void check_targets(const Tensor& logits, const Tensor& targets, int64_t ignore, CheckCode code) {
   expect_ndim(logits, 2, "logits", "[N,V]");
   expect_same_device(logits, targets, "logits", "targets");
   expect_shape(targets, {logits.dim(0)}, "targets", "[N]");
   const int64_t N = targets.numel(), V = logits.dim(1);
   if (N == 0) return;
   cudaStream_t st = stream_for(targets.device.index);
-  Tensor flag = empty({2}, DType::I32, targets.device);
-  cuda_check(cudaMemsetAsync(flag.raw(), 0xff, 8, st), "cudaMemsetAsync");
-  bad_target_kernel<<<blocks_for(N), 256, 0, st>>>(ci(targets), N, V, ignore, static_cast<unsigned long long*>(flag.raw()));
+  CheckRecord* rec = check_slot(targets.device.index);
+  bad_target_kernel<<<blocks_for(N), 256, 0, st>>>(ci(targets), N, V, ignore, &rec->first);
   launch_check("bad_target_kernel");
-  unsigned long long first = 0;
-  cuda_check(cudaMemcpyAsync(&first, flag.raw(), 8, cudaMemcpyDeviceToHost, st), "cudaMemcpyAsync");
-  cuda_check(cudaStreamSynchronize(st), "cudaStreamSynchronize");
-  if (first == ~0ull) return;
-  int32_t bad = 0;
-  cuda_check(cudaMemcpyAsync(&bad, ci(targets) + first, 4, cudaMemcpyDeviceToHost, st), "cudaMemcpyAsync");
-  cuda_check(cudaStreamSynchronize(st), "cudaStreamSynchronize");
-  throw ArgError("targets: target " + std::to_string(bad) + " at row " + std::to_string(first) + " is out of range [0, " +
-                 std::to_string(V) + ") and is not ignoreIndex (" + std::to_string(ignore) + ")");
+  finish_check(rec, st, code, targets.raw(), true, check_dims(targets.shape), V, ignore);
 }
 
 int64_t ignore_of(const Napi::Object& opts) { return opt_int(opts, "ignoreIndex", -100); }
@@ -318,7 +359,7 @@ Napi::Value CrossEntropyCuda(const Napi::CallbackInfo& info) {
   Tensor logits = arg_cuda_f32(info, 0, "logits");
   Tensor targets = arg_cuda_i32(info, 1, "targets");
   const int64_t ignore = ignore_of(arg_object(info, 2, "options"));
-  check_targets(logits, targets, ignore);
+  check_targets(logits, targets, ignore, kCheckTargetsForward);
   const int64_t N = logits.dim(0), V = logits.dim(1);
   Tensor loss = empty({N}, DType::F32, logits.device), lse = empty({N}, DType::F32, logits.device);
   if (N) {
@@ -338,7 +379,7 @@ Napi::Value CrossEntropyBackwardCuda(const Napi::CallbackInfo& info) {
   Tensor targets = arg_cuda_i32(info, 2, "targets");
   Tensor lse = arg_cuda_f32(info, 3, "lse");
   const int64_t ignore = ignore_of(arg_object(info, 4, "options"));
-  check_targets(logits, targets, ignore);
+  check_targets(logits, targets, ignore, kCheckTargetsBackward);
   const int64_t N = logits.dim(0), V = logits.dim(1);
   expect_same_device(logits, dloss, "logits", "dLoss");
   expect_same_device(logits, lse, "logits", "lse");

@@ -60,6 +60,37 @@ __global__ void reduce_kernel(const float* x, float* out, Groups g, float scale)
   }
 }
 
+// Reductions whose outputs are contiguous in x (the innermost kept dimension has stride 1, e.g. a bias gradient
+// [N,D] -> [D] in sumToShape): one thread per output, block row y = one segment of the reduced range, so
+// neighbouring threads read neighbouring addresses and segments run in parallel; reduce_cols_final adds each
+// output's segment partials in order (the same result run to run).
+__global__ void reduce_cols_partial(const float* x, float* part, Groups g, int64_t chunk) {
+  const int64_t o = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  if (o >= g.n_out) return;
+  const int64_t base = offset_of(o, g.nk, g.ks, g.kst), r0 = blockIdx.y * chunk, r1 = min(g.n_red, r0 + chunk);
+  Acc acc;
+  for (int64_t r = r0; r < r1; ++r) acc.add(x[base + offset_of(r, g.nr, g.rs, g.rst)]);
+  part[blockIdx.y * g.n_out + o] = acc.value();
+}
+
+__global__ void reduce_cols_final(const float* part, float* out, int64_t n_out, int64_t nchunks, float scale) {
+  for (int64_t o = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; o < n_out; o += (int64_t)gridDim.x * blockDim.x) {
+    Acc acc;
+    for (int64_t c = 0; c < nchunks; ++c) acc.add(part[c * n_out + o]);
+    out[o] = acc.value() * scale;
+  }
+}
+
+// Segments for reduce_cols_partial: enough threads to fill a GPU (~64k) without segments shorter than 16 elements.
+__host__ __device__ inline int64_t cols_chunk(int64_t n_out, int64_t n_red) {
+  int64_t want = (65536 + n_out - 1) / n_out;
+  const int64_t most = (n_red + 15) / 16;
+  if (want > most) want = most;
+  if (want > 1024) want = 1024;
+  if (want < 1) want = 1;
+  return (n_red + want - 1) / want;
+}
+
 constexpr int kSqBlocks = 256;
 __global__ void sumsq_partial(const float* x, int64_t n, float* part) {
   __shared__ float sh[kT];
@@ -76,6 +107,18 @@ __global__ void sum_in_order(const float* part, int64_t n, float* out) {
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) acc.add(part[i]);
   const float s = block_sum(acc.value(), sh);
   if (threadIdx.x == 0) *out = s;
+}
+
+__global__ void sqrt_scalar_kernel(const float* ss, float* out) {
+  if (threadIdx.x == 0 && blockIdx.x == 0) out[0] = sqrtf(ss[0]);
+}
+
+// g *= maxNorm / (norm + 1e-6) when norm > maxNorm (else unchanged), norm read from device memory.
+__global__ void clip_scale_kernel(float* g, int64_t n, const float* norm, float max_norm) {
+  const float nv = norm[0];
+  if (!(nv > max_norm)) return;
+  const float f = max_norm / (nv + 1e-6f);
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) g[i] *= f;
 }
 
 __global__ void softmax_kernel(const float* x, float* y, int64_t R, int64_t D) {
@@ -179,7 +222,7 @@ __global__ void rms_dw_final(const float* part, float* dw, int64_t D, int64_t nc
   dw[j] = acc.value();
 }
 
-// Finds the first row whose target is neither ignore nor in [0, V) (a device check, then one small copy back).
+// Flags every row whose target is neither ignore nor in [0, V) (device_check.cuh: the first is reported).
 __global__ void bad_target_kernel(const int32_t* t, int64_t N, int64_t V, int64_t ignore, unsigned long long* first) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < N; i += (int64_t)gridDim.x * blockDim.x)
     if (t[i] != ignore && (t[i] < 0 || t[i] >= V)) atomicMin(first, static_cast<unsigned long long>(i));
@@ -199,7 +242,8 @@ __global__ void ce_kernel(const float* x, const int32_t* t, float* loss, float* 
     if (threadIdx.x == 0) {
       const float l = m + logf(s);
       lse[n] = l;
-      loss[n] = t[n] == ignore ? 0.f : l - a[t[n]];
+      const int64_t tn = t[n];  // a bad target (reported by the device check) gives NaN, not a read out of bounds
+      loss[n] = tn == ignore ? 0.f : tn >= 0 && tn < V ? l - a[tn] : NAN;
     }
   }
 }

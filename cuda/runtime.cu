@@ -3,17 +3,21 @@
 // tensor.cc calls cuda_alloc/cuda_free/cuda_copy_*; kernels launch on stream_for(device).
 #include <napi.h>
 
+#include <atomic>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <vector>
 
-#include "binding.h"
-#include "runtime.cuh"
+#include "cuda_util.cuh"
 
 namespace reclin {
 
 namespace {
+#include "device_check.cuh"
+
 constexpr int kMaxDevices = kMaxCudaDevices;
 
 struct DeviceState {
@@ -21,6 +25,8 @@ struct DeviceState {
   std::multimap<size_t, void*> free_blocks;  // size class -> block
   std::map<void*, size_t> block_size;        // every block we own -> its size class
   int64_t cached = 0;
+  CheckRecord* check = nullptr;          // the device's check record (device_check.cuh), made on first use
+  std::atomic<bool> checks_queued{false};  // a check ran since the host last read the record
 };
 
 std::mutex g_mu;
@@ -113,6 +119,7 @@ void cuda_copy_to_host(void* dst, const void* src, size_t n, int device) {
   cudaStream_t st = stream_for(device);
   cuda_check(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, st), "cudaMemcpyAsync(D2H)");
   cuda_check(cudaStreamSynchronize(st), "cudaStreamSynchronize");
+  raise_device_check(device);  // a copy to the host is the natural moment to report a failed device-side check
 }
 
 void cuda_copy_to_device(void* dst, const void* src, size_t n, int device) {
@@ -147,6 +154,83 @@ void cuda_copy_device_to_device(void* dst, int dst_device, const void* src, int 
   const cudaEvent_t copied = record_event(dst_st);
   cuda_check(cudaStreamWaitEvent(stream_for(src_device), copied, 0), "cudaStreamWaitEvent");
   cuda_check(cudaEventDestroy(copied), "cudaEventDestroy");  // released by the driver once it has fired
+}
+
+// ---- device-side checks (device_check.cuh) -------------------------------------------------------------
+
+void* check_record(int device) {
+  cudaStream_t st = stream_for(device);
+  DeviceState& s = state(device);
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (!s.check) {
+    CheckRecord init{};
+    init.first = kNoOffender;
+    void* p = nullptr;
+    cuda_check(cudaMalloc(&p, sizeof(CheckRecord)), "cudaMalloc(check record)");
+    cuda_check(cudaMemcpyAsync(p, &init, sizeof init, cudaMemcpyHostToDevice, st), "cudaMemcpyAsync(check record)");
+    cuda_check(cudaStreamSynchronize(st), "cudaStreamSynchronize");  // once per device: `init` is on our stack
+    s.check = static_cast<CheckRecord*>(p);
+  }
+  s.checks_queued = true;
+  return s.check;
+}
+
+namespace {
+std::string number_text(double v) {
+  if (std::isnan(v)) return "NaN";
+  std::ostringstream o;
+  o.precision(9);
+  o << v;
+  return o.str();
+}
+std::string coords(const CheckRecord& r) {
+  int64_t rem = r.index;
+  std::vector<int64_t> c(static_cast<size_t>(r.dims.nd > 0 ? r.dims.nd : 1));
+  for (int d = static_cast<int>(c.size()) - 1; d >= 0; --d) {
+    const int64_t n = r.dims.nd > 0 && r.dims.d[d] > 0 ? r.dims.d[d] : 1;
+    c[d] = d == 0 ? rem : rem % n;
+    rem /= n;
+  }
+  std::string out = "[";
+  for (size_t i = 0; i < c.size(); ++i) out += (i ? "," : "") + std::to_string(c[i]);
+  return out + "]";
+}
+// The JS-facing error text of a failed check, in the words the CPU op uses for the same input.
+std::string check_message(const CheckRecord& r, int device) {
+  const std::string where = " (cuda:" + std::to_string(device) + "; checked on the device, reported at this synchronisation)";
+  const std::string v = number_text(r.value);
+  switch (r.code) {
+    case kCheckKdaGateForward:
+    case kCheckKdaGateBackward:
+      return std::string(r.code == kCheckKdaGateForward ? "kdaForward" : "kdaBackward") +
+             ": g: expected log decays <= 0 everywhere, got " + v + " at " + coords(r) + where;
+    case kCheckTargetsForward:
+    case kCheckTargetsBackward:
+      return std::string(r.code == kCheckTargetsForward ? "crossEntropy" : "crossEntropyBackward") + ": targets: target " + v +
+             " at row " + std::to_string(r.index) + " is out of range [0, " + std::to_string(r.limit) +
+             ") and is not ignoreIndex (" + std::to_string(r.extra) + ")" + where;
+    case kCheckIdsForward:
+    case kCheckIdsBackward:
+      return std::string(r.code == kCheckIdsForward ? "embedding" : "embeddingBackward") + ": ids: id " + v + " at position " +
+             coords(r) + " is out of range [0, " + std::to_string(r.limit) + ")" + where;
+    default:
+      return "a device-side check (code " + std::to_string(r.code) + ") failed" + where;
+  }
+}
+}  // namespace
+
+void raise_device_check(int device) {
+  DeviceState& s = state(device);
+  if (!s.checks_queued.exchange(false) || !s.check) return;
+  cudaStream_t st = stream_for(device);
+  CheckRecord r;
+  cuda_check(cudaMemcpyAsync(&r, s.check, sizeof r, cudaMemcpyDeviceToHost, st), "cudaMemcpyAsync(check record)");
+  cuda_check(cudaStreamSynchronize(st), "cudaStreamSynchronize");
+  if (r.code == kCheckNone) return;
+  // Re-arm before throwing, so the next failure is reported too.
+  cuda_check(cudaMemsetAsync(&s.check->code, 0, sizeof(int), st), "cudaMemsetAsync(check record)");
+  cuda_check(cudaStreamSynchronize(st), "cudaStreamSynchronize");
+  throw DeviceCheckError(check_message(r, device));
 }
 
 void cuda_memset_zero(void* p, size_t n, int device) {
@@ -201,8 +285,11 @@ static Napi::Value CudaArchitectures(const Napi::CallbackInfo& info) {
 }
 RECLIN_EXPORT("cudaArchitectures", CudaArchitectures)
 
+// Waits for the device's queued work and throws if a device-side check failed since the last synchronisation.
 static Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
-  cuda_check(cudaStreamSynchronize(stream_for(device_arg(info, 0))), "cudaStreamSynchronize");
+  const int device = device_arg(info, 0);
+  cuda_check(cudaStreamSynchronize(stream_for(device)), "cudaStreamSynchronize");
+  raise_device_check(device);
   return info.Env().Undefined();
 }
 RECLIN_EXPORT("cudaSynchronize", CudaSynchronize)

@@ -17,4 +17,9 @@ cudaStream_t stream_for(int device);  // the device's one stream (created on fir
 int64_t cached_bytes(int device);     // bytes held by the caching allocator but not in use
 void empty_cache(int device);
 
+// Device-side checks (device_check.cuh): the device's CheckRecord (as void*, made on first use; marks that a check
+// was queued), and, after the caller synchronised the stream, a DeviceCheckError if one of them failed.
+void* check_record(int device);
+void raise_device_check(int device);
+
 }  // namespace reclin

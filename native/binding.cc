@@ -36,6 +36,8 @@ Napi::Value call_registered(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, e.what());
   } catch (const AllocError& e) {
     throw Napi::RangeError::New(env, std::string(ex->name) + ": " + e.what());
+  } catch (const DeviceCheckError& e) {
+    throw Napi::RangeError::New(env, e.what());
   } catch (const std::bad_alloc&) {
     throw Napi::RangeError::New(env, std::string(ex->name) + ": out of memory");
   } catch (const std::length_error& e) {
@@ -122,6 +124,8 @@ Napi::Value TensorHandle::ToArray(const Napi::CallbackInfo& info) {
     return CopyOut(env);
   } catch (const Napi::Error&) {
     throw;
+  } catch (const DeviceCheckError& e) {
+    throw Napi::RangeError::New(env, e.what());
   } catch (const std::bad_alloc&) {
     throw Napi::RangeError::New(env, "toArray: out of memory copying " + t_.shape_str() + " " + dtype_name(t_.dtype));
   } catch (const std::exception& e) {

@@ -95,6 +95,12 @@ struct MemoryStats {
 MemoryStats memory_stats();
 void count_handle(int delta);
 
+// A check of tensor data that ran on a GPU found bad input (a KDA gate > 0, a target or id out of range); thrown
+// at the next synchronisation with the host, naming the op that queued the check (cuda/device_check.cuh).
+struct DeviceCheckError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // Thrown for bad arguments; the binding turns it into a JS TypeError/RangeError with this message.
 struct ArgError : std::invalid_argument {
   explicit ArgError(const std::string& msg) : std::invalid_argument(msg) {}

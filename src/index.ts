@@ -10,5 +10,5 @@ export * from './train';
 export * from './experiment';
 export * from './tensorboard';
 export * from './hub';
-export { loadAddon } from './native';
+export { loadAddon, syncCheck } from './native';
 export * as reference from './reference';

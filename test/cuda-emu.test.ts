@@ -80,6 +80,33 @@ function syncLine(header: string, anchor: string): number {
   return s + 1;
 }
 
+// KDA's cumulative decay Γ is a compensated fp32 pair (kda_kernels.cuh, Gam). The same kernels with a plain fp32
+// running sum (the two-sum corrections deleted) must fail the float64 comparison on the strong-then-weak decay
+// cases, which shows those cases test the compensation.
+test('CUDA kda kernels: a plain fp32 Γ instead of the compensated pair fails the float64 comparison', { skip }, async () => {
+  const src = fs.readFileSync(path.join(root, 'cuda', 'kda_kernels.cuh'), 'utf8');
+  const edits: [string, string][] = [
+    ['  return {hi, lo - (hi - s)};', '  return {a.hi + x, 0.f};'],
+    ['  return d + (err + (a.lo - b.lo));', '  return a.hi - b.hi;'],
+  ];
+  let naive = src;
+  for (const [from, to] of edits) {
+    assert.ok(naive.includes(from), `kda_kernels.cuh no longer has: ${from}`);
+    naive = naive.replace(from, to);
+  }
+  const inc = path.join(dir, 'naive-gamma');
+  fs.mkdirSync(inc, { recursive: true });
+  fs.writeFileSync(path.join(inc, 'kda_kernels.cuh'), naive);
+  for (const f of ['acc.cuh', 'device_check.cuh']) fs.copyFileSync(path.join(root, 'cuda', f), path.join(inc, f));
+  const exe = path.join(dir, 'kda-naive');
+  const b = await run(cxx, ['-O1', '-std=c++20', '-I', inc, path.join(root, 'test', 'cuda-emu', 'kda_emu.cc'), '-o', exe], process.env);
+  assert.equal(b.code, 0, b.out);
+  const r = await run(exe, ['7'], process.env);
+  assert.equal(r.code, 1, `expected failures with a plain fp32 Γ:\n${r.out}`);
+  assert.match(r.out, /FAIL B=1 T=128 H=1 K=32 V=24 C=64 h0=1 dht=1 f32 (o|finalState|dq|dk|dv|dg|dbeta) /);
+  assert.doesNotMatch(r.out, /FAIL[^\n]*bf16/, 'only the f32 comparisons should notice');
+});
+
 for (const e of emus) {
   test(`CUDA ${e.name} kernels with ${e.threads} threads per block under ThreadSanitizer: no race, match float64`, { skip }, async () => {
     const r = await run(path.join(dir, e.name), [e.threads], tsan);

@@ -41,5 +41,15 @@ test('the CUDA twins refuse cpu tensors by argument name, without a GPU', { skip
   assert.throws(() => b.rmsnormCuda(t([2, 3]), null, 1e-5), /x: expected a cuda tensor/);
   assert.throws(() => b.causalAttentionCuda(q, q, q, {}), /q: expected a cuda tensor/);
   assert.throws(() => b.transposeCuda(t([2, 3]), 0, 1), /x: expected a cuda tensor/);
+  assert.throws(() => b.clipGradNormCuda([t([3])], 1), /grads\[0\]: expected a cuda tensor, got one on cpu/);
+  assert.throws(() => b.sumSquaresCuda([t([3])]), /tensors\[0\]: expected a cuda tensor/);
   assert.ok(Tensor.from(new Float32Array(2), [2]).device === 'cpu');
+});
+
+test('without a GPU the CUDA runtime exports fail with the driver\'s reason, never a crash', { skip }, () => {
+  const b = require(cudaBinary) as Record<string, (...a: unknown[]) => unknown>;
+  const probe = b.cudaProbe() as { ok: boolean; error?: string };
+  if (probe.ok) return;  // a GPU machine: test/gpu/ covers the runtime
+  assert.throws(() => b.cudaSynchronize(0), /reclin: cudaSetDevice: /);
+  assert.throws(() => b.fromArray(new Float32Array(2), [2], 'f32', 'cuda'), /cuda/);
 });

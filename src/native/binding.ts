@@ -104,13 +104,18 @@ interface RawBindingBase extends RawOps {
   adamwUseKernel(name?: 'auto' | KernelVariant): KernelVariant;
 }
 
-/** The CUDA twins of the ops, present in CUDA builds only. */
-export type CudaOps = { [K in keyof RawOps as `${K}Cuda`]?: RawOps[K] };
+/** The CUDA twins of the ops, present in CUDA builds only; sumSquaresCuda returns a device scalar [1] (no wait). */
+export type CudaOps = { [K in Exclude<keyof RawOps, 'sumSquares'> as `${K}Cuda`]?: RawOps[K] } & {
+  sumSquaresCuda?(tensors: T[]): T;
+  /** The global norm before clipping as [1]; grads scaled in place on the device when it exceeds maxNorm. */
+  clipGradNormCuda?(grads: T[], maxNorm: number | null): T;
+};
 
 export interface RawBinding extends RawBindingBase, CudaOps {
   // CUDA builds only: the device runtime (cuda/runtime.cu).
   cudaProbe?(): { ok: boolean; error?: string; driverVersion?: number; devices: { name: string; major: number; minor: number }[] };
   cudaArchitectures?(): string;
+  /** Waits for the device's stream; throws a failed device-side check (cuda/device_check.cuh) as a RangeError. */
   cudaSynchronize?(device?: number): void;
   cudaEmptyCache?(device?: number): void;
   cudaCachedBytes?(device?: number): number;

@@ -1,4 +1,5 @@
 export { loadAddon, native, op, findOp, findBinaries, packageRoot } from './loader';
+export { backendOf, kernelFor, syncCheck, type DeviceBackend } from './route';
 export { chooseBinary, pickCudaBinary, MIN_COMPUTE_CAPABILITY } from './select';
 export type { BinaryCandidate, CudaProbe, Backend, Choice } from './select';
 export type { RawBinding, RawOps, CudaOps, NativeTensor, MemoryStats, DTypeName, ThreadInfo, KernelVariant, CpuFeatures } from './binding';

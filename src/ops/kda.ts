@@ -2,11 +2,12 @@
 //
 // Layouts: q, k, g [B,T,H,K]; v, o, dO [B,T,H,V]; beta [B,T,H]; states [B,H,K,V]. On the CPU every tensor is
 // f32; on CUDA q, k, v, beta and dO may also be bf16 (outputs stored like their inputs; g, states and dg f32).
-// g is the per-step log decay and must be <= 0 everywhere (an error names the first offending entry).
+// g is the per-step log decay and must be <= 0 everywhere (an error names the first offending entry: at once on the
+// CPU; on CUDA the check runs on the device and the error comes at the next synchronisation, see syncCheck).
 // Per step: S = diag(exp(g_t))·S; e = v_t − Sᵀk_t; S += beta_t·k_t·eᵀ; o_t = scale·Sᵀq_t (read after the write).
 // q and k are used as given (the KDA layer L2-normalises them before calling this).
 import type { NativeTensor } from '../native/binding';
-import { op } from '../native/loader';
+import { kernelFor } from '../native/route';
 import { Tensor } from '../tensor/tensor';
 
 export interface KdaForwardOptions {
@@ -76,15 +77,16 @@ function rawOpts(opts: KdaBackwardOptions): RawOpts {
   return out;
 }
 
-// cuda tensors go to the CUDA kernels (cuda/kda.cu, same arguments); the native side checks that all agree.
-function onCuda(q: Tensor): boolean {
-  return q instanceof Tensor && !q.disposed && q.device.startsWith('cuda');
+// q's device picks the kernels (native/route.ts: native/kda.cc or cuda/kda.cu, same arguments); the native side
+// checks that every other tensor is on it.
+function deviceOf(q: unknown): string {
+  return q instanceof Tensor && !q.disposed ? q.device : 'cpu';
 }
 
 export const kda = {
   /** Chunked KDA forward: the outputs o [B,T,H,V] and the final state [B,H,K,V]. */
   forward(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor, opts: KdaForwardOptions = {}): KdaForwardResult {
-    const r = op<RawForward>(onCuda(q) ? 'kdaForwardCuda' : 'kdaForward')(handle(q, 'q'), handle(k, 'k'), handle(v, 'v'), handle(g, 'g'), handle(beta, 'beta'), rawOpts(opts));
+    const r = kernelFor<RawForward>('kdaForward', deviceOf(q))(handle(q, 'q'), handle(k, 'k'), handle(v, 'v'), handle(g, 'g'), handle(beta, 'beta'), rawOpts(opts));
     return { o: Tensor.wrap(r.o), finalState: Tensor.wrap(r.finalState) };
   },
 
@@ -93,7 +95,7 @@ export const kda = {
    * L(o, finalState) given dO = ∂L/∂o and optionally dFinalState = ∂L/∂finalState.
    */
   backward(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor, dO: Tensor, opts: KdaBackwardOptions = {}): KdaBackwardResult {
-    const r = op<RawBackward>(onCuda(q) ? 'kdaBackwardCuda' : 'kdaBackward')(
+    const r = kernelFor<RawBackward>('kdaBackward', deviceOf(q))(
       handle(q, 'q'),
       handle(k, 'k'),
       handle(v, 'v'),

@@ -1,24 +1,21 @@
 // How the functional ops reach the addon: raw handles in, Tensors out. The native side validates
 // shapes and dtypes and names the offending argument in its error.
-import { findOp, op } from '../native/loader';
 import type { NativeTensor } from '../native/binding';
+import { kernelFor } from '../native/route';
 import { Tensor } from '../tensor/tensor';
 
-/** True when the first Tensor among the arguments (also inside arrays) lives on a CUDA device. */
-function onCuda(args: unknown[]): boolean {
+/** The device of the first live Tensor among the arguments (also inside arrays); 'cpu' when there is none. */
+export function deviceOfArgs(args: unknown[]): string {
   for (const a of args) {
     const t = a instanceof Tensor ? a : Array.isArray(a) ? a.find((x) => x instanceof Tensor) : undefined;
-    if (t instanceof Tensor) return !t.disposed && t.device.startsWith('cuda');
+    if (t instanceof Tensor) return t.disposed ? 'cpu' : t.device;  // a disposed tensor: the CPU op names it
   }
-  return false;
+  return 'cpu';
 }
 
-/** The raw op for these arguments: `${name}Cuda` (cuda/*.cu) when the first tensor is on a CUDA device. */
+/** The raw op for these arguments: the kernels of the first tensor's device (native/route.ts decides). */
 function resolve(name: string, args: unknown[]): (...a: unknown[]) => unknown {
-  if (!onCuda(args)) return op<(...a: unknown[]) => unknown>(name);
-  const fn = findOp(`${name}Cuda`);
-  if (!fn) throw new Error(`reclin: op ${name} has no CUDA kernel yet (move its tensors to the cpu with .to('cpu'))`);
-  return fn;
+  return kernelFor<(...a: unknown[]) => unknown>(name, deviceOfArgs(args));
 }
 
 /** Calls a raw op; Tensor arguments (also inside arrays) become handles. */

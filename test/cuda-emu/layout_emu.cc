@@ -1,6 +1,7 @@
 // Runs the CUDA layout kernels (cuda/layout_kernels.cuh) on the CPU with real threads per block (emu.h) and compares
-// them with float64 loops: embedding (+ backward with repeated ids), the id range check, short causal conv (+ dx,
-// dw) and transpose. Grids are smaller than the work so the grid-stride loops run. Usage: layout_emu [threads].
+// them with float64 loops: embedding (+ backward with repeated ids, as a segmented sum over ids sorted), the id range
+// check (device_check.cuh), short causal conv (+ dx, dw) and transpose. Grids are smaller than the work so the
+// grid-stride loops run. Usage: layout_emu [threads].
 // Exit 1 on a failure.
 #include <random>
 
@@ -12,6 +13,7 @@ namespace {
 }  // namespace
 }  // namespace reclin
 using namespace reclin;
+#include "check_flow.h"
 
 static bool ok = true;
 static void check(const char* what, const std::vector<double>& ref, const std::vector<float>& x, double tol = 1e-6) {
@@ -29,24 +31,49 @@ int main(int argc, char** argv) {
   auto fill = [&](std::vector<float>& x) {
     for (auto& e : x) e = nrm(gen);
   };
-  {  // embedding: V=11, D=13, 19 ids with repeats
-    const long V = 11, D = 13, n = 19;
+  // embedding: V=11, D=13, 19 ids with repeats; backward as layout.cu runs it: (id, position) pairs sorted by id
+  // with a stable sort (CUB's radix sort on the GPU; std::stable_sort here), then embedding_bwd_segments. A grid
+  // smaller than the work (x: sorted indices, y: column tiles) makes both grid-stride loops run.
+  for (const long D : {13L, 300L}) {
+    const long V = 11, n = 19;
     std::vector<float> w(V * D), g(n * D), out(n * D, NAN), dw(V * D, 0.f);
     fill(w), fill(g);
     std::vector<int32_t> ids(n);
     for (long i = 0; i < n; ++i) ids[i] = (int32_t)((i * 5) % 7);
-    emu::launch(3, T, [&] { embedding_kernel(w.data(), ids.data(), out.data(), n, D); });
-    emu::launch((unsigned)((D + T - 1) / T), T, [&] { embedding_bwd_kernel(g.data(), ids.data(), dw.data(), n, D); });
+    ids[4] = 10, ids[11] = 10, ids[12] = 10;  // a row used three times, ids 7..9 never
+    auto backward = [&](const std::vector<int32_t>& id, std::vector<float>& out_dw) {
+      std::vector<int32_t> pos(n), sid(n), spos(n);
+      emu::launch(2, T, [&] { iota_kernel(pos.data(), n); });
+      std::vector<std::pair<int32_t, int32_t>> pairs(n);
+      for (long i = 0; i < n; ++i) pairs[i] = {id[i], pos[i]};
+      std::stable_sort(pairs.begin(), pairs.end(), [](auto& a, auto& b) { return a.first < b.first; });
+      for (long i = 0; i < n; ++i) sid[i] = pairs[i].first, spos[i] = pairs[i].second;
+      emu::launch(Dim3{5, 2, 1}, Dim3{T, 1, 1}, [&] { embedding_bwd_segments(g.data(), sid.data(), spos.data(), out_dw.data(), n, D, V); });
+    };
+    emu::launch(3, T, [&] { embedding_kernel(w.data(), ids.data(), out.data(), n, D, V); });
+    backward(ids, dw);
     std::vector<double> ro(n * D), rdw(V * D, 0.0);
     for (long i = 0; i < n; ++i)
       for (long j = 0; j < D; ++j) ro[i * D + j] = w[ids[i] * D + j], rdw[ids[i] * D + j] += g[i * D + j];
-    check("embedding", ro, out), check("embedding backward", rdw, dw);
+    check(D == 13 ? "embedding D=13" : "embedding D=300", ro, out), check(D == 13 ? "embedding backward D=13" : "embedding backward D=300", rdw, dw);
+
+    // bad ids: the flag reports the first; forward gives zero rows and backward skips them (no read out of bounds)
     std::vector<int32_t> bad(ids);
     bad[n - 2] = (int32_t)V, bad[9] = -1;
-    unsigned long long first = ~0ull;
-    emu::launch(2, T, [&] { bad_id_kernel(bad.data(), n, V, &first); });
-    ok = ok && first == 9;
-    std::printf("%s embedding id check: first bad %llu (expected 9)\n", first == 9 ? "ok  " : "FAIL", first);
+    CheckRecord rec = fresh_record();
+    auto flag = [&](const std::vector<int32_t>& x) { return [&](unsigned long long* first) { bad_id_kernel(x.data(), n, V, first); }; };
+    run_check(rec, T, flag(ids), kCheckIdsForward, ids.data(), true, CheckDims{{n}, 1}, V);
+    ok = expect_record("ids (good)", rec, kCheckNone, 0, 0) && ok;
+    run_check(rec, T, flag(bad), kCheckIdsForward, bad.data(), true, CheckDims{{n}, 1}, V);
+    ok = expect_record("ids", rec, kCheckIdsForward, 9, -1) && ok;
+    std::vector<float> out2(n * D, NAN), dw2(V * D, 0.f);
+    emu::launch(3, T, [&] { embedding_kernel(w.data(), bad.data(), out2.data(), n, D, V); });
+    backward(bad, dw2);
+    std::vector<double> ro2(n * D, 0.0), rdw2(V * D, 0.0);
+    for (long i = 0; i < n; ++i)
+      if (bad[i] >= 0 && bad[i] < V)
+        for (long j = 0; j < D; ++j) ro2[i * D + j] = w[bad[i] * D + j], rdw2[bad[i] * D + j] += g[i * D + j];
+    check("embedding with bad ids (zero rows)", ro2, out2), check("embedding backward with bad ids (skipped)", rdw2, dw2);
   }
   {  // short conv: B=2, T=9, C=5, W=4
     const long B = 2, TT = 9, C = 5, W = 4;

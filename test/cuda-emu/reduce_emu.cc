@@ -1,6 +1,7 @@
 // Runs the CUDA reduction kernels (cuda/reduce_kernels.cuh) on the CPU with real threads per block (emu.h) and
 // compares each with a float64 reference at awkward sizes: sum over dims, sum of squares, softmax, argmax,
-// RMSNorm / L2 norm (+ backward, weight gradient), cross-entropy (+ backward) and the bad-target check.
+// RMSNorm / L2 norm (+ backward, weight gradient), cross-entropy (+ backward), the bad-target check
+// (device_check.cuh) and gradient clipping by the global norm.
 // Grids are smaller than the row count so the grid-stride loops run. Usage: reduce_emu [threads] [quick].
 // Prints one line per check; exit 1 on a failure.
 #include <random>
@@ -13,6 +14,7 @@ namespace {
 }  // namespace
 }  // namespace reclin
 using namespace reclin;
+#include "check_flow.h"
 
 static unsigned g_threads = 8;  // a power of two: the tree reductions need it
 static bool ok = true;
@@ -64,6 +66,31 @@ static void run(long R, long D, unsigned seed) {
     for (long r = 0; r < R; ++r)
       for (long j = 0; j < D; ++j) ref2[j] += (double)x[r * D + j] / R;
     check("mean(dim=0)", R, D, ref2, out2.data());
+    // the same through the coalesced column path reduce.cu takes when outputs are contiguous (segments of the
+    // reduced range in parallel, then in order); and [A,B,C] -> [A,1,C], two kept groups around a reduced one
+    auto cols = [&](const Groups& gg, float scale, std::vector<float>& o) {
+      const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(cols_chunk(gg.n_out, gg.n_red), (gg.n_red + 2) / 3));
+      const int64_t nch = (gg.n_red + chunk - 1) / chunk;
+      std::vector<float> part(nch * gg.n_out, NAN);
+      emu::launch(Dim3{(unsigned)((gg.n_out + T - 1) / T), (unsigned)nch, 1}, Dim3{T, 1, 1}, [&] { reduce_cols_partial(x.data(), part.data(), gg, chunk); });
+      emu::launch((unsigned)std::max<int64_t>(1, gg.n_out / (2 * T)), T, [&] { reduce_cols_final(part.data(), o.data(), gg.n_out, nch, scale); });
+    };
+    std::vector<float> out3(D, NAN);
+    cols(h, 1.f / R, out3);
+    check("mean(dim=0), column segments", R, D, ref2, out3.data());
+    if (D % 3 == 0 || D % 5 == 0) {
+      const long C3 = D % 3 == 0 ? 3 : 5, B3 = D / C3;  // x as [R, B3, C3], keep R and C3
+      Groups k{};
+      k.nk = 2, k.nr = 1, k.ks[0] = R, k.kst[0] = D, k.ks[1] = C3, k.kst[1] = 1, k.rs[0] = B3, k.rst[0] = C3;
+      k.n_out = R * C3, k.n_red = B3;
+      std::vector<float> out4(R * C3, NAN);
+      cols(k, 1.f, out4);
+      std::vector<double> ref4(R * C3, 0.0);
+      for (long r = 0; r < R; ++r)
+        for (long b = 0; b < B3; ++b)
+          for (long c = 0; c < C3; ++c) ref4[r * C3 + c] += x[r * D + b * C3 + c];
+      check("sum(dim=1) of [R,B,C], column segments", R, D, ref4, out4.data());
+    }
   }
   // sum of squares: partials per block, then one block sums them in order
   {
@@ -162,11 +189,39 @@ static void run(long R, long D, unsigned seed) {
     std::vector<int32_t> tb(t);
     tb[R - 1] = (int32_t)D;
     if (R > 2) tb[R / 2] = -1;
-    unsigned long long first = ~0ull;
-    emu::launch(3, T, [&] { bad_target_kernel(tb.data(), R, D, ignore, &first); });
-    const unsigned long long want = R > 2 ? R / 2 : R - 1;
-    ok = ok && first == want;
-    std::printf("%s bad target R=%ld: %llu (expected %llu)\n", first == want ? "ok  " : "FAIL", R, first, want);
+    const long want = R > 2 ? R / 2 : R - 1;
+    CheckRecord rec = fresh_record();
+    auto flag = [&](const std::vector<int32_t>& tt) { return [&](unsigned long long* first) { bad_target_kernel(tt.data(), R, D, ignore, first); }; };
+    run_check(rec, T, flag(t), kCheckTargetsForward, t.data(), true, CheckDims{{R}, 1}, D, ignore);
+    ok = expect_record("targets (good)", rec, kCheckNone, 0, 0) && ok;
+    run_check(rec, T, flag(tb), kCheckTargetsForward, tb.data(), true, CheckDims{{R}, 1}, D, ignore);
+    ok = expect_record("targets", rec, kCheckTargetsForward, want, tb[want]) && ok;
+    // bad targets give NaN losses (and no read out of bounds) until the check is reported
+    std::vector<float> lb(R, 0.f);
+    emu::launch(grid, T, [&] { ce_kernel(x.data(), tb.data(), lb.data(), lse.data(), R, D, ignore); });
+    const bool nan_ok = std::isnan(lb[R - 1]) && std::isnan(lb[want]);
+    ok = ok && nan_ok;
+    std::printf("%s crossEntropy with bad targets gives NaN there\n", nan_ok ? "ok  " : "FAIL");
+  }
+  // clipping by the global norm: sqrt of the in-order sum, and the scale applied on the device
+  {
+    std::vector<float> part(3 + 1, 0.f), norm(1, NAN), gx(x);
+    emu::launch(3, T, [&] { sumsq_partial(x.data(), R * D, part.data()); });
+    emu::launch(1, T, [&] { sum_in_order(part.data(), 3, part.data() + 3); });
+    emu::launch(1, 1, [&] { sqrt_scalar_kernel(part.data() + 3, norm.data()); });
+    double ss = 0;
+    for (float e : x) ss += (double)e * e;
+    const double n = std::sqrt(ss), maxn = n / 2;
+    check("clip norm", R, D, {n}, norm.data());
+    emu::launch(2, T, [&] { clip_scale_kernel(gx.data(), R * D, norm.data(), (float)maxn); });
+    std::vector<double> ref(R * D);
+    for (long i = 0; i < R * D; ++i) ref[i] = x[i] * (maxn / (n + 1e-6));
+    check("clip scale", R, D, ref, gx.data());
+    std::vector<float> same(x);
+    emu::launch(2, T, [&] { clip_scale_kernel(same.data(), R * D, norm.data(), (float)(2 * n)); });
+    const bool unchanged = same == x;
+    ok = ok && unchanged;
+    std::printf("%s clip below the limit leaves grads unchanged\n", unchanged ? "ok  " : "FAIL");
   }
 }
 

@@ -2,7 +2,7 @@
 // checks against the float64 recurrence) on the same random inputs, at awkward sizes. fp32: RMS-rel <= 1e-5.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tensor, kda } from '../../src';
+import { Tensor, kda, syncCheck } from '../../src';
 import { randn, rmsRel, uniform } from '../helpers';
 
 interface Case {
@@ -131,6 +131,11 @@ test('CUDA KDA names a positive log decay and refuses mixed devices', () => {
   const g = x.g.toFloat32Array();
   g[3 * 8 + 2] = 0.5;
   const gq = cuda(x.q)!, gk = cuda(x.k)!, gv = cuda(x.v)!, gb = cuda(x.beta)!;
-  assert.throws(() => kda.forward(gq, gk, gv, Tensor.from(g, [1, 5, 1, 8]).to('cuda'), gb), /g: expected log decays <= 0.*\[0,3,0,2\]/);
+  // checked on the device: the error comes at the next synchronisation (here the read of o), naming op and place
+  const bad = Tensor.from(g, [1, 5, 1, 8]).to('cuda');
+  const f = kda.forward(gq, gk, gv, bad, gb);
+  assert.throws(() => f.o.toFloat32Array(), /kdaForward: g: expected log decays <= 0 everywhere, got 0.5 at \[0,3,0,2\]/);
+  kda.backward(gq, gk, gv, bad, gb, cuda(x.dO)!);
+  assert.throws(() => syncCheck('cuda'), /kdaBackward: g: expected log decays <= 0.*\[0,3,0,2\]/);
   assert.throws(() => kda.forward(gq, gk, gv, x.g, gb), /g: expected a cuda tensor/);
 });

@@ -2,7 +2,7 @@
 // inputs (awkward sizes), forward and backward. fp32: RMS-relative error <= 1e-5; ids/argmax exactly equal.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tensor, ops } from '../../src';
+import { Tensor, ops, syncCheck } from '../../src';
 import { randn, rmsRel, uniform } from '../helpers';
 
 const TOL = 1e-5;
@@ -79,10 +79,28 @@ test('reductions: sum/mean over dims, sumToShape, sumSquares, softmax, argmax', 
   check('mean last', [x], (t) => ops.mean(t, { dim: -1 }));
   check('sumToShape', [x], (t) => ops.sumToShape(t, [5, 1, 2]));
   check('sumToShape row', [rand([64, 33])], (t) => ops.sumToShape(t, [33]));
+  // contiguous outputs take the coalesced column-segment path (bias gradients): long and short reduced ranges
+  check('sumToShape bias', [rand([4097, 70])], (t) => ops.sumToShape(t, [70]));
+  check('sumToShape [A,1,C]', [rand([9, 301, 5])], (t) => ops.sumToShape(t, [9, 1, 5]));
+  check('sumToShape wide', [rand([3, 70000])], (t) => ops.sumToShape(t, [70000]));
   const ts = [rand([1000]), rand([7, 3])];
   const cpu = ops.sumSquares(ts);
-  const dev = ops.sumSquares(ts.map(gpu));
-  assert.ok(Math.abs(cpu - dev) <= 1e-9 * Math.abs(cpu), `sumSquares ${cpu} vs ${dev}`);
+  const dev = ops.sumSquares(ts.map(gpu));  // compensated fp32 on the device, rounded to fp32 once
+  assert.ok(Math.abs(cpu - dev) <= 2e-7 * Math.abs(cpu), `sumSquares ${cpu} vs ${dev}`);
+  const scalar = ops.sumSquaresScalar(ts.map(gpu));
+  assert.ok(scalar.device.startsWith('cuda') && Math.abs(scalar.toFloat32Array()[0] - cpu) <= 2e-7 * cpu);
+  // clipping on the device: the norm before clipping, grads scaled only above the limit
+  const gs = [rand([300]), rand([17, 5])];
+  const norm = Math.sqrt(ops.sumSquares(gs));
+  for (const max of [norm / 3, norm * 2]) {
+    const c = gs.map(ops.copy);
+    const d = gs.map(gpu);
+    const nc = ops.clipGradNorm(c, max).toFloat32Array()[0];
+    const nd = ops.clipGradNorm(d, max);
+    assert.ok(nd.device.startsWith('cuda'));
+    assert.ok(Math.abs(nd.toFloat32Array()[0] - nc) <= 1e-6 * nc, `clip norm ${nc} vs ${nd.toFloat32Array()[0]}`);
+    c.forEach((t, i) => same(`clipped grad ${i} (max ${max})`, t, d[i], 1e-6));
+  }
   check('softmax', [rand([9, 1000], 3)], ops.softmax);
   check('argmax', [rand([17, 301])], ops.argmax);
 });
@@ -116,6 +134,13 @@ test('embedding, short conv, cross-entropy, forward and backward', () => {
   const ids = ints([4, 9], 50);
   check('embedding', [W, ids], ops.embedding);
   check('embeddingBackward', [rand([4, 9, 33]), ids], (g, i) => ops.embeddingBackward(g, i, 50));
+  // many tokens on few rows (one very hot row), wide rows: the sorted segmented sum, same bits run to run
+  const hot = Tensor.from(Int32Array.from({ length: 5000 }, (_, i) => (i % 3 === 0 ? 7 : (i * 31) % 200)), [5000], { dtype: 'i32' });
+  const gHot = rand([5000, 300]);
+  check('embeddingBackward hot rows', [gHot, hot], (g, i) => ops.embeddingBackward(g, i, 200), 1e-6);
+  const r1 = ops.embeddingBackward(gpu(gHot), gpu(hot), 200).toFloat32Array();
+  const r2 = ops.embeddingBackward(gpu(gHot), gpu(hot), 200).toFloat32Array();
+  assert.deepEqual(r1, r2, 'embeddingBackward is not deterministic');
   const x = rand([2, 19, 37]);
   const cw = rand([37, 4]);
   check('shortConv', [x, cw], ops.shortConv);
@@ -126,9 +151,17 @@ test('embedding, short conv, cross-entropy, forward and backward', () => {
   const targets = Tensor.from(tg, [13], { dtype: 'i32' });
   check('crossEntropy', [logits, targets], (l, t) => ops.crossEntropy(l, t));
   check('crossEntropyBackward', [rand([13]), logits, targets], (g, l, t) => ops.crossEntropyBackward(g, l, t, ops.crossEntropy(l, t).lse));
-  const bad = Tensor.from(Int32Array.from([0, 5000]), [2], { dtype: 'i32' }).to('cuda');
-  assert.throws(() => ops.crossEntropy(gpu(rand([2, 1001])), bad), /targets: target 5000 at row 1 is out of range/);
-  assert.throws(() => ops.embedding(gpu(W), Tensor.from(Int32Array.from([3, -1]), [2], { dtype: 'i32' }).to('cuda')), /ids: id -1 at position 1/);
+  // Data checks run on the device: the op returns at once, the error comes at the next synchronisation (a read, or
+  // syncCheck), names the op, the value and where; the device keeps working afterwards.
+  const bad = Tensor.from(Int32Array.from([0, 5000, -3]), [3], { dtype: 'i32' }).to('cuda');
+  const ce = ops.crossEntropy(gpu(rand([3, 1001])), bad);
+  assert.throws(() => ce.loss.toFloat32Array(), /crossEntropy: targets: target 5000 at row 1 is out of range \[0, 1001\)/);
+  assert.doesNotThrow(() => ce.loss.toFloat32Array(), 'a check is reported once');
+  ops.embedding(gpu(W), Tensor.from(Int32Array.from([3, -1, 60, 2]), [2, 2], { dtype: 'i32' }).to('cuda'));
+  ops.embedding(gpu(W), Tensor.from(Int32Array.from([99]), [1], { dtype: 'i32' }).to('cuda'));  // a later failure
+  assert.throws(() => syncCheck('cuda'), /embedding: ids: id -1 at position \[0,1\] is out of range \[0, 50\)/);
+  assert.doesNotThrow(() => syncCheck('cuda'));
+  check('embedding after a failed check', [W, ids], ops.embedding);
 });
 
 test('causal attention, forward and backward', () => {
