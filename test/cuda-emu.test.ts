@@ -97,7 +97,8 @@ test('CUDA kda kernels: a plain fp32 Γ instead of the compensated pair fails th
   const inc = path.join(dir, 'naive-gamma');
   fs.mkdirSync(inc, { recursive: true });
   fs.writeFileSync(path.join(inc, 'kda_kernels.cuh'), naive);
-  for (const f of ['acc.cuh', 'device_check.cuh']) fs.copyFileSync(path.join(root, 'cuda', f), path.join(inc, f));
+  for (const f of fs.readdirSync(path.join(root, 'cuda')))
+    if (f.endsWith('.cuh') && f !== 'kda_kernels.cuh') fs.copyFileSync(path.join(root, 'cuda', f), path.join(inc, f));
   const exe = path.join(dir, 'kda-naive');
   const b = await run(cxx, ['-O1', '-std=c++20', '-I', inc, path.join(root, 'test', 'cuda-emu', 'kda_emu.cc'), '-o', exe], process.env);
   assert.equal(b.code, 0, b.out);
