@@ -160,23 +160,20 @@ bool cublas_gemm(const CublasGemm& g, int device, cudaStream_t st) {
   std::lock_guard<std::mutex> lock(g_lt_mu);
   LtState& s = g_lt;
   if (!s.lib || !device_ready(device)) return false;
-  // Row-major C[M,N] = alpha·op(A)·op(B) is column-major Cᵀ[N,M] = alpha·op(B)ᵀ·op(A)ᵀ: cuBLASLt's first operand
-  // is B's storage read column-major (N×K without tb, K×N with it, then transposed), its second A's likewise.
-  const cublasOperation_t opB = g.tb ? CUBLAS_OP_T : CUBLAS_OP_N, opA = g.ta ? CUBLAS_OP_T : CUBLAS_OP_N;
-  const uint64_t b_rows = g.tb ? g.K : g.N, b_cols = g.tb ? g.N : g.K;  // B's storage as column-major
-  const uint64_t a_rows = g.ta ? g.M : g.K, a_cols = g.ta ? g.K : g.M;
+  const LtPlan p = lt_plan(g);  // cublas_plan.h: B's storage first, A's second, column-major
+  const cublasOperation_t op1 = p.first.trans ? CUBLAS_OP_T : CUBLAS_OP_N, op2 = p.second.trans ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t lb = nullptr, la = nullptr, lc = nullptr;
   cublasLtMatmulPreference_t pref = nullptr;
   bool ok = s.desc_create(&desc, s.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, CUDA_R_32F) == CUBLAS_STATUS_SUCCESS;
-  ok = ok && s.desc_set(desc, CUBLASLT_MATMUL_DESC_TRANSA, &opB, sizeof opB) == CUBLAS_STATUS_SUCCESS;
-  ok = ok && s.desc_set(desc, CUBLASLT_MATMUL_DESC_TRANSB, &opA, sizeof opA) == CUBLAS_STATUS_SUCCESS;
-  ok = ok && s.layout_create(&lb, CUDA_R_32F, b_rows, b_cols, static_cast<int64_t>(b_rows)) == CUBLAS_STATUS_SUCCESS;
-  ok = ok && s.layout_create(&la, CUDA_R_32F, a_rows, a_cols, static_cast<int64_t>(a_rows)) == CUBLAS_STATUS_SUCCESS;
-  ok = ok && s.layout_create(&lc, CUDA_R_32F, g.N, g.M, g.N) == CUBLAS_STATUS_SUCCESS;
-  if (ok && g.batch > 1) {
-    const int32_t count = static_cast<int32_t>(g.batch);
-    for (auto [l, stride] : {std::pair<cublasLtMatrixLayout_t, int64_t>{lb, g.sb}, {la, g.sa}, {lc, g.sc}}) {
+  ok = ok && s.desc_set(desc, CUBLASLT_MATMUL_DESC_TRANSA, &op1, sizeof op1) == CUBLAS_STATUS_SUCCESS;
+  ok = ok && s.desc_set(desc, CUBLASLT_MATMUL_DESC_TRANSB, &op2, sizeof op2) == CUBLAS_STATUS_SUCCESS;
+  ok = ok && s.layout_create(&lb, CUDA_R_32F, p.first.rows, p.first.cols, p.first.ld) == CUBLAS_STATUS_SUCCESS;
+  ok = ok && s.layout_create(&la, CUDA_R_32F, p.second.rows, p.second.cols, p.second.ld) == CUBLAS_STATUS_SUCCESS;
+  ok = ok && s.layout_create(&lc, CUDA_R_32F, p.m, p.n, p.ldd) == CUBLAS_STATUS_SUCCESS;
+  if (ok && p.batch > 1) {
+    const int32_t count = static_cast<int32_t>(p.batch);
+    for (auto [l, stride] : {std::pair<cublasLtMatrixLayout_t, int64_t>{lb, p.first.stride}, {la, p.second.stride}, {lc, p.stride_d}}) {
       ok = ok && s.layout_set(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof count) == CUBLAS_STATUS_SUCCESS;
       ok = ok && s.layout_set(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride) == CUBLAS_STATUS_SUCCESS;
     }
@@ -188,7 +185,7 @@ bool cublas_gemm(const CublasGemm& g, int device, cudaStream_t st) {
   int found = 0;
   ok = ok && s.heuristic(s.handle[device], desc, lb, la, lc, lc, pref, 1, &heur, &found) == CUBLAS_STATUS_SUCCESS && found > 0;
   const float beta = 0.f;
-  ok = ok && s.matmul(s.handle[device], desc, &g.alpha, g.b, lb, g.a, la, &beta, g.c, lc, g.c, lc, &heur.algo,
+  ok = ok && s.matmul(s.handle[device], desc, &p.alpha, p.first.p, lb, p.second.p, la, &beta, p.d, lc, p.d, lc, &heur.algo,
                       s.workspace[device], ws, st) == CUBLAS_STATUS_SUCCESS;
   if (pref) s.pref_destroy(pref);
   for (cublasLtMatrixLayout_t l : {lb, la, lc})

@@ -37,8 +37,7 @@ Napi::Value MatmulCuda(const Napi::CallbackInfo& info) {
   const int64_t sa = M * K, sb = shared_b ? 0 : K * N, sc = M * N;
   cudaStream_t st = stream_for(a.device.index);
   // cuBLASLt when it was found at run time (cublas.cu); a shared b without transA is one taller GEMM.
-  CublasGemm lt{cf(a), cf(b), mf(c), M, N, K, ta, tb, alpha, nbatch, sa, sb, sc};
-  if (shared_b && !ta) lt.M = M * nbatch, lt.batch = 1, lt.sa = lt.M * K, lt.sc = lt.M * N;
+  const CublasGemm lt = fold_shared_b({cf(a), cf(b), mf(c), M, N, K, ta, tb, alpha, nbatch, sa, sb, sc}, shared_b);
   if (cublas_gemm(lt, a.device.index, st)) {
     launch_check("cublasLtMatmul");
     return wrap(info.Env(), c);
