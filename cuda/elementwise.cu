@@ -163,6 +163,32 @@ Napi::Value CopyCuda(const Napi::CallbackInfo& info) {
 }
 RECLIN_EXPORT("copyCuda", CopyCuda)
 
+// castCuda(x, dtype): f32 <-> bf16 copies on the device.
+Napi::Value CastCuda(const Napi::CallbackInfo& info) {
+  Tensor x = arg_tensor(info, 0, "x");
+  expect_cuda(x, "x");
+  const std::string d = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+  if (d != "f32" && d != "bf16")
+    throw ArgError("dtype: expected \"f32\" or \"bf16\", got " + (info[1].IsString() ? "\"" + d + "\"" : std::string("a non-string")));
+  const DType to = d == "f32" ? DType::F32 : DType::BF16;
+  if (x.dtype == DType::I32) throw ArgError("x: expected dtype f32 or bf16, got i32");
+  Tensor out = empty(x.shape, to, x.device);
+  const int64_t n = x.numel();
+  cudaStream_t st = stream_for(x.device.index);
+  if (n == 0) return wrap(info.Env(), out);
+  if (x.dtype == to) {
+    cuda_check(cudaMemcpyAsync(out.raw(), x.raw(), x.nbytes(), cudaMemcpyDeviceToDevice, st), "cudaMemcpyAsync");
+  } else if (to == DType::BF16) {
+    to_bf16_kernel<<<blocks_for(n), 256, 0, st>>>(cf(x), static_cast<uint16_t*>(out.raw()), n);
+    launch_check("to_bf16_kernel");
+  } else {
+    from_bf16_kernel<<<blocks_for(n), 256, 0, st>>>(static_cast<const uint16_t*>(x.raw()), mf(out), n);
+    launch_check("from_bf16_kernel");
+  }
+  return wrap(info.Env(), out);
+}
+RECLIN_EXPORT("castCuda", CastCuda)
+
 // addInPlaceCuda(dst, src, alpha): dst += alpha * src.
 Napi::Value AddInPlaceCuda(const Napi::CallbackInfo& info) {
   Tensor dst = arg_cuda_f32(info, 0, "dst"), src = arg_cuda_f32(info, 1, "src");

@@ -1,6 +1,7 @@
 // The kernels of elementwise.cu, in a header of their own so that test/cuda-emu/ can compile them for the CPU with
 // real threads per block and check them without a GPU. Included inside `namespace reclin { namespace {`.
 #pragma once
+#include "bf16.cuh"
 
 constexpr int kMaxDims = 12;
 // Output dims (coalesced) and the element strides of a and b along them (0 where broadcast).
@@ -82,4 +83,12 @@ __global__ void axpy_kernel(float* d, const float* s, float alpha, int64_t n) {
 
 __global__ void scale_kernel(float* d, float s, int64_t n) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) d[i] *= s;
+}
+
+// dtype conversions for cast(): f32 -> bf16 (round to nearest even) and bf16 -> f32 (exact).
+__global__ void to_bf16_kernel(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) y[i] = f32_to_bf16(x[i]);
+}
+__global__ void from_bf16_kernel(const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) y[i] = bf16_to_f32(x[i]);
 }

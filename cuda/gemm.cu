@@ -1,12 +1,13 @@
 // matmulCuda(a, b, { transA, transB, alpha }): the twin of native/matmul.cc (same shapes, batching and
-// errors). Our own tiled fp32 SIMT GEMM (no cuBLAS): 64x64 output tiles, k-steps of 16 staged in shared
-// memory, a 4x4 register block per thread, fp32 accumulation. (Tensor cores would need tf32 or bf16 inputs,
-// which miss the fp32 1e-5 contract; they belong to the bf16 path.)
+// errors). cuBLASLt when it was found at run time (cublas.cu; fp32 compute, TF32 only with RECLIN_ALLOW_TF32=1),
+// else our own tiled fp32 SIMT GEMM: 64x64 output tiles, k-steps of 16 staged in shared memory, a 4x4 register
+// block per thread, fp32 accumulation.
 #include <napi.h>
 
 #include <algorithm>
 #include <string>
 
+#include "cublas.cuh"
 #include "cuda_util.cuh"
 
 namespace reclin {
@@ -34,10 +35,17 @@ Napi::Value MatmulCuda(const Napi::CallbackInfo& info) {
   Tensor c = empty(s.out, DType::F32, a.device);
   if (c.numel() == 0) return wrap(info.Env(), c);
   const int64_t sa = M * K, sb = shared_b ? 0 : K * N, sc = M * N;
+  cudaStream_t st = stream_for(a.device.index);
+  // cuBLASLt when it was found at run time (cublas.cu); a shared b without transA is one taller GEMM.
+  const CublasGemm lt = fold_shared_b({cf(a), cf(b), mf(c), M, N, K, ta, tb, alpha, nbatch, sa, sb, sc}, shared_b);
+  if (cublas_gemm(lt, a.device.index, st)) {
+    launch_check("cublasLtMatmul");
+    return wrap(info.Env(), c);
+  }
   dim3 grid(static_cast<unsigned>((N + BN - 1) / BN), static_cast<unsigned>((M + BM - 1) / BM),
             static_cast<unsigned>(std::min<int64_t>(nbatch, 65535)));
   if (grid.y > 65535) throw ArgError("a: M = " + std::to_string(M) + " is above the 4194240 rows the cuda GEMM supports");
-  gemm_kernel<<<grid, 256, 0, stream_for(a.device.index)>>>(cf(a), cf(b), mf(c), M, N, K, a.dim(-1), b.dim(-1), ta, tb,
+  gemm_kernel<<<grid, 256, 0, st>>>(cf(a), cf(b), mf(c), M, N, K, a.dim(-1), b.dim(-1), ta, tb,
                                                             alpha, sa, sb, sc, nbatch);
   launch_check("gemm_kernel");
   return wrap(info.Env(), c);

@@ -5,6 +5,7 @@
 // Included inside `namespace reclin { namespace {`.
 #pragma once
 #include "acc.cuh"
+#include "bf16.cuh"
 
 constexpr int kThreads = 256;
 constexpr int kVT = 32;      // state columns per block in the state passes
@@ -16,21 +17,8 @@ struct Dims {
   float scale;
 };
 
-// q, k, v, beta, dO (inputs) and o, dq, dk, dv, dbeta (outputs) are stored as f32 or bf16; g, the states, the
-// scratch and all arithmetic are f32. bf16 is read as raw bits (the high half of an f32) and written with
-// round-to-nearest-even, as tensor_ops.cc converts.
-__device__ __forceinline__ float bf16_to_f32(uint16_t h) {
-  const uint32_t u = static_cast<uint32_t>(h) << 16;
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
-__device__ __forceinline__ uint16_t f32_to_bf16(float f) {
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x7fffffu)) return static_cast<uint16_t>((u >> 16) | 0x40);  // NaN stays NaN
-  return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
+// q, k, v, beta, dO (inputs) and o, dq, dk, dv, dbeta (outputs) are stored as f32 or bf16 (bf16.cuh); g, the
+// states, the scratch and all arithmetic are f32.
 __device__ __forceinline__ float ld(const void* p, long i, bool bf) {
   return bf ? bf16_to_f32(static_cast<const uint16_t*>(p)[i]) : static_cast<const float*>(p)[i];
 }

@@ -175,6 +175,35 @@ Napi::Value Copy(const Napi::CallbackInfo& info) {
 }
 RECLIN_EXPORT("copy", Copy)
 
+// cast(x, dtype): a copy of an f32 or bf16 tensor as f32 or bf16 (to bf16: round to nearest even).
+static DType cast_target(const Napi::CallbackInfo& info) {
+  const std::string d = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+  if (d == "f32") return DType::F32;
+  if (d == "bf16") return DType::BF16;
+  throw ArgError("dtype: expected \"f32\" or \"bf16\", got " + (info[1].IsString() ? "\"" + d + "\"" : std::string("a non-string")));
+}
+Napi::Value Cast(const Napi::CallbackInfo& info) {
+  Tensor x = arg_tensor(info, 0, "x");
+  expect_cpu(x, "x");
+  const DType to = cast_target(info);
+  if (x.dtype == DType::I32) throw ArgError("x: expected dtype f32 or bf16, got i32");
+  Tensor out = empty(x.shape, to);
+  const int64_t n = x.numel();
+  if (x.dtype == to) {
+    if (x.nbytes()) std::memcpy(out.raw(), x.raw(), x.nbytes());
+  } else if (to == DType::BF16) {
+    const uint32_t* s = static_cast<const uint32_t*>(x.raw());
+    uint16_t* d = static_cast<uint16_t*>(out.raw());
+    for (int64_t i = 0; i < n; ++i) d[i] = f32_to_bf16_bits(s[i]);
+  } else {
+    const uint16_t* s = static_cast<const uint16_t*>(x.raw());
+    uint32_t* d = static_cast<uint32_t*>(out.raw());
+    for (int64_t i = 0; i < n; ++i) d[i] = static_cast<uint32_t>(s[i]) << 16;
+  }
+  return wrap(info.Env(), out);
+}
+RECLIN_EXPORT("cast", Cast)
+
 // addInPlace(dst, src, alpha): dst += alpha * src (same shape).
 Napi::Value AddInPlace(const Napi::CallbackInfo& info) {
   Tensor dst = arg_f32(info, 0, "dst"), src = arg_f32(info, 1, "src");

@@ -95,6 +95,12 @@ struct MemoryStats {
 MemoryStats memory_stats();
 void count_handle(int delta);
 
+// bf16 <-> f32 bits: bf16 is the high half of an f32; rounding to nearest even, NaN stays NaN (cuda/bf16.cuh agrees).
+inline uint16_t f32_to_bf16_bits(uint32_t b) {
+  if ((b & 0x7f800000u) == 0x7f800000u && (b & 0x7fffffu)) return static_cast<uint16_t>((b >> 16) | 0x40);
+  return static_cast<uint16_t>((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+}
+
 // A check of tensor data that ran on a GPU found bad input (a KDA gate > 0, a target or id out of range); thrown
 // at the next synchronisation with the host, naming the op that queued the check (cuda/device_check.cuh).
 struct DeviceCheckError : std::runtime_error {

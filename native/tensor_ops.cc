@@ -59,8 +59,7 @@ static Napi::Value FromArray(const Napi::CallbackInfo& info) {
     for (size_t i = 0; i < n; ++i) {
       uint32_t b;
       std::memcpy(&b, &f[i], 4);
-      if ((b & 0x7f800000u) == 0x7f800000u && (b & 0x7fffffu)) bf[i] = static_cast<uint16_t>((b >> 16) | 0x40);
-      else bf[i] = static_cast<uint16_t>((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+      bf[i] = f32_to_bf16_bits(b);
     }
     src = reinterpret_cast<const uint8_t*>(bf.data());
   }

@@ -3,6 +3,7 @@
 //   default: skip when a CPU binary already exists for this platform (prebuilds/ or build/), else build it
 //   --force: always rebuild        --cuda: build the CUDA variant into build-cuda/
 //   --arch=80,90: CUDA architectures (each gets SASS + PTX); default 90   --out=DIR: build folder
+//   with --cuda, cublasLt.h comes from the toolkit, RECLIN_CUBLAS_INCLUDE, or the pip wheel nvidia-cublas
 // cmake-js is the full build; node-gyp (binding.gyp, CPU only) is the fallback when cmake is missing or fails.
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -33,9 +34,35 @@ if (!force && !cuda && (fs.existsSync(target) || fs.existsSync(prebuilt))) {
   process.exit(0);
 }
 
+// cublasLt.h for the CUDA build when the toolkit lacks it: RECLIN_CUBLAS_INCLUDE, else the pip wheel nvidia-cublas
+// (nvidia/cu13/include, or nvidia/cublas/include for CUDA 12 wheels) of RECLIN_PYTHON or python3. Only the header:
+// the library is loaded at run time (cuda/cublas.cu).
+function cublasInclude() {
+  if (process.env.RECLIN_CUBLAS_INCLUDE) return process.env.RECLIN_CUBLAS_INCLUDE;
+  const py = process.env.RECLIN_PYTHON || 'python3';
+  const r = spawnSync(py, ['-c', 'import json, nvidia; print(json.dumps(list(nvidia.__path__)))'], { encoding: 'utf8', timeout: 20000 });
+  if (r.status !== 0) return undefined;
+  let roots = [];
+  try {
+    roots = JSON.parse(r.stdout.trim().split('\n').pop());
+  } catch {
+    return undefined;
+  }
+  for (const root of roots)
+    for (const sub of ['cu13', 'cublas']) {
+      const inc = path.join(root, sub, 'include');
+      if (fs.existsSync(path.join(inc, 'cublasLt.h'))) return inc;
+    }
+  return undefined;
+}
+
 const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
 const cmakeArgs = [cmakeJs, 'compile', '--out', outDir, `--CDRECLIN_CUDA=${cuda ? 'ON' : 'OFF'}`];
 if (cuda) cmakeArgs.push(`--CDCMAKE_CUDA_ARCHITECTURES=${archs.join(';')}`);
+const cublasInc = cuda ? cublasInclude() : undefined;
+if (cublasInc) cmakeArgs.push(`--CDRECLIN_CUBLAS_INCLUDE=${cublasInc}`);
+// cmake-js only re-configures a fresh folder: --force drops the old cache so these -D values apply.
+if (force) fs.rmSync(path.join(root, outDir, 'CMakeCache.txt'), { force: true });
 if (run(process.execPath, cmakeArgs)) {
   // The loader reads which architectures a CUDA binary carries from here (src/native/loader.ts).
   const info = { cuda, cudaArchitectures: cuda ? archs : [], builtAt: new Date().toISOString(), node: process.version };

@@ -3,14 +3,16 @@
 #   node scripts/build-native.js --force --cuda --arch=90 --out=build-cuda && node scripts/build-ts.js && bash scripts/gpu-pack.sh
 # then run on the device with carry [".device", "build-cuda/Release", "dist"]:
 #   mkdir -p /tmp/bin && xz -dc .device/node.xz > /tmp/bin/node && chmod +x /tmp/bin/node && export PATH=/tmp/bin:$PATH && bash scripts/gpu-check.sh
-# Runs every test/gpu test with the CUDA binary, then the benchmark (ours: bench/gpu.ts; peers: bench/peers.py with
+# Runs every test/gpu test with the CUDA binary, a 200-step `reclin run --device cuda` (fp32 and bf16) against the same
+# run on the CPU, then the benchmark (ours: bench/gpu.ts; peers: bench/peers.py with
 # flash-linear-attention's chunk_kda, torch fused AdamW and the copy bandwidth) and prints a short table last.
 # Kernel values and barriers are already checked on the CPU in CI (test/cuda-emu.test.ts: real threads per block
 # under ThreadSanitizer); this run checks what that cannot: the hardware (launch limits, real warps, the
 # allocator and streams), compute-sanitizer's memcheck/racecheck on a real workload, and speed. Peer copies need
 # two GPUs and stay unchecked on a one-GPU machine.
-# Every stage has its own time limit (tests 60 s per file, compute-sanitizer 2 x 60 s, beside them the fla warm-up
-# 200 s; then 100 s for each benchmark) so the whole run stays under 8 minutes; logs go to $OUT.
+# Every stage has its own time limit (tests 60 s per file, the two GPU runs 90 s each beside the CPU run's 300 s,
+# compute-sanitizer 2 x 60 s, beside them the fla warm-up 200 s; then 100 s for each benchmark) so the whole run
+# stays under 8 minutes; logs go to $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/reclin-gpu}
@@ -33,11 +35,28 @@ fi
 timeout 200 python3 bench/peers.py --warm > "$out/peers-warm.log" 2>&1 &
 warm_pid=$!
 
+# The loss-curve check: the same 200-step tiny-preset run on the CPU (now, in the background) and on the GPU (after
+# the tests), fp32 and bf16; compared in the summary (scripts/loss-curves.js).
+runs="$out/runs"
+curve() {  # curve NAME DEVICE PRECISION LIMIT
+  timeout "$4" node bin/reclin.js run --experiment-dir "$runs" --experiment-name "$1" --device "$2" --precision "$3" \
+    --model-config tiny --data synthetic:sorting --num-steps 200 --batch-size 8 --lr 1e-3 --warmup-steps 20 --seed 7 \
+    --log-interval 1 --eval-interval 200 --save-interval 200 --eval-examples 64 > "$out/run-$1.log" 2>&1 ||
+    echo "run $1 stopped (exit $?)" >> "$out/run-$1.log"
+}
+curve cpu cpu fp32 300 &
+cpu_run_pid=$!
+
 : > "$out/gpu-tests.log"
 for f in test/gpu/*.test.ts; do
   RECLIN_CUDA_SYNC=1 timeout "$(lim 60)" node --import tsx --test --test-reporter=spec "$f" >> "$out/gpu-tests.log" 2>&1 || status=1
 done
 tail -n 60 "$out/gpu-tests.log"
+
+curve cuda-fp32 cuda fp32 "$(lim 90)"
+curve cuda-bf16 cuda bf16 "$(lim 90)"
+wait "$cpu_run_pid"
+tail -n 3 "$out"/run-*.log
 
 # Out-of-bounds accesses and shared-memory races on a small workload (while fla's kernels still compile).
 san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -n 1)
@@ -77,4 +96,5 @@ for (const r of rows.filter((r) => r.what === "adamw"))
   console.log(`AdamW 1e8 ${r.impl}: ${f(r.ms)} ms, ${f(r.gbs)} GB/s` + (copy ? ` = ${(100 * r.gbs / copy.gbs).toFixed(0)}% of copy (${f(copy.gbs)} GB/s)` : ""));
 for (const r of rows.filter((r) => r.what === "error")) console.log(`error ${r.impl}: ${r.error}`);
 ' "$out/bench-ours.jsonl" "$out/bench-peers.jsonl"
+node scripts/loss-curves.js "$runs/cpu" "$runs/cuda-fp32" "$runs/cuda-bf16" | tee "$out/loss-curves.txt" || status=1
 exit $status

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { readMetrics, sha256File } from '../src/experiment';
 import { runCli, startCli, waitFor, repoRoot } from './cli-helpers';
 import { startHubServer } from './hub-server';
+import { deviceProblem } from '../src/native';
 
 let tmp: string;
 const exp = () => path.join(tmp, 'experiments');
@@ -148,7 +149,9 @@ test('bad flags and configs: a clear message naming the flag, exit 1, nothing wr
     [['run', '--lr', 'fast'], /option '--lr <lr>' argument 'fast' is invalid\. Expected a finite number > 0\./],
     [['run', '--phase', 'd'], /option '--phase <phase>' argument 'd' is invalid\. Allowed choices are baseline, after_surgery, a, b, c\./],
     [['run', '--device', 'tpu'], /argument 'tpu' is invalid\. Allowed choices are cpu, cuda\./],
-    [['run', '--device', 'cuda'], /^reclin: --device: got "cuda", allowed: "cpu" \(the training loop does not run on CUDA yet\)/],
+    ...(deviceProblem('cuda') === null ? [] : [[['run', '--device', 'cuda'], /^reclin: --device: cuda cannot train here: reclin runs its CPU build: /] as [string[], RegExp]]),
+    [['run', '--precision', 'bf16'], /^reclin: --precision: bf16 needs --device cuda \(the CPU kernels compute in fp32\), got --device cpu/],
+    [['run', '--precision', 'fp16'], /argument 'fp16' is invalid\. Allowed choices are bf16, fp32\./],
     [['run', '--best-metric', 'eval/loss:up'], /option '--best-metric <name\[:min\|max\]>' argument 'eval\/loss:up' is invalid/],
     [['run', '--phase', 'a'], /model\.path: got null, allowed: a model or experiment directory \(phase "a" starts from a trained base model\) \(flag --model-path\)/],
     [['run', '--phase', 'a', '--model-path', 'nowhere'], /^reclin: --model-path: .*nowhere does not exist/],

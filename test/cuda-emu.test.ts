@@ -80,6 +80,17 @@ function syncLine(header: string, anchor: string): number {
   return s + 1;
 }
 
+// cuBLASLt is column-major: cuda/cublas_plan.h describes each row-major matmul to it (operand order, transposes,
+// leading dimensions, batch strides, shared B). A column-major GEMM with cuBLASLt's semantics runs each plan here.
+test('cuBLASLt plans of row-major matmuls give the row-major product (every transpose, batched, shared B)', { skip }, async () => {
+  const exe = path.join(dir, 'cublas_plan');
+  const b = await run(cxx, ['-O1', '-std=c++20', '-I', path.join(root, 'cuda'), path.join(root, 'test', 'cuda-emu', 'cublas_plan_emu.cc'), '-o', exe], process.env);
+  assert.equal(b.code, 0, b.out);
+  const r = await run(exe, [], process.env);
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /all passed/);
+});
+
 // KDA's cumulative decay Γ is a compensated fp32 pair (kda_kernels.cuh, Gam). The same kernels with a plain fp32
 // running sum (the two-sum corrections deleted) must fail the float64 comparison on the strong-then-weak decay
 // cases, which shows those cases test the compensation.
@@ -97,7 +108,8 @@ test('CUDA kda kernels: a plain fp32 Γ instead of the compensated pair fails th
   const inc = path.join(dir, 'naive-gamma');
   fs.mkdirSync(inc, { recursive: true });
   fs.writeFileSync(path.join(inc, 'kda_kernels.cuh'), naive);
-  for (const f of ['acc.cuh', 'device_check.cuh']) fs.copyFileSync(path.join(root, 'cuda', f), path.join(inc, f));
+  for (const f of fs.readdirSync(path.join(root, 'cuda')))
+    if (f.endsWith('.cuh') && f !== 'kda_kernels.cuh') fs.copyFileSync(path.join(root, 'cuda', f), path.join(inc, f));
   const exe = path.join(dir, 'kda-naive');
   const b = await run(cxx, ['-O1', '-std=c++20', '-I', inc, path.join(root, 'test', 'cuda-emu', 'kda_emu.cc'), '-o', exe], process.env);
   assert.equal(b.code, 0, b.out);

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Tensor } from '../src';
+import { cublasCandidates } from '../src/native';
+import { systemCublasSearch } from '../src/native/cublas';
 import { interopRequired } from './helpers';
 
 const root = path.resolve(__dirname, '..');
@@ -16,7 +18,7 @@ const skip = !cudaBinary && !interopRequired && 'no build-cuda/ (npm run build:c
 /** Every raw op that src/ops calls through native-call.ts (plus KDA and AdamW, which route themselves). */
 const routed = [
   'activation', 'activationBackward', 'addInPlace', 'argmax', 'binary', 'causalAttention', 'causalAttentionBackward',
-  'concat', 'copy', 'copyInPlace', 'crossEntropy', 'crossEntropyBackward', 'embedding', 'embeddingBackward', 'l2norm',
+  'cast', 'concat', 'copy', 'copyInPlace', 'crossEntropy', 'crossEntropyBackward', 'embedding', 'embeddingBackward', 'l2norm',
   'l2normBackward', 'matmul', 'rmsnorm', 'rmsnormBackward', 'scaleInPlace', 'shortConv', 'shortConvBackward', 'slice',
   'sliceBackward', 'softmax', 'sumDims', 'sumSquares', 'sumToShape', 'swiglu', 'swigluBackward', 'transpose', 'unary',
   'kdaForward', 'kdaBackward', 'adamwStep',
@@ -44,6 +46,26 @@ test('the CUDA twins refuse cpu tensors by argument name, without a GPU', { skip
   assert.throws(() => b.clipGradNormCuda([t([3])], 1), /grads\[0\]: expected a cuda tensor, got one on cpu/);
   assert.throws(() => b.sumSquaresCuda([t([3])]), /tensors\[0\]: expected a cuda tensor/);
   assert.ok(Tensor.from(new Float32Array(2), [2]).device === 'cpu');
+});
+
+test('the CUDA binary reports its GEMM backend without a GPU: unavailable, with the reason and what it loaded', { skip }, () => {
+  const b = require(cudaBinary) as Record<string, (...a: unknown[]) => any>;
+  if ((b.cudaProbe() as { ok: boolean }).ok) return;  // a GPU machine: test/gpu/ covers it
+  const before = b.gemmBackendCuda();
+  assert.equal(before.backend, 'unavailable');
+  assert.match(before.reason, /^no usable CUDA device \(/);
+  // the real search (CUDA_HOME, LD_LIBRARY_PATH, the pip wheel through RECLIN_PYTHON or python3), behind a file that
+  // does not exist; the library loads without a GPU where one is installed
+  const real = cublasCandidates(systemCublasSearch()).filter((f) => path.isAbsolute(f));
+  const st = b.cublasLoad([path.join(root, 'no-such-dir', 'libcublasLt.so.13'), ...real], { allowTf32: false });
+  assert.equal(st.backend, 'unavailable');
+  assert.equal(st.tf32, false);
+  if (!st.built) assert.match(st.reason, /built without cuBLASLt headers/);
+  else if (real.length) {
+    assert.equal(st.library, real[0]);
+    assert.ok(st.version >= 130000 && st.version < 140000, `version ${st.version}`);
+  } else assert.match(st.reason, /cuBLASLt not found \(tried .*no-such-dir.*libcublasLt\.so\.13: /);
+  assert.throws(() => b.cublasLoad('x'), /candidates: expected an array of library paths/);
 });
 
 test('without a GPU the CUDA runtime exports fail with the driver\'s reason, never a crash', { skip }, () => {

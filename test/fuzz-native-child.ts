@@ -121,6 +121,7 @@ const SPECS: Spec[] = [
   { op: 'unary', args: () => [f(2, 3), 'scale', 2], kinds: ['t', 'str', 'num'] },
   { op: 'full', args: () => [[2, 3], 1], kinds: ['shape', 'num'] },
   { op: 'copy', args: () => [f(2, 3)], kinds: ['t'] },
+  { op: 'cast', args: () => [f(2, 3), 'bf16'], kinds: ['t', 'dtype'] },
   { op: 'addInPlace', args: () => [f(2, 3), f(2, 3), 1], kinds: ['t', 't', 'num'] },
   { op: 'scaleInPlace', args: () => [f(2, 3), 2], kinds: ['t', 'num'] },
   { op: 'copyInPlace', args: () => [f(2, 3), f(2, 3)], kinds: ['t', 't'] },

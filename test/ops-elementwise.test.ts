@@ -95,3 +95,20 @@ test('elementwise ops are bit-identical run to run (parallel sizes)', () => {
   assertSameBits('add', ops.add(a.t, b.t).toFloat32Array(), ops.add(a.t, b.t).toFloat32Array());
   assertSameBits('tanh', ops.tanh(a.t).toFloat32Array(), ops.tanh(a.t).toFloat32Array());
 });
+
+test('cast f32 <-> bf16: nearest bf16 (ties to even, overflow to inf, NaN kept), exact back', () => {
+  // values whose bf16 neighbours are known from their bits: ties both ways, just above a tie, the largest float
+  const bits = new Uint32Array([0x3f808000, 0x3f818000, 0x3f808001, 0xbf808000, 0x7f7fffff, 0x00000001, 0x80000000, 0x7fc00001]);
+  const want = [0x3f80, 0x3f82, 0x3f81, 0xbf80, 0x7f80, 0x0000, 0x8000];
+  const x = Tensor.from(new Float32Array(bits.buffer), [bits.length]);
+  const h = ops.cast(x, 'bf16');
+  assert.equal(h.dtype, 'bf16');
+  const back = ops.cast(h, 'f32');
+  assert.equal(back.dtype, 'f32');
+  const got = new Uint32Array(back.toFloat32Array().buffer);
+  want.forEach((w, i) => assert.equal(got[i] >>> 16, w, `element ${i}: 0x${bits[i].toString(16)}`));
+  assert.ok(Number.isNaN(back.toFloat32Array()[7]));
+  assert.deepEqual([...ops.cast(back, 'f32').toFloat32Array()].slice(0, 7), [...back.toFloat32Array()].slice(0, 7));
+  assert.throws(() => ops.cast(x, 'f16' as 'bf16'), /dtype: expected "f32" or "bf16", got "f16"/);
+  assert.throws(() => ops.cast(Tensor.from(new Int32Array([1]), [1]), 'f32'), /x: expected dtype f32 or bf16, got i32/);
+});

@@ -83,6 +83,7 @@ export function runFlagDefaults(): Record<string, string> {
     '--keep-last': rc.checkpoint.keep_last === null ? 'all' : String(rc.checkpoint.keep_last),
     '--seed': String(rc.seed),
     '--device': rc.device,
+    '--precision': 'bf16 on cuda, fp32 on cpu',
     '--hf-repo': 'none: no upload',
     '--tokenizer': "bytes, or the base model's / base experiment's tokenizer",
     '--tokenizer-special': "none: the roles the tokenizer's files declare",

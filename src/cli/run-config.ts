@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, PHASES, loadRecursiveConfig, parseRunConfig, type Phase, type RecursiveConfig, type RunConfig } from '../experiment';
 import { CliError } from './errors';
+import { backendOf, deviceProblem } from '../native/route';
 import { loadModelConfig } from '../nn';
 import { SPECIAL_ROLES, tokenizerProblems } from '../tokenizer';
 import { floatArg, intArg, urlArg } from './options';
@@ -33,6 +34,7 @@ export interface RunFlags {
   data?: string;
   seed?: number;
   device?: string;
+  precision?: 'fp32' | 'bf16';
   keepLast?: number | null;
   bestMetric?: { name: string; mode?: 'min' | 'max' };
   hfRepo?: string;
@@ -48,6 +50,7 @@ const FLAG_OF: Record<string, string> = {
   phase: '--phase',
   seed: '--seed',
   device: '--device',
+  precision: '--precision',
   num_steps: '--num-steps',
   batch_size: '--batch-size',
   'model.path': '--model-path',
@@ -115,6 +118,7 @@ export function addRunFlags(cmd: Command): Command {
     .option('--best-metric <name[:min|max]>', 'metric that picks the best checkpoint (default eval/loss:min)', bestMetricArg)
     .option('--seed <n>', 'seed of initialisation, data order and corruption', intArg(0))
     .addOption(new Option('--device <device>', 'where to train').choices(['cpu', 'cuda']))
+    .addOption(new Option('--precision <precision>', 'compute precision; bf16 needs --device cuda (it stores the KDA inputs in bf16; weights and AdamW state stay fp32)').choices(['bf16', 'fp32']))
     .option('--hf-repo <id>', 'upload the finished run to this Hub repo ("namespace/name")')
     .option('--hf-token <token>', 'Hub write token for --hf-repo (default: HF_TOKEN); never recorded')
     .option('--hub-url <url>', 'Hub endpoint for --hf-repo (default: HF_ENDPOINT, then https://huggingface.co)', urlArg)
@@ -180,6 +184,7 @@ export function resolveRunFlags(f: RunFlags): ResolvedRun {
   set('phase', f.phase);
   set('seed', f.seed);
   set('device', f.device);
+  set('precision', f.precision);
   set('num_steps', f.numSteps);
   set('batch_size', f.batchSize);
   set('model.path', f.modelPath === undefined ? undefined : path.resolve(f.modelPath));
@@ -210,9 +215,13 @@ export function resolveRunFlags(f: RunFlags): ResolvedRun {
     });
     throw new ConfigError(e.source, lines, 'run config');
   }
-  // The training loop (src/train) builds its batches on the CPU and never moves the model: refuse rather than
-  // record a CUDA run that would silently train on the CPU.
-  if (runConfig.device !== 'cpu') throw new CliError(`--device: got ${JSON.stringify(runConfig.device)}, allowed: "cpu" (the training loop does not run on CUDA yet)`);
+  // Precision follows the device unless named; a device that cannot run is refused here, before anything is written.
+  const onGpu = backendOf(runConfig.device) === 'cuda';
+  runConfig.precision ??= onGpu ? 'bf16' : 'fp32';
+  if (runConfig.precision === 'bf16' && !onGpu)
+    throw new CliError(`--precision: bf16 needs --device cuda (the CPU kernels compute in fp32), got --device ${runConfig.device}; leave --precision out or give fp32`);
+  const deviceWhy = deviceProblem(runConfig.device);
+  if (deviceWhy) throw new CliError(`--device: ${runConfig.device} cannot train here: ${deviceWhy}`);
   if (runConfig.model.path !== null && !fs.existsSync(runConfig.model.path)) throw new CliError(`--model-path: ${runConfig.model.path} does not exist`);
   for (const [field, flag] of [['train', '--data-path'], ['eval', '--eval-data-path']] as const) {
     const v = runConfig.data[field];

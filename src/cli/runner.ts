@@ -11,7 +11,9 @@ import { ExperimentTracker, loadRecursiveConfig, loadRunConfig, readCheckpoint, 
 import { withoutUserinfo } from '../experiment/provenance';
 import { uploadExperiment } from '../hub';
 import { Trainer, checkpointFromLoaded, trackerHooks, type TrainerCheckpoint, type TrainerHooks } from '../train';
+import type { Device } from '../tensor';
 import { CliError } from './errors';
+import { deviceProblem } from '../native/route';
 import { Progress } from './progress';
 import { BASE_MODEL_DIR, buildModel, checkRun, keepBaseModel, type CheckedRun } from './run-setup';
 
@@ -73,7 +75,17 @@ function buildRun(rc: RunConfig, rec: RecursiveConfig, checked: CheckedRun): Bui
   const hooks: TrainerHooks = {};
   const onEvalProgress: BuiltRun['onEvalProgress'] = {};
   try {
-    const trainer = new Trainer({ model, recursive: rec, config: rc, train: checked.data.train, eval: checked.data.eval, hooks, onEvalProgress: (d, t) => onEvalProgress.fn?.(d, t) });
+    const trainer = new Trainer({
+      model,
+      recursive: rec,
+      config: rc,
+      train: checked.data.train,
+      eval: checked.data.eval,
+      hooks,
+      onEvalProgress: (d, t) => onEvalProgress.fn?.(d, t),
+      device: rc.device as Device,
+      precision: rc.precision ?? (rc.device === 'cpu' ? 'fp32' : 'bf16'),
+    });
     return { checked, trainer, hooks, onEvalProgress };
   } catch (e) {
     model.dispose();
@@ -294,6 +306,9 @@ export async function resumeRun(dir: string, o: DriveOptions & { command: string
   } catch (e) {
     throw new CliError(`${runDir}: ${(e as Error).message}`);
   }
+  // A run recorded on a GPU resumes only where that GPU can run (its checkpoints load on any device).
+  const deviceWhy = deviceProblem(rc.device);
+  if (deviceWhy) throw new CliError(`${runDir}: the run trains on ${rc.device}, which cannot train here: ${deviceWhy}`);
   // The run's own copy of its base model; runs made before copies were kept fall back to --model-path.
   const checked = checkRun(rc, rec, path.join(runDir, BASE_MODEL_DIR));
   const built = buildRun(rc, rec, checked);

@@ -144,6 +144,8 @@ const RunConfigFields = z.strictObject({
     phase: oneOf(PHASES).default('baseline'),
     seed: intAtLeast(0).default(42),
     device: z.string({ error: DEVICE_ALLOWED }).regex(/^(cpu|cuda|cuda:\d+)$/, { error: DEVICE_ALLOWED }).default('cpu'),
+    /** Compute precision; null: the device's default (bf16 on cuda, fp32 on cpu), resolved by `reclin run`. */
+    precision: oneOf(['fp32', 'bf16'] as const).nullable().default(null),
     num_steps: intIn(0, 1e9).default(1000),
     batch_size: intIn(1, 65536).default(8),
     model: z

@@ -149,10 +149,21 @@ function bytesOf(a: TensorArray): Buffer {
 export function writeSafetensors(file: string, tensors: Record<string, TensorEntry>, metadata?: Record<string, string>): { bytes: number; sha256: string } {
   assertLittleEndian();
   if (typeof tensors !== 'object' || tensors === null) throw new SafetensorsError(`writeSafetensors: tensors must be an object mapping names to tensors, got ${tensors === null ? 'null' : typeof tensors}`);
-  const entries: [string, TensorData][] = [];
+  // reclin Tensors are read (from the GPU too) one at a time while writing, so no host copy of the whole set exists;
+  // the header needs only their dtype and shape.
+  type Pending = { dtype: SafetensorsDType; shape: number[]; byteLength: number; data: () => TensorData };
+  const entries: [string, Pending][] = [];
   for (const [name, entry] of Object.entries(tensors)) {
     if (name.length === 0 || name === '__metadata__') throw new SafetensorsError(`writeSafetensors: tensor name ${JSON.stringify(name)} is not allowed`);
-    entries.push([name, toTensorData(name, entry)]);
+    if (isReclinTensor(entry)) {
+      const dtype: SafetensorsDType = entry.dtype === 'i32' ? 'I32' : entry.dtype === 'bf16' ? 'BF16' : 'F32';
+      const shape = [...entry.shape];
+      const byteLength = shape.reduce((a, d) => a * d, 1) * ELEMENT_SIZE[dtype];
+      entries.push([name, { dtype, shape, byteLength, data: () => toTensorData(name, entry) }]);
+    } else {
+      const t = toTensorData(name, entry);
+      entries.push([name, { dtype: t.dtype, shape: t.shape, byteLength: t.data.byteLength, data: () => t }]);
+    }
   }
   entries.sort((a, b) => ELEMENT_SIZE[b[1].dtype] - ELEMENT_SIZE[a[1].dtype] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const header: Record<string, unknown> = {};
@@ -164,7 +175,7 @@ export function writeSafetensors(file: string, tensors: Record<string, TensorEnt
   }
   let offset = 0;
   for (const [name, t] of entries) {
-    const end = offset + t.data.byteLength;
+    const end = offset + t.byteLength;
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, end] };
     offset = end;
   }
@@ -187,7 +198,11 @@ export function writeSafetensors(file: string, tensors: Record<string, TensorEnt
   try {
     put(len);
     put(json);
-    for (const [, t] of entries) put(bytesOf(t.data));
+    for (const [name, t] of entries) {
+      const d = t.data();
+      if (d.data.byteLength !== t.byteLength) throw new SafetensorsError(`tensor "${name}": changed size while being written`);
+      put(bytesOf(d.data));
+    }
     fs.fsyncSync(fd);
     fs.closeSync(fd);
   } catch (e) {

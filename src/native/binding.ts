@@ -59,6 +59,8 @@ export interface RawOps {
   unary(x: T, kind: string, s?: number): T;
   full(shape: number[], value: number): T;
   copy(x: T): T;
+  /** A copy as f32 or bf16 (from f32 or bf16; to bf16 rounds to nearest even). */
+  cast(x: T, dtype: 'f32' | 'bf16'): T;
   addInPlace(dst: T, src: T, alpha: number): void;
   scaleInPlace(dst: T, s: number): void;
   copyInPlace(dst: T, src: T): void;
@@ -118,5 +120,8 @@ export interface RawBinding extends RawBindingBase, CudaOps {
   /** Waits for the device's stream; throws a failed device-side check (cuda/device_check.cuh) as a RangeError. */
   cudaSynchronize?(device?: number): void;
   cudaEmptyCache?(device?: number): void;
+  /** Loads cuBLASLt from the first candidate file that loads (once per process); see src/native/cublas.ts. */
+  cublasLoad?(candidates: string[], opts: { allowTf32: boolean }): import('./cublas').GemmBackendStatus;
+  gemmBackendCuda?(): import('./cublas').GemmBackendStatus;
   cudaCachedBytes?(device?: number): number;
 }

@@ -1,6 +1,7 @@
 // The one place that decides which kernels run for a device: CPU ops are the addon's exports by name (native/*.cc),
 // CUDA ops their `${name}Cuda` twins (cuda/*.cu), present only in a CUDA build. ops/native-call.ts, ops/kda.ts,
 // optim/adamw.ts and the device-aware helpers below all route through kernelFor().
+import { ensureGemmBackend } from './cublas';
 import { findOp, loadAddon, native } from './loader';
 
 export type DeviceBackend = 'cpu' | 'cuda';
@@ -25,10 +26,27 @@ export function kernelFor<F extends (...args: any[]) => any>(name: string, devic
     return fn as F;
   }
   const fn = findOp(`${name}Cuda`);
-  if (fn) return fn as F;
+  if (fn) {
+    if (name === 'matmul') ensureGemmBackend();  // loads cuBLASLt once, before the first CUDA matmul
+    return fn as F;
+  }
   if (!native().buildInfo().cuda)
     throw new Error(`reclin: a tensor is on ${device} but the loaded addon (${loadAddon().path}) is a CPU build; build the CUDA one with npm run build:cuda`);
   throw new Error(`reclin: op ${name} has no CUDA kernel yet (move its tensors to the cpu with .to('cpu'))`);
+}
+
+/**
+ * Why `device` cannot run ops in this process, or null when it can ('cpu' always can). Loads the addon: a CUDA
+ * device needs the CUDA binary to have been chosen (a GPU and driver were found) and the index to exist.
+ */
+export function deviceProblem(device: string): string | null {
+  if (backendOf(device) === 'cpu') return null;
+  const a = loadAddon();
+  if (!a.binding.buildInfo().cuda) return `reclin runs its CPU build: ${a.reason}`;
+  const n = a.probe?.devices.length ?? 0;
+  const i = cudaIndex(device);
+  if (i >= n) return `there is no cuda:${i} (${n} CUDA device${n === 1 ? '' : 's'} found)`;
+  return null;
 }
 
 /**

@@ -28,6 +28,8 @@ export const tanh = (x: Tensor): Tensor => call('unary', x, 'tanh');
 export const full = (shape: readonly number[], value: number): Tensor => call('full', [...shape], num(value, 'value'));
 /** A new tensor with the same data (any dtype). */
 export const copy = (x: Tensor): Tensor => call('copy', x);
+/** A copy of an f32 or bf16 tensor as f32 or bf16 (to bf16: round to nearest even). */
+export const cast = (x: Tensor, dtype: 'f32' | 'bf16'): Tensor => call('cast', x, dtype);
 
 /** dst += alpha * src (same shape), in place. */
 export function addInPlace(dst: Tensor, src: Tensor, alpha = 1): void {

@@ -357,6 +357,33 @@ export interface KdaOptions {
   /** [B,H,K,V] state to start from (treated as a constant: no gradient flows into it). */
   initialState?: Tensor | null;
   chunkSize?: number;
+  /**
+   * Storage of q, k, v, β and dO inside the kernels (arithmetic is fp32 either way); bf16 needs CUDA. Default: bf16
+   * on CUDA inside withPrecision('bf16', ...), else f32.
+   */
+  storage?: 'f32' | 'bf16';
+}
+
+export type Precision = 'fp32' | 'bf16';
+let precision: Precision = 'fp32';
+
+/**
+ * Runs fn with `p` as the compute precision of the ops that have a bf16 path (scoped, restored on a throw). Today
+ * that is KDA on CUDA, which then stores q, k, v, β and dO in bf16 (fp32 arithmetic, fp32 gradients out); every
+ * other op and all weights stay fp32. The Trainer runs its steps and evaluations this way under --precision bf16.
+ */
+export function withPrecision<T>(p: Precision, fn: () => T): T {
+  const prev = precision;
+  precision = p;
+  try {
+    return fn();
+  } finally {
+    precision = prev;
+  }
+}
+
+export function getPrecision(): Precision {
+  return precision;
 }
 
 /**
@@ -366,11 +393,34 @@ export interface KdaOptions {
 export function kda(q: Var, k: Var, v: Var, g: Var, beta: Var, opts: KdaOptions = {}): { o: Var; finalState: Tensor } {
   const scaleV = opts.scale ?? 1 / Math.sqrt(q.shape[q.shape.length - 1]);
   const initialState = opts.initialState ?? undefined;
+  const storage = opts.storage ?? (precision === 'bf16' && q.data.device !== 'cpu' ? 'bf16' : 'f32');
+  if (storage === 'bf16') return kdaBf16(q, k, v, g, beta, scaleV, initialState, opts.chunkSize);
   const fwd = kdaOps.forward(q.data, k.data, v.data, g.data, beta.data, { scale: scaleV, initialState, chunkSize: opts.chunkSize });
   const o = record('kda', fwd.o, [q, k, v, g, beta], (dO) => {
     const r = kdaOps.backward(q.data, k.data, v.data, g.data, beta.data, dO, { scale: scaleV, initialState, chunkSize: opts.chunkSize });
     if (r.dInitialState) r.dInitialState.dispose();
     return [r.dq, r.dk, r.dv, r.dg, r.dbeta];
+  });
+  return { o, finalState: fwd.finalState };
+}
+
+// KDA with bf16 storage of q, k, v, β (cast once, kept for the backward) and dO; o and the gradients come back as f32.
+function kdaBf16(q: Var, k: Var, v: Var, g: Var, beta: Var, scale: number, initialState: Tensor | undefined, chunkSize?: number): { o: Var; finalState: Tensor } {
+  const [q16, k16, v16, b16] = [q, k, v, beta].map((x) => ops.cast(x.data, 'bf16'));
+  const fwd = kdaOps.forward(q16, k16, v16, g.data, b16, { scale, initialState, chunkSize });
+  const o32 = ops.cast(fwd.o, 'f32');
+  fwd.o.dispose();
+  const o = record('kda', o32, [q, k, v, g, beta], (dO) => {
+    const dO16 = ops.cast(dO, 'bf16');
+    const r = kdaOps.backward(q16, k16, v16, g.data, b16, dO16, { scale, initialState, chunkSize });
+    dO16.dispose();
+    if (r.dInitialState) r.dInitialState.dispose();
+    const wide = (t: Tensor) => {
+      const w = ops.cast(t, 'f32');
+      t.dispose();
+      return w;
+    };
+    return [wide(r.dq), wide(r.dk), wide(r.dv), r.dg, wide(r.dbeta)];
   });
   return { o, finalState: fwd.finalState };
 }

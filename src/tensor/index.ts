@@ -1,4 +1,4 @@
-export { Tensor, DisposedError, memory, setNumThreads, getNumThreads } from './tensor';
+export { Tensor, DisposedError, memory, setNumThreads, getNumThreads, withDefaultDevice, getDefaultDevice } from './tensor';
 export type { Device, TensorOptions } from './tensor';
 export { scope, keep, unkeep, isKept, scopeDepth } from './scope';
 export type { Node } from "./autograd";

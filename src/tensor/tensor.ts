@@ -22,6 +22,28 @@ const leakRegistry = new FinalizationRegistry<string>((desc) => {
   if (process.env.RECLIN_DEBUG_LEAKS === '1') process.emitWarning(`reclin: a tensor ${desc} was freed by the garbage collector; call dispose()`);
 });
 
+let defaultDevice: Device = 'cpu';
+
+/**
+ * Runs fn with `device` as where Tensor.from and Tensor.zeros put tensors that name no device (scoped, restored
+ * afterwards even on a throw). The Trainer runs its steps and evaluation this way so every batch and every tensor
+ * the model builds on the fly lands on the model's device.
+ */
+export function withDefaultDevice<T>(device: Device, fn: () => T): T {
+  const prev = defaultDevice;
+  defaultDevice = device;
+  try {
+    return fn();
+  } finally {
+    defaultDevice = prev;
+  }
+}
+
+/** Where Tensor.from / Tensor.zeros put a tensor that names no device ('cpu' unless inside withDefaultDevice). */
+export function getDefaultDevice(): Device {
+  return defaultDevice;
+}
+
 function checkShape(shape: readonly number[], what: string): number {
   if (!Array.isArray(shape)) throw new TypeError(`${what}: expected an array of dimensions, got ${typeof shape}`);
   let n = 1;
@@ -54,12 +76,12 @@ export class Tensor {
     if (dtype === 'i32') arr = data instanceof Int32Array ? data : Int32Array.from(data as ArrayLike<number>);
     else arr = data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
     if (arr.length !== n) throw new RangeError(`data: has ${arr.length} elements but shape [${shape.join(',')}] needs ${n}`);
-    return new Tensor(native().fromArray(arr, [...shape], dtype, opts.device ?? 'cpu'));
+    return new Tensor(native().fromArray(arr, [...shape], dtype, opts.device ?? defaultDevice));
   }
 
   static zeros(shape: readonly number[], opts: TensorOptions = {}): Tensor {
     checkShape(shape, 'shape');
-    return new Tensor(native().zeros([...shape], opts.dtype ?? 'f32', opts.device ?? 'cpu'));
+    return new Tensor(native().zeros([...shape], opts.dtype ?? 'f32', opts.device ?? defaultDevice));
   }
 
   get shape(): number[] {

@@ -18,7 +18,8 @@ import { ChunkRefine, type SidecarConfig } from '../recursive/chunk-refine';
 import { recursiveLossVar } from '../recursive/loss-node';
 import { lossWeightsFromConfig } from '../recursive/losses';
 import { applyL2ToPretrained, type PhaseName, type PhaseSetup, setupPhase } from '../recursive/phases';
-import { type Parameter, Tensor, ag, backward, keep, scope } from '../tensor';
+import { backendOf } from '../native/route';
+import { type Device, type Parameter, Tensor, ag, backward, keep, scope, withDefaultDevice } from '../tensor';
 import { evalSetHash, evaluateSteps, type EvalResult } from './evaluate';
 
 /** The recursive-config fields the trainer reads (the experiment's RecursiveConfig satisfies it). */
@@ -95,6 +96,22 @@ export interface TrainerOptions {
    * long evaluation, and may throw to stop it.
    */
   onEvalProgress?: (done: number, total: number) => unknown;
+  /**
+   * Where to train ('cpu' default, 'cuda', 'cuda:N'): the model is moved there, the sidecar, LoRA and AdamW state
+   * are made there, and every batch and tensor built during a step or an evaluation lands there.
+   */
+  device?: Device;
+  /**
+   * 'fp32' (default) or 'bf16' (CUDA only): the ops with a bf16 path run it (ag.withPrecision; today KDA's storage).
+   * Weights, gradients and the AdamW state stay fp32.
+   */
+  precision?: 'fp32' | 'bf16';
+}
+
+/** 'cuda' -> 'cuda:0' (the name tensors report), so device comparisons are exact. */
+function canonicalDevice(d: Device): Device {
+  backendOf(d);  // refuses unknown names
+  return d === 'cuda' ? 'cuda:0' : d;
 }
 
 export class Trainer {
@@ -111,6 +128,9 @@ export class Trainer {
   private best: TrainerState['best'] = null;
   private readonly opts: TrainerOptions;
   private evalHash: string | undefined;
+  /** Where the model, its gradients, the optimizer state and every batch live. */
+  readonly device: Device;
+  readonly precision: 'fp32' | 'bf16';
 
   constructor(opts: TrainerOptions) {
     this.opts = opts;
@@ -118,8 +138,16 @@ export class Trainer {
     this.config = opts.config;
     this.recursive = opts.recursive;
     const c = opts.config;
-    this.sidecar = opts.recursive.recursive_enabled ? new ChunkRefine(opts.model, opts.recursive, { seed: c.seed }) : null;
-    this.setup = setupPhase(c.phase, opts.model, this.sidecar, { lora: c.lora, unfreeze: c.unfreeze, seed: c.seed });
+    this.device = canonicalDevice(opts.device ?? 'cpu');
+    const dev = this.device;
+    this.precision = opts.precision ?? 'fp32';
+    if (this.precision === 'bf16' && backendOf(dev) === 'cpu') throw new RangeError('precision: bf16 needs a cuda device (the CPU kernels compute in fp32), got device cpu');
+    if (dev !== 'cpu') opts.model.to(dev);
+    // The sidecar, LoRA adapters and phase-c anchors are built on the device directly.
+    this.sidecar = withDefaultDevice(dev, () => (opts.recursive.recursive_enabled ? new ChunkRefine(opts.model, opts.recursive, { seed: c.seed }) : null));
+    this.setup = withDefaultDevice(dev, () => setupPhase(c.phase, opts.model, this.sidecar, { lora: c.lora, unfreeze: c.unfreeze, seed: c.seed }));
+    for (const t of this.setup.trainable)
+      if (t.param.data.device !== dev) throw new Error(`trainer: parameter ${t.name} is on ${t.param.data.device}, not on ${dev}`);
     this.groups = buildParamGroups(this.setup.trainable, {
       lr: c.optimizer.lr,
       boundaryLrMult: c.optimizer.boundary_lr_scale,
@@ -127,7 +155,7 @@ export class Trainer {
       baseLr: c.phase === 'c' ? c.unfreeze.lr : c.optimizer.lr,
       weightDecay: c.optimizer.weight_decay,
     });
-    for (const t of this.setup.trainable) this.moments.set(t.param, { m: keep(Tensor.zeros(t.param.shape)), v: keep(Tensor.zeros(t.param.shape)) });
+    for (const t of this.setup.trainable) this.moments.set(t.param, { m: keep(Tensor.zeros(t.param.shape, { device: dev })), v: keep(Tensor.zeros(t.param.shape, { device: dev })) });
     this.batcher = new Batcher(opts.train, { batchSize: c.batch_size, seed: c.seed });
     this.rng = Rng.seeded(c.seed, 0xc0447);
   }
@@ -143,11 +171,17 @@ export class Trainer {
 
   /** One optimizer step; returns the train metrics of this step. */
   trainStep(): Record<string, number> {
+    return withDefaultDevice(this.device, () => ag.withPrecision(this.precision, () => this.trainStepHere()));
+  }
+
+  private trainStepHere(): Record<string, number> {
     const c = this.config;
     if (this.setup.trainable.length === 0) throw new Error(`phase ${c.phase} trains nothing (evaluation only)`);
     const step = this.stepCount + 1;
     const examples = this.batcher.next();
     const metrics: Record<string, number> = {};
+    let lossTensor: Tensor | null = null;
+    let normTensor: Tensor | null = null;
     scope(() => {
       for (const t of this.setup.trainable) t.param.zeroGrad();
       if (this.sidecar) {
@@ -172,14 +206,22 @@ export class Trainer {
         const logits = this.model.forward(Tensor.from(seq.ids, [seq.batchSize, seq.seqLen]));
         const loss = ag.crossEntropy(ag.reshape(logits, [seq.batchSize * seq.seqLen, V]), Tensor.from(seq.targets, [seq.batchSize * seq.seqLen]), { ignoreIndex: -100 });
         backward(loss);
-        metrics['train/loss'] = loss.data.toFloat32Array()[0];
+        lossTensor = loss.data;
+        metrics['train/loss'] = NaN;  // read at the end of the step (keeps the metrics' order)
       }
       if (this.setup.l2) metrics['train/l2_pretrained'] = applyL2ToPretrained(this.setup.l2);
       const grads = this.setup.trainable.filter((t) => t.param.grad).map((t) => t.param.grad!);
-      const norm = Math.sqrt(ops.sumSquares(grads));
-      metrics['train/grad_norm'] = norm;
       const clip = c.optimizer.grad_clip;
-      if (clip !== null && norm > clip) for (const g of grads) ops.scaleInPlace(g, clip / (norm + 1e-6));
+      if (backendOf(this.device) === 'cpu') {
+        const norm = Math.sqrt(ops.sumSquares(grads));
+        metrics['train/grad_norm'] = norm;
+        if (clip !== null && norm > clip) for (const g of grads) ops.scaleInPlace(g, clip / (norm + 1e-6));
+      } else {
+        // On the GPU the clip is decided on the device; the norm is read with the loss after the update is queued,
+        // so the step waits for the device once.
+        normTensor = ops.clipGradNorm(grads, clip);
+        metrics['train/grad_norm'] = NaN;
+      }
       const f = lrFactor(step, { warmupSteps: c.schedule.warmup_steps, totalSteps: c.num_steps, decay: c.schedule.decay, minLrRatio: c.schedule.min_lr_ratio });
       metrics['train/lr'] = c.optimizer.lr * f;
       for (const g of this.groups) {
@@ -194,6 +236,9 @@ export class Trainer {
           { lr: g.lr * f, beta1: c.optimizer.beta1, beta2: c.optimizer.beta2, eps: c.optimizer.eps, weightDecay: g.weightDecay, step },
         );
       }
+      // The step's one wait for the device (a failed device-side check of this step is thrown here).
+      if (lossTensor) metrics['train/loss'] = lossTensor.toFloat32Array()[0];
+      if (normTensor) metrics['train/grad_norm'] = normTensor.toFloat32Array()[0];
     });
     this.stepCount = step;
     return metrics;
@@ -218,7 +263,17 @@ export class Trainer {
     }
   }
 
+  // Each resumption of the evaluation generator runs on the trainer's device.
   private *evaluation(): Generator<{ done: number; total: number }, EvalResult> {
+    const inner = this.evaluationHere();
+    for (;;) {
+      const r = withDefaultDevice(this.device, () => ag.withPrecision(this.precision, () => inner.next()));
+      if (r.done) return r.value;
+      yield r.value;
+    }
+  }
+
+  private *evaluationHere(): Generator<{ done: number; total: number }, EvalResult> {
     const src = this.opts.eval;
     if (!src) return { metrics: {}, samples: [] };
     const r = this.recursive;
@@ -317,10 +372,20 @@ export class Trainer {
     const s = ck.state;
     if (!s || s.version !== 1) throw new TypeError(`trainer state: expected version 1, got ${JSON.stringify(s?.version)}`);
     if (s.phase !== this.config.phase) throw new RangeError(`trainer state: phase is ${s.phase}, this run is phase ${this.config.phase}`);
+    // A checkpoint from another device (a CPU run resumed on CUDA, or back) is copied over tensor by tensor.
+    const onDevice = (t: Tensor, dst: Tensor, fn: (src: Tensor) => void) => {
+      if (t.device === dst.device) return fn(t);
+      const moved = t.to(dst.device as Device);
+      try {
+        fn(moved);
+      } finally {
+        moved.dispose();
+      }
+    };
     const put = (p: Parameter, src: Map<string, Tensor> | undefined, what: string) => {
       const t = src?.get(p.name);
       if (!t) throw new RangeError(`checkpoint: ${what} tensor ${p.name} is missing`);
-      p.assign(t);
+      onDevice(t, p.data, (x) => p.assign(x));
     };
     if (ck.model) for (const p of this.model.parameters()) put(p, ck.model, 'model');
     for (const p of [...(this.sidecar?.parameters() ?? []), ...(this.setup.lora?.parameters() ?? [])]) put(p, ck.sidecar, 'sidecar');
@@ -332,7 +397,7 @@ export class Trainer {
       ] as const) {
         const src = ck.optimizer.get(key);
         if (!src) throw new RangeError(`checkpoint: optimizer tensor ${key} is missing`);
-        ops.copyInPlace(dst, src);
+        onDevice(src, dst, (x) => ops.copyInPlace(dst, x));
       }
     }
     this.stepCount = s.step;

@@ -1,6 +1,6 @@
 // Runs the CUDA elementwise kernels (cuda/elementwise_kernels.cuh) on the CPU with real threads per block (emu.h)
 // and compares them with float64 formulas: broadcasting add/sub/mul/div, every unary map, the activation
-// backwards and SwiGLU (+ backward), and the in-place axpy and scale. Grids smaller than the work so the
+// backwards and SwiGLU (+ backward), the in-place axpy and scale, and the f32 <-> bf16 casts. Grids smaller than the work so the
 // grid-stride loops run. Usage: elementwise_emu [threads]. Exit 1 on a failure.
 #include <random>
 
@@ -108,6 +108,41 @@ int main(int argc, char** argv) {
     std::vector<double> r(n);
     for (long i = 0; i < n; ++i) r[i] = x[i] * (double)0.3f;
     check("scaleInPlace", r, dst);
+  }
+  {  // cast f32 -> bf16 -> f32 against the nearest bf16 chosen in double (ties to an even mantissa), specials kept
+    std::vector<float> x;
+    for (int i = 0; i < 200; ++i) x.push_back(nrm(gen) * std::pow(10.f, (float)(i % 9 - 4)));
+    for (uint32_t bits : {0x3f808000u, 0x3f818000u, 0xbf808000u, 0x7f7fffffu, 0x00000001u, 0x80000000u, 0x7f800000u, 0xff800000u, 0x7fc00001u}) {
+      float f;
+      std::memcpy(&f, &bits, 4);
+      x.push_back(f);  // exact ties both ways, the largest float (rounds to inf), a denormal, -0, infinities, a NaN
+    }
+    const int64_t m = (int64_t)x.size();
+    std::vector<uint16_t> h(m, 0);
+    std::vector<float> back(m, NAN);
+    emu::launch(3, T, [&] { to_bf16_kernel(x.data(), h.data(), m); });
+    emu::launch(2, T, [&] { from_bf16_kernel(h.data(), back.data(), m); });
+    long wrong = 0;
+    for (int64_t i = 0; i < m; ++i) {
+      uint32_t b;
+      std::memcpy(&b, &x[i], 4);
+      float want;
+      if (std::isnan(x[i])) want = NAN;
+      else {
+        const uint32_t lo = b & 0xffff0000u, hi = lo + 0x10000u;  // the bf16 neighbours toward and away from zero
+        float fl, fh;
+        std::memcpy(&fl, &lo, 4);
+        std::memcpy(&fh, &hi, 4);
+        // past the largest bf16 the upper neighbour is infinity, at distance as if it were 2^128 (IEEE overflow)
+        const double dh_at = std::isinf(fh) ? std::copysign(std::ldexp(1.0, 128), (double)fh) : (double)fh;
+        const double dl = std::fabs((double)x[i] - fl), dh = std::isinf(fl) ? INFINITY : std::fabs((double)x[i] - dh_at);
+        want = dl < dh ? fl : dh < dl ? fh : (((lo >> 16) & 1u) ? fh : fl);
+      }
+      const bool same = std::isnan(want) ? std::isnan(back[i]) : std::memcmp(&want, &back[i], 4) == 0;
+      wrong += !same;
+    }
+    ok = ok && wrong == 0;
+    std::printf("%s cast f32 -> bf16 -> f32: %ld of %ld wrong\n", wrong ? "FAIL" : "ok  ", wrong, (long)m);
   }
   std::printf(ok ? "all passed\n" : "FAILED\n");
   return ok ? 0 : 1;

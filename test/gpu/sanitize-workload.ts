@@ -1,7 +1,7 @@
 // A small workload for compute-sanitizer (scripts/gpu-check.sh runs it under memcheck and racecheck when the
 // tool is there): KDA forward and backward in f32 and bf16 at awkward sizes, and one call of each kind of op.
 // Values are not checked here (test/gpu does that); the sanitizer reports out-of-bounds accesses and races.
-import { Tensor, kda, ops } from '../../src';
+import { Tensor, kda, ops, syncCheck } from '../../src';
 import { randn } from '../helpers';
 
 let seed = 1;
@@ -26,12 +26,25 @@ ops.argmax(rand([9, 300]));
 const x = rand([6, 130]);
 ops.rmsnormBackward(rand([6, 130]), x, rand([130]), ops.rmsnorm(x, null, 1e-5).rstd);
 ops.sumSquares([rand([1000])]);
+ops.clipGradNorm([rand([1000]), rand([7, 3])], 0.5);
+ops.sumToShape(rand([301, 70]), [70]);  // the column-segment path
+ops.cast(ops.cast(rand([333]), 'bf16'), 'f32');
 const a = ops.causalAttention(rand([1, 37, 2, 40]), rand([1, 37, 2, 40]), rand([1, 37, 2, 24]));
 ops.causalAttentionBackward(rand([1, 37, 2, 24]), rand([1, 37, 2, 40]), rand([1, 37, 2, 40]), rand([1, 37, 2, 24]), a.o, a.lse);
 const logits = rand([5, 100]);
 const targets = Tensor.from(Int32Array.from([1, 2, 3, -100, 99]), [5], { dtype: 'i32' }).to('cuda');
 ops.crossEntropyBackward(rand([5]), logits, targets, ops.crossEntropy(logits, targets).lse);
 ops.embeddingBackward(rand([4, 8]), Tensor.from(Int32Array.from([0, 3, 3, 9]), [4], { dtype: 'i32' }).to('cuda'), 10);
+// bad data: the device checks flag it and the kernels stay in bounds (the error comes at the synchronisation)
+ops.embedding(rand([10, 8]), Tensor.from(Int32Array.from([0, 10, -1]), [3], { dtype: 'i32' }).to('cuda'));
+ops.embeddingBackward(rand([3, 8]), Tensor.from(Int32Array.from([0, 10, -1]), [3], { dtype: 'i32' }).to('cuda'), 10);
+ops.crossEntropy(rand([2, 7]), Tensor.from(Int32Array.from([7, -5]), [2], { dtype: 'i32' }).to('cuda'));
+try {
+  syncCheck('cuda');
+  throw new Error('the bad ids were not reported');
+} catch (e) {
+  if (!/embedding: ids: id 10 at position \[1\]/.test((e as Error).message)) throw e;
+}
 ops.shortConvBackward(rand([2, 9, 5]), rand([2, 9, 5]), rand([5, 4]));
 ops.transpose(ops.concat([rand([2, 3]), rand([2, 4])], 1), 0, 1);
 ops.sliceBackward(ops.slice(rand([4, 10]), 1, 2, 7), [4, 10], 1, 2);

@@ -1,0 +1,60 @@
+// How a row-major GEMM is handed to cuBLASLt, which is column-major (cublas.cu): row-major C[M,N] = alpha·op(A)·op(B)
+// is column-major Cᵀ[N,M] = alpha·op(B)ᵀ·op(A)ᵀ, so cuBLASLt's first operand is B's storage and its second A's,
+// each read column-major (a row-major [r,c] matrix is a column-major c×r one) and transposed when its flag is set.
+// Plain C++ so that test/cuda-emu/cublas_plan_emu.cc can check it on the CPU with a column-major reference GEMM.
+#pragma once
+#include <cstdint>
+
+namespace reclin {
+
+// Row-major C[M,N] = alpha·op(A)·op(B) over `batch` matrices (element strides sa, sb, sc; sb = 0 shares B);
+// op(A) is [M,K] (A stored [K,M] when ta), op(B) is [K,N] (B stored [N,K] when tb).
+struct CublasGemm {
+  const float* a;
+  const float* b;
+  float* c;
+  int64_t M, N, K;
+  bool ta, tb;
+  float alpha;
+  int64_t batch, sa, sb, sc;
+};
+
+struct LtOperand {
+  const float* p;
+  bool trans;              // CUBLAS_OP_T
+  uint64_t rows, cols;     // the stored matrix, column-major
+  int64_t ld, stride;      // leading dimension (= rows) and batch stride, in elements
+};
+
+// D[m,n] (column-major, ld = m) = alpha · op(first)[m,k] · op(second)[k,n], for each of `batch`.
+struct LtPlan {
+  LtOperand first, second;
+  uint64_t m, n, k;
+  float* d;
+  int64_t ldd, stride_d, batch;
+  float alpha;
+};
+
+inline LtPlan lt_plan(const CublasGemm& g) {
+  LtPlan p{};
+  // B as stored: [K,N] row-major is column-major N×K (already op(B)ᵀ); [N,K] row-major (tb) is K×N, transposed.
+  p.first = {g.b, g.tb, static_cast<uint64_t>(g.tb ? g.K : g.N), static_cast<uint64_t>(g.tb ? g.N : g.K), g.tb ? g.K : g.N, g.sb};
+  // A as stored: [M,K] row-major is column-major K×M (already op(A)ᵀ); [K,M] row-major (ta) is M×K, transposed.
+  p.second = {g.a, g.ta, static_cast<uint64_t>(g.ta ? g.M : g.K), static_cast<uint64_t>(g.ta ? g.K : g.M), g.ta ? g.M : g.K, g.sa};
+  p.m = static_cast<uint64_t>(g.N), p.n = static_cast<uint64_t>(g.M), p.k = static_cast<uint64_t>(g.K);
+  p.d = g.c, p.ldd = g.N, p.stride_d = g.sc, p.batch = g.batch, p.alpha = g.alpha;
+  return p;
+}
+
+// A shared B with an untransposed A is one taller GEMM (A's batches are contiguous rows, as are C's).
+inline CublasGemm fold_shared_b(CublasGemm g, bool shared_b) {
+  if (shared_b && !g.ta && g.batch > 1) {
+    g.M *= g.batch;
+    g.batch = 1;
+    g.sa = g.M * g.K;
+    g.sc = g.M * g.N;
+  }
+  return g;
+}
+
+}  // namespace reclin
