@@ -92,11 +92,27 @@ test('phase b (LoRA) and c (every k-th block unfrozen + L2) touch exactly their 
       const unfrozen = phase === 'c' ? model.layers[1].parameters().map((p) => p.name) : []; // every 2nd block: layer 1
       assert.deepEqual([...names].sort(), [...sideNames, ...loraNames, ...unfrozen].sort());
       let m: Record<string, number> = {};
-      for (let i = 0; i < 3; i++) m = tr.trainStep();
+      let l2Expected = 0;
+      for (let i = 0; i < 3; i++) {
+        if (phase === 'c' && i === 2) {
+          // The penalty is taken before this step's update: weight * sum (w - w0)^2 over the unfrozen tensors, in float64.
+          const l2 = tr.setup.l2!;
+          l2.params.forEach((p, j) => {
+            const w = p.data.toFloat32Array();
+            const w0 = l2.pretrained[j].toFloat32Array();
+            for (let k = 0; k < w.length; k++) l2Expected += (w[k] - w0[k]) ** 2;
+          });
+          l2Expected *= l2.weight;
+        }
+        m = tr.trainStep();
+      }
       const after = snapshot(model);
       for (const [n, h] of before) assert.equal(after.get(n) === h, !unfrozen.includes(n), `${phase}: ${n} ${unfrozen.includes(n) ? 'must change' : 'must stay'}`);
       assert.ok(tr.setup.lora!.parameters().some((p) => p.name.endsWith('lora_B.weight') && p.data.toFloat32Array().some((x) => x !== 0)), 'LoRA B trained');
-      if (phase === 'c') assert.ok(m['train/l2_pretrained'] > 0);
+      if (phase === 'c') {
+        assert.ok(l2Expected > 0);
+        assert.ok(Math.abs(m['train/l2_pretrained'] - l2Expected) <= 1e-4 * l2Expected, `l2_pretrained ${m['train/l2_pretrained']} vs ${l2Expected}`);
+      }
       for (const p of model.parameters()) if (!unfrozen.includes(p.name)) assert.equal(p.grad, null, `${p.name} frozen: no gradient buffer`);
       tr.dispose();
       assert.deepEqual(model.parameters().map((p) => p.name).sort(), [...before.keys()].sort());

@@ -17,7 +17,7 @@ import type { ExampleSource } from '../data/sources';
 import { ChunkRefine, type SidecarConfig } from '../recursive/chunk-refine';
 import { recursiveLossVar } from '../recursive/loss-node';
 import { lossWeightsFromConfig } from '../recursive/losses';
-import { applyL2ToPretrained, type PhaseName, type PhaseSetup, setupPhase } from '../recursive/phases';
+import { applyL2ToPretrainedScalar, type PhaseName, type PhaseSetup, setupPhase } from '../recursive/phases';
 import { backendOf } from '../native/route';
 import { type Device, type Parameter, Tensor, ag, backward, keep, scope, withDefaultDevice } from '../tensor';
 import { evalSetHash, evaluateSteps, type EvalResult } from './evaluate';
@@ -182,6 +182,7 @@ export class Trainer {
     const metrics: Record<string, number> = {};
     let lossTensor: Tensor | null = null;
     let normTensor: Tensor | null = null;
+    let l2Tensor: Tensor | null = null;
     scope(() => {
       for (const t of this.setup.trainable) t.param.zeroGrad();
       if (this.sidecar) {
@@ -209,7 +210,10 @@ export class Trainer {
         lossTensor = loss.data;
         metrics['train/loss'] = NaN;  // read at the end of the step (keeps the metrics' order)
       }
-      if (this.setup.l2) metrics['train/l2_pretrained'] = applyL2ToPretrained(this.setup.l2);
+      if (this.setup.l2) {
+        l2Tensor = applyL2ToPretrainedScalar(this.setup.l2);
+        metrics['train/l2_pretrained'] = NaN;  // read with the loss at the end of the step
+      }
       const grads = this.setup.trainable.filter((t) => t.param.grad).map((t) => t.param.grad!);
       const clip = c.optimizer.grad_clip;
       if (backendOf(this.device) === 'cpu') {
@@ -239,6 +243,7 @@ export class Trainer {
       // The step's one wait for the device (a failed device-side check of this step is thrown here).
       if (lossTensor) metrics['train/loss'] = lossTensor.toFloat32Array()[0];
       if (normTensor) metrics['train/grad_norm'] = normTensor.toFloat32Array()[0];
+      if (l2Tensor) metrics['train/l2_pretrained'] = l2Tensor.toFloat32Array()[0];
     });
     this.stepCount = step;
     return metrics;
