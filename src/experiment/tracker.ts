@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TensorBoardWriter, readScalars } from '../tensorboard';
-import { fsyncDir, readJsonIfExists, writeFileAtomic, writeJsonAtomic } from './atomic';
+import { fsyncDir, readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../format/atomic';
 import { applyRetention, cleanupIncompleteCheckpoints, listCheckpoints, loadCheckpointDir, resolveCheckpoint, supersedeCheckpointsAfter, writeCheckpoint, CHECKPOINTS_DIR, type LoadedCheckpoint } from './checkpoint';
 import { ConfigError, formatProblems, loadRecursiveConfig, loadRunConfig, parseRecursiveConfig, parseRunConfig, type RecursiveConfig, type RecursiveConfigInput, type RunConfig, type RunConfigInput } from './config';
 import { acquireLock, releaseLock, processStartTime, LockError, type LockInfo } from './lock';
@@ -16,7 +16,7 @@ import { renderModelCard } from './modelcard';
 import { appendNoteText, appendToInbox, mergeInbox, readInbox, INBOX_FILE, type NoteEntry } from './notes';
 import { captureCommand, captureEnv, captureGit, captureHost, captureRuntime, type CommandInfo, type GitInfo, type HostInfo, type RuntimeInfo } from './provenance';
 import { DEFAULT_STALE_AFTER_MS, METADATA_FILE, STATUS_FILE, lastSignOfLife, type RunState, type StatusFile } from './status';
-import type { TensorEntry } from './safetensors';
+import type { TensorEntry } from '../format/safetensors';
 import { z } from 'zod';
 
 export type { NoteEntry };
