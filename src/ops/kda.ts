@@ -8,7 +8,7 @@
 // q and k are used as given (the KDA layer L2-normalises them before calling this).
 import type { NativeTensor } from '../native/binding';
 import { kernelFor } from '../native/route';
-import { Tensor } from '../tensor/tensor';
+import { Tensor } from '../storage/tensor';
 
 export interface KdaForwardOptions {
   /** Multiplies q; defaults to K^-1/2. */

@@ -2,7 +2,7 @@
 // shapes and dtypes and names the offending argument in its error.
 import type { NativeTensor } from '../native/binding';
 import { kernelFor } from '../native/route';
-import { Tensor } from '../tensor/tensor';
+import { Tensor } from '../storage/tensor';
 
 /** The device of the first live Tensor among the arguments (also inside arrays); 'cpu' when there is none. */
 export function deviceOfArgs(args: unknown[]): string {

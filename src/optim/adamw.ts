@@ -3,7 +3,7 @@
 // and `step` counts updates from 1.
 import type { NativeTensor } from '../native/binding';
 import { kernelFor } from '../native/route';
-import { Tensor } from '../tensor/tensor';
+import { Tensor } from '../storage/tensor';
 
 export interface AdamWOptions {
   /** learning rate, >= 0 */
