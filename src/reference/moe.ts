@@ -6,23 +6,12 @@
 // Layouts as the kernels: logits, scores [N,E]; indices, weights [N,k] (slot j of token n, best first);
 // x, y [N,d]; routerWeight [E,d]; gateUp [E,2I,d] (per expert the gate rows, then the up rows); down [E,d,I].
 
+import type { MoeRouteOptions } from '../ops/moe';
+
 type Num = ArrayLike<number>;
 
-/** The routing options of `moe.route`, with the same defaults. */
-export interface MoeReferenceRoute {
-  /** Experts per token. */
-  topK: number;
-  /** Equal groups the experts split into (default 1). */
-  numGroups?: number;
-  /** Groups a token may pick from: those whose two best choices sum highest (default 1). */
-  topkGroup?: number;
-  /** Divide the chosen scores by their sum (+1e-20) (default true). */
-  renormalize?: boolean;
-  /** Multiplies the weights after renormalising (default 1). */
-  scale?: number;
-  /** Scores from the logits (default 'sigmoid'). */
-  activation?: 'sigmoid' | 'softmax';
-}
+/** The routing options of `moe.route` (src/ops/moe.ts), with the same defaults. */
+export type MoeReferenceRoute = MoeRouteOptions;
 
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 
