@@ -1,4 +1,4 @@
-// The cuBLASLt path of the CUDA matmul (cublas.cu), used by gemm.cu when the library was found at run time.
+// The cuBLASLt path of the CUDA matmul (cublas.cu), used by matmul.cu when the library was found at run time.
 #pragma once
 #include <cuda_runtime.h>
 

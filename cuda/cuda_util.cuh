@@ -54,4 +54,10 @@ inline float* mf(const Tensor& t) { return static_cast<float*>(t.raw()); }
 inline const int32_t* ci(const Tensor& t) { return static_cast<const int32_t*>(t.raw()); }
 inline int32_t* mi(const Tensor& t) { return static_cast<int32_t*>(t.raw()); }
 
+// Same device as `ref`, then the CPU ops' shape rule (shape_rules.h), so both backends name the same argument.
+inline void expect_same(const Tensor& t, const Tensor& ref, const char* name, const char* ref_name) {
+  expect_same_device(ref, t, ref_name, name);
+  expect_same_shape(t, ref, name, ref_name);
+}
+
 }  // namespace reclin

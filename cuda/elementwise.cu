@@ -107,12 +107,6 @@ Tensor run_map2(const Tensor& a, const Tensor& b, int op) {
   return y;
 }
 
-void expect_same(const Tensor& t, const Tensor& ref, const char* name, const char* ref_name) {
-  expect_same_device(ref, t, ref_name, name);
-  if (t.shape != ref.shape)
-    throw ArgError(std::string(name) + ": expected the shape of " + ref_name + " " + ref.shape_str() + ", got " +
-                   t.shape_str());
-}
 
 // activationBackwardCuda(dy, t, kind): t is x for silu/softplus and the output y for sigmoid.
 Napi::Value ActivationBackwardCuda(const Napi::CallbackInfo& info) {
@@ -120,7 +114,7 @@ Napi::Value ActivationBackwardCuda(const Napi::CallbackInfo& info) {
   const std::string kind = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
   const char* tname = kind == "sigmoid" ? "y" : "x";
   Tensor t = arg_cuda_f32(info, 1, tname);
-  expect_same(t, dy, tname, "dy");
+  expect_same(dy, t, "dy", tname);
   if (kind == "sigmoid") return wrap(info.Env(), run_map2(dy, t, 0));
   if (kind == "silu") return wrap(info.Env(), run_map2(dy, t, 1));
   if (kind == "softplus") return wrap(info.Env(), run_map2(dy, t, 2));

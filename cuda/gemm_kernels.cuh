@@ -1,6 +1,7 @@
-// The GEMM kernel of gemm.cu, in a header of their own so that test/cuda-emu/ can compile it for the CPU with
-// real threads per block and check values and barriers without a GPU. It needs exactly 256 threads per block
-// (16×16 threads, a 4×4 register block each). Included inside `namespace reclin { namespace {`.
+// The GEMM kernel of matmul.cu (the twin of native/gemm.cc's engine), in a header of its own so that
+// test/cuda-emu/ can compile it for the CPU with real threads per block and check values and barriers without
+// a GPU. It needs exactly 256 threads per block (16×16 threads, a 4×4 register block each). Included inside
+// `namespace reclin { namespace {`.
 #pragma once
 
 constexpr int BM = 64, BN = 64, BK = 16;

@@ -55,9 +55,7 @@ Napi::Value EmbeddingBackwardCuda(const Napi::CallbackInfo& info) {
   Tensor ids = arg_cuda_i32(info, 1, "ids");
   expect_same_device(dout, ids, "dOut", "ids");
   const int64_t V = arg_int(info, 2, "V");
-  if (V < 1) throw ArgError("V: expected a vocabulary size >= 1, got " + std::to_string(V));
-  if (dout.ndim() != ids.ndim() + 1 || !std::equal(ids.shape.begin(), ids.shape.end(), dout.shape.begin()))
-    throw ArgError("dOut: expected shape [...ids.shape, D] with ids " + ids.shape_str() + ", got " + dout.shape_str());
+  expect_embedding_backward_shapes(dout, ids, V);
   const int64_t D = dout.dim(-1), n = ids.numel();
   check_ids(ids, V, kCheckIdsBackward);
   Tensor dw = zeros({V, D}, DType::F32, dout.device);
@@ -89,12 +87,8 @@ RECLIN_EXPORT("embeddingBackwardCuda", EmbeddingBackwardCuda)
 // ---- short conv --------------------------------------------------------------------------------------------
 
 void check_conv(const Tensor& x, const Tensor& w) {
-  expect_ndim(x, 3, "x", "[B,T,C]");
-  expect_ndim(w, 2, "w", "[C,W]");
+  expect_conv_shapes(x, w);
   expect_same_device(x, w, "x", "w");
-  if (w.dim(0) != x.dim(2))
-    throw ArgError("w: expected shape [C,W] with C = " + std::to_string(x.dim(2)) + " (from x " + x.shape_str() +
-                   "), got " + w.shape_str());
 }
 
 Napi::Value ShortConvCuda(const Napi::CallbackInfo& info) {
@@ -160,20 +154,12 @@ Napi::Value ConcatCuda(const Napi::CallbackInfo& info) {
   const Tensor& t0 = ts[0];
   expect_cuda(t0, "tensors[0]");
   const int dim = norm_dim(arg_int(info, 1, "dim"), t0.ndim(), "dim");
-  std::vector<int64_t> shape = t0.shape;
-  shape[dim] = 0;
   for (size_t i = 0; i < ts.size(); ++i) {
     const std::string nm = "tensors[" + std::to_string(i) + "]";
     expect_cuda(ts[i], nm.c_str());
     expect_same_device(t0, ts[i], "tensors[0]", nm.c_str());
-    expect_dtype(ts[i], t0.dtype, nm.c_str());
-    bool ok = ts[i].ndim() == t0.ndim();
-    for (int d = 0; ok && d < t0.ndim(); ++d) ok = d == dim || ts[i].shape[d] == t0.shape[d];
-    if (!ok)
-      throw ArgError(nm + ": shape " + ts[i].shape_str() + " must match tensors[0] " + t0.shape_str() +
-                     " except along dim " + std::to_string(dim));
-    shape[dim] = checked_add(shape[dim], ts[i].shape[dim], "size along dim");
   }
+  const std::vector<int64_t> shape = concat_shape(ts, dim);
   Tensor out = empty(shape, t0.dtype, t0.device);
   const int64_t es = static_cast<int64_t>(dtype_size(t0.dtype));
   const int64_t outer = shape_product(shape, 0, dim), inner = shape_product(shape, dim + 1, static_cast<int>(shape.size())) * es;
@@ -210,13 +196,7 @@ Napi::Value SliceBackwardCuda(const Napi::CallbackInfo& info) {
   expect_cuda(dy, "dy");
   std::vector<int64_t> shape = arg_shape(info, 1, "inputShape");
   const int dim = norm_dim(arg_int(info, 2, "dim"), static_cast<int>(shape.size()), "dim");
-  int64_t start = arg_int(info, 3, "start");
-  if (start < 0) start += shape[dim];
-  bool ok = dy.ndim() == static_cast<int>(shape.size());
-  for (int d = 0; ok && d < dy.ndim(); ++d) ok = d == dim || dy.shape[d] == shape[d];
-  if (!ok || start < 0 || start + dy.shape[dim] > shape[dim])
-    throw ArgError("dy: shape " + dy.shape_str() + " at start " + std::to_string(start) + " along dim " +
-                   std::to_string(dim) + " does not fit inputShape " + shape_string(shape));
+  const int64_t start = slice_backward_start(dy, shape, dim, arg_int(info, 3, "start"));
   Tensor out = zeros(shape, dy.dtype, dy.device);
   const int64_t es = static_cast<int64_t>(dtype_size(dy.dtype));
   const int64_t outer = shape_product(shape, 0, dim), inner = shape_product(shape, dim + 1, static_cast<int>(shape.size())) * es;

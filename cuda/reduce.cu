@@ -78,11 +78,7 @@ Napi::Value SumDimsCuda(const Napi::CallbackInfo& info) {
   if (dims.Length() == 0) std::fill(keep.begin(), keep.end(), false);
   for (uint32_t i = 0; i < dims.Length(); ++i) {
     Napi::Value v = dims.Get(i);
-    const int64_t d = int_value(v, "dim");
-    if (d < -x.ndim() || d >= x.ndim() || x.ndim() == 0)
-      throw ArgError("dim: dimension " + std::to_string(d) + " is out of range for a " + std::to_string(x.ndim()) +
-                     "-D tensor");
-    keep[d < 0 ? d + x.ndim() : d] = false;
+    keep[norm_dim(int_value(v, "dim"), x.ndim(), "dim")] = false;
   }
   const bool keep_dim = arg_bool(info, 2, "keepDim"), mean = arg_bool(info, 3, "mean");
   std::vector<int64_t> shape;
@@ -103,20 +99,7 @@ RECLIN_EXPORT("sumDimsCuda", SumDimsCuda)
 Napi::Value SumToShapeCuda(const Napi::CallbackInfo& info) {
   Tensor x = arg_cuda_f32(info, 0, "x");
   std::vector<int64_t> shape = arg_shape(info, 1, "shape");
-  const int nd = x.ndim(), off = nd - static_cast<int>(shape.size());
-  bool ok = off >= 0;
-  std::vector<bool> keep(nd, false);
-  for (int i = 0; ok && i < static_cast<int>(shape.size()); ++i) {
-    if (shape[i] == x.shape[i + off]) keep[i + off] = true;
-    else if (shape[i] != 1) ok = false;
-  }
-  if (!ok) {
-    Tensor t;
-    t.shape = shape;
-    throw ArgError("shape: " + t.shape_str() + " does not broadcast to x's shape " + x.shape_str());
-  }
-  for (int i = 0; i < static_cast<int>(shape.size()); ++i)
-    if (x.shape[i + off] == 1) keep[i + off] = true;
+  const std::vector<bool> keep = sum_to_shape_keep(x, shape);
   Tensor out = empty(shape, DType::F32, x.device);
   reduce_dims(x, keep, out, 1.0);
   return wrap(info.Env(), out);
@@ -193,30 +176,13 @@ RECLIN_EXPORT("clipGradNormCuda", ClipGradNormCuda)
 
 // ---- row ops over the last dimension (one block per row) ----------------------------------------------------
 
-int64_t rows_of(const Tensor& t) {
-  int64_t r = 1;
-  for (int i = 0; i + 1 < t.ndim(); ++i) r *= t.shape[i];
-  return r;
-}
-std::vector<int64_t> without_last(const std::vector<int64_t>& s) {
-  return std::vector<int64_t>(s.begin(), s.end() - (s.empty() ? 0 : 1));
-}
-void expect_rows(const Tensor& t, const char* name) {
-  if (t.ndim() < 1) throw ArgError(std::string(name) + ": expected at least 1 dimension(s) [...,D], got " + t.shape_str());
-}
-void expect_same(const Tensor& t, const Tensor& ref, const char* name, const char* ref_name) {
-  expect_same_device(ref, t, ref_name, name);
-  if (t.shape != ref.shape)
-    throw ArgError(std::string(name) + ": expected the shape of " + ref_name + " " + ref.shape_str() + ", got " +
-                   t.shape_str());
-}
 unsigned row_grid(int64_t R) { return static_cast<unsigned>(std::min<int64_t>(std::max<int64_t>(R, 1), 65535 * 16)); }
 
 Napi::Value SoftmaxCuda(const Napi::CallbackInfo& info) {
   Tensor x = arg_cuda_f32(info, 0, "x");
-  expect_rows(x, "x");
+  expect_min_ndim(x, 1, "x", "[...,D]");
   Tensor y = empty(x.shape, DType::F32, x.device);
-  const int64_t D = x.dim(-1), R = rows_of(x);
+  const int64_t D = x.dim(-1), R = leading_rows(x);
   if (x.numel()) {
     softmax_kernel<<<row_grid(R), kT, 0, stream_for(x.device.index)>>>(cf(x), mf(y), R, D);
     launch_check("softmax_kernel");
@@ -227,9 +193,8 @@ RECLIN_EXPORT("softmaxCuda", SoftmaxCuda)
 
 Napi::Value ArgmaxCuda(const Napi::CallbackInfo& info) {
   Tensor x = arg_cuda_f32(info, 0, "x");
-  expect_rows(x, "x");
-  const int64_t D = x.dim(-1), R = rows_of(x);
-  if (D == 0) throw ArgError("x: argmax needs a non-empty last dimension, got " + x.shape_str());
+  expect_argmax_input(x);
+  const int64_t D = x.dim(-1), R = leading_rows(x);
   Tensor y = empty(without_last(x.shape), DType::I32, x.device);
   if (R) {
     argmax_kernel<<<row_grid(R), kT, 0, stream_for(x.device.index)>>>(cf(x), mi(y), R, D);
@@ -251,8 +216,8 @@ Tensor opt_weight(const Napi::CallbackInfo& info, size_t i, int64_t D, const Ten
 
 Napi::Value RmsnormCuda(const Napi::CallbackInfo& info) {
   Tensor x = arg_cuda_f32(info, 0, "x");
-  expect_rows(x, "x");
-  const int64_t D = x.dim(-1), R = rows_of(x);
+  expect_min_ndim(x, 1, "x", "[...,D]");
+  const int64_t D = x.dim(-1), R = leading_rows(x);
   Tensor w = opt_weight(info, 1, D, x);
   const double eps = arg_number(info, 2, "eps");
   Tensor y = empty(x.shape, DType::F32, x.device), rstd = empty(without_last(x.shape), DType::F32, x.device);
@@ -270,9 +235,9 @@ RECLIN_EXPORT("rmsnormCuda", RmsnormCuda)
 
 Napi::Value L2normCuda(const Napi::CallbackInfo& info) {
   Tensor x = arg_cuda_f32(info, 0, "x");
-  expect_rows(x, "x");
+  expect_min_ndim(x, 1, "x", "[...,D]");
   const double eps = arg_number(info, 1, "eps");
-  const int64_t D = x.dim(-1), R = rows_of(x);
+  const int64_t D = x.dim(-1), R = leading_rows(x);
   Tensor y = empty(x.shape, DType::F32, x.device), rn = empty(without_last(x.shape), DType::F32, x.device);
   if (x.numel()) {
     norm_kernel<<<row_grid(R), kT, 0, stream_for(x.device.index)>>>(cf(x), nullptr, mf(y), mf(rn), R, D, eps, 1);
@@ -287,9 +252,9 @@ RECLIN_EXPORT("l2normCuda", L2normCuda)
 
 Napi::Value RmsnormBackwardCuda(const Napi::CallbackInfo& info) {
   Tensor dy = arg_cuda_f32(info, 0, "dy"), x = arg_cuda_f32(info, 1, "x");
-  expect_rows(x, "x");
+  expect_min_ndim(x, 1, "x", "[...,D]");
   expect_same(dy, x, "dy", "x");
-  const int64_t D = x.dim(-1), R = rows_of(x);
+  const int64_t D = x.dim(-1), R = leading_rows(x);
   Tensor w = opt_weight(info, 2, D, x);
   Tensor rstd = arg_cuda_f32(info, 3, "rstd");
   expect_shape(rstd, without_last(x.shape), "rstd", "[...] (x's shape without D)");
@@ -322,11 +287,11 @@ RECLIN_EXPORT("rmsnormBackwardCuda", RmsnormBackwardCuda)
 
 Napi::Value L2normBackwardCuda(const Napi::CallbackInfo& info) {
   Tensor dy = arg_cuda_f32(info, 0, "dy"), y = arg_cuda_f32(info, 1, "y");
-  expect_rows(y, "y");
+  expect_min_ndim(y, 1, "y", "[...,D]");
   expect_same(dy, y, "dy", "y");
   Tensor rn = arg_cuda_f32(info, 2, "rnorm");
   expect_shape(rn, without_last(y.shape), "rnorm", "[...] (y's shape without D)");
-  const int64_t D = y.dim(-1), R = rows_of(y);
+  const int64_t D = y.dim(-1), R = leading_rows(y);
   Tensor dx = empty(y.shape, DType::F32, y.device);
   if (y.numel()) {
     norm_bwd_kernel<<<row_grid(R), kT, 0, stream_for(y.device.index)>>>(cf(dy), cf(y), nullptr, cf(rn), mf(dx), R, D, 1);

@@ -7,13 +7,7 @@
 namespace reclin {
 namespace {
 
-void check_conv(const Tensor& x, const Tensor& w) {
-  expect_ndim(x, 3, "x", "[B,T,C]");
-  expect_ndim(w, 2, "w", "[C,W]");
-  if (w.dim(0) != x.dim(2))
-    throw ArgError("w: expected shape [C,W] with C = " + std::to_string(x.dim(2)) + " (from x " + x.shape_str() +
-                   "), got " + w.shape_str());
-}
+void check_conv(const Tensor& x, const Tensor& w) { expect_conv_shapes(x, w); }
 
 // w [C,W] -> wt [W,C] so the inner loops run over contiguous channels.
 std::vector<float> transpose_w(const Tensor& w) {

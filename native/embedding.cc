@@ -38,9 +38,7 @@ Napi::Value EmbeddingBackward(const Napi::CallbackInfo& info) {
   Tensor dout = arg_f32(info, 0, "dOut");
   Tensor ids = arg_i32(info, 1, "ids");
   const int64_t V = arg_int(info, 2, "V");
-  if (V < 1) throw ArgError("V: expected a vocabulary size >= 1, got " + std::to_string(V));
-  if (dout.ndim() != ids.ndim() + 1 || !std::equal(ids.shape.begin(), ids.shape.end(), dout.shape.begin()))
-    throw ArgError("dOut: expected shape [...ids.shape, D] with ids " + ids.shape_str() + ", got " + dout.shape_str());
+  expect_embedding_backward_shapes(dout, ids, V);
   const int64_t D = dout.dim(-1), n = ids.numel();
   const int32_t* pid = ids.i32();
   check_ids(pid, n, V);

@@ -153,18 +153,7 @@ RECLIN_EXPORT("sumDims", SumDims)
 Napi::Value SumToShape(const Napi::CallbackInfo& info) {
   Tensor x = arg_f32(info, 0, "x");
   std::vector<int64_t> shape = arg_shape(info, 1, "shape");
-  const int nd = x.ndim(), off = nd - static_cast<int>(shape.size());
-  bool ok = off >= 0;
-  std::vector<bool> keep(nd, false);
-  for (int i = 0; ok && i < static_cast<int>(shape.size()); ++i) {
-    if (shape[i] == x.shape[i + off]) keep[i + off] = true;
-    else if (shape[i] != 1) ok = false;
-  }
-  if (!ok)
-    throw ArgError("shape: " + shape_string(shape) + " does not broadcast to x's shape " + x.shape_str());
-  // A size-1 dim of x that stays 1 counts as kept (a no-op reduction either way).
-  for (int i = 0; i < static_cast<int>(shape.size()); ++i)
-    if (x.shape[i + off] == 1) keep[i + off] = true;
+  const std::vector<bool> keep = sum_to_shape_keep(x, shape);
   Tensor out = empty(shape);
   reduce_dims(x, keep, out.f32(), 1.0);
   return wrap(info.Env(), out);
@@ -208,9 +197,8 @@ RECLIN_EXPORT("softmax", Softmax)
 // argmax over the last dimension (first index of the maximum) -> i32 [...].
 Napi::Value Argmax(const Napi::CallbackInfo& info) {
   Tensor x = arg_f32(info, 0, "x");
-  expect_min_ndim(x, 1, "x", "[...,D]");
+  expect_argmax_input(x);
   const int64_t D = x.dim(-1), R = leading_rows(x);
-  if (D == 0) throw ArgError("x: argmax needs a non-empty last dimension, got " + x.shape_str());
   Tensor y = empty(without_last(x.shape), DType::I32);
   const float* px = x.f32();
   int32_t* py = y.i32();

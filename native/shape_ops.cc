@@ -19,19 +19,8 @@ Napi::Value Concat(const Napi::CallbackInfo& info) {
   const Tensor& t0 = ts[0];
   expect_cpu(t0, "tensors[0]");
   const int dim = norm_dim(arg_int(info, 1, "dim"), t0.ndim(), "dim");
-  std::vector<int64_t> shape = t0.shape;
-  shape[dim] = 0;
-  for (size_t i = 0; i < ts.size(); ++i) {
-    std::string nm = "tensors[" + std::to_string(i) + "]";
-    expect_cpu(ts[i], nm.c_str());
-    expect_dtype(ts[i], t0.dtype, nm.c_str());
-    bool ok = ts[i].ndim() == t0.ndim();
-    for (int d = 0; ok && d < t0.ndim(); ++d) ok = d == dim || ts[i].shape[d] == t0.shape[d];
-    if (!ok)
-      throw ArgError(nm + ": shape " + ts[i].shape_str() + " must match tensors[0] " + t0.shape_str() +
-                     " except along dim " + std::to_string(dim));
-    shape[dim] = checked_add(shape[dim], ts[i].shape[dim], "size along dim");
-  }
+  for (size_t i = 0; i < ts.size(); ++i) expect_cpu(ts[i], ("tensors[" + std::to_string(i) + "]").c_str());
+  const std::vector<int64_t> shape = concat_shape(ts, dim);
   Tensor out = empty(shape, t0.dtype);
   const int64_t es = static_cast<int64_t>(dtype_size(t0.dtype));
   const int64_t outer = shape_product(shape, 0, dim), inner = shape_product(shape, dim + 1, static_cast<int>(shape.size())) * es;
@@ -74,13 +63,7 @@ Napi::Value SliceBackward(const Napi::CallbackInfo& info) {
   expect_cpu(dy, "dy");
   std::vector<int64_t> shape = arg_shape(info, 1, "inputShape");
   const int dim = norm_dim(arg_int(info, 2, "dim"), static_cast<int>(shape.size()), "dim");
-  int64_t start = arg_int(info, 3, "start");
-  if (start < 0) start += shape[dim];
-  bool ok = dy.ndim() == static_cast<int>(shape.size());
-  for (int d = 0; ok && d < dy.ndim(); ++d) ok = d == dim || dy.shape[d] == shape[d];
-  if (!ok || start < 0 || start + dy.shape[dim] > shape[dim])
-    throw ArgError("dy: shape " + dy.shape_str() + " at start " + std::to_string(start) + " along dim " +
-                   std::to_string(dim) + " does not fit inputShape " + shape_string(shape));
+  const int64_t start = slice_backward_start(dy, shape, dim, arg_int(info, 3, "start"));
   Tensor out = zeros(shape, dy.dtype);
   const int64_t es = static_cast<int64_t>(dtype_size(dy.dtype));
   const int64_t outer = shape_product(shape, 0, dim), inner = shape_product(shape, dim + 1, static_cast<int>(shape.size())) * es;

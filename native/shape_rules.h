@@ -1,6 +1,7 @@
 // Shape rules shared by the CPU ops (native/) and their CUDA twins (cuda/): argument checks with named errors
 // and the output shapes they imply. Device-independent, so both backends accept and refuse exactly the same input.
 #pragma once
+#include <algorithm>
 #include <initializer_list>
 #include <string>
 #include <utility>
@@ -113,6 +114,75 @@ inline SliceRange slice_range(const Tensor& x, int64_t dim_arg, int64_t start, i
   r.out = x.shape;
   r.out[r.dim] = end - start;
   return r;
+}
+
+// concat(tensors, dim): every tensor has tensors[0]'s dtype and shape except along dim. Returns the output shape.
+// The caller checks the devices first (and normalises dim with norm_dim).
+inline std::vector<int64_t> concat_shape(const std::vector<Tensor>& ts, int dim) {
+  const Tensor& t0 = ts[0];
+  std::vector<int64_t> shape = t0.shape;
+  shape[dim] = 0;
+  for (size_t i = 0; i < ts.size(); ++i) {
+    const std::string nm = "tensors[" + std::to_string(i) + "]";
+    expect_dtype(ts[i], t0.dtype, nm.c_str());
+    bool ok = ts[i].ndim() == t0.ndim();
+    for (int d = 0; ok && d < t0.ndim(); ++d) ok = d == dim || ts[i].shape[d] == t0.shape[d];
+    if (!ok)
+      throw ArgError(nm + ": shape " + ts[i].shape_str() + " must match tensors[0] " + t0.shape_str() +
+                     " except along dim " + std::to_string(dim));
+    shape[dim] = checked_add(shape[dim], ts[i].shape[dim], "size along dim");
+  }
+  return shape;
+}
+
+// sliceBackward(dy, inputShape, dim, start): where dy lands in a zero tensor of inputShape. Returns the start
+// (negative counts from the end) after checking that dy fits there; dim is already normalised.
+inline int64_t slice_backward_start(const Tensor& dy, const std::vector<int64_t>& shape, int dim, int64_t start) {
+  if (start < 0) start += shape[dim];
+  bool ok = dy.ndim() == static_cast<int>(shape.size());
+  for (int d = 0; ok && d < dy.ndim(); ++d) ok = d == dim || dy.shape[d] == shape[d];
+  if (!ok || start < 0 || start + dy.shape[dim] > shape[dim])
+    throw ArgError("dy: shape " + dy.shape_str() + " at start " + std::to_string(start) + " along dim " +
+                   std::to_string(dim) + " does not fit inputShape " + shape_string(shape));
+  return start;
+}
+
+// shortConv(x [B,T,C], w [C,W]) and its backward.
+inline void expect_conv_shapes(const Tensor& x, const Tensor& w) {
+  expect_ndim(x, 3, "x", "[B,T,C]");
+  expect_ndim(w, 2, "w", "[C,W]");
+  if (w.dim(0) != x.dim(2))
+    throw ArgError("w: expected shape [C,W] with C = " + std::to_string(x.dim(2)) + " (from x " + x.shape_str() +
+                   "), got " + w.shape_str());
+}
+
+// embeddingBackward(dOut [...ids.shape, D], ids, V): a vocabulary of at least one row.
+inline void expect_embedding_backward_shapes(const Tensor& dout, const Tensor& ids, int64_t V) {
+  if (V < 1) throw ArgError("V: expected a vocabulary size >= 1, got " + std::to_string(V));
+  if (dout.ndim() != ids.ndim() + 1 || !std::equal(ids.shape.begin(), ids.shape.end(), dout.shape.begin()))
+    throw ArgError("dOut: expected shape [...ids.shape, D] with ids " + ids.shape_str() + ", got " + dout.shape_str());
+}
+
+// sumToShape(x, shape): which dims of x survive when summing back to `shape` (right-aligned broadcasting). A size-1
+// dim of x that stays 1 counts as kept (a no-op reduction either way).
+inline std::vector<bool> sum_to_shape_keep(const Tensor& x, const std::vector<int64_t>& shape) {
+  const int nd = x.ndim(), off = nd - static_cast<int>(shape.size());
+  bool ok = off >= 0;
+  std::vector<bool> keep(nd, false);
+  for (int i = 0; ok && i < static_cast<int>(shape.size()); ++i) {
+    if (shape[i] == x.shape[i + off]) keep[i + off] = true;
+    else if (shape[i] != 1) ok = false;
+  }
+  if (!ok) throw ArgError("shape: " + shape_string(shape) + " does not broadcast to x's shape " + x.shape_str());
+  for (int i = 0; i < static_cast<int>(shape.size()); ++i)
+    if (x.shape[i + off] == 1) keep[i + off] = true;
+  return keep;
+}
+
+// argmax over the last dimension: x [...,D] with D >= 1.
+inline void expect_argmax_input(const Tensor& x) {
+  expect_min_ndim(x, 1, "x", "[...,D]");
+  if (x.dim(-1) == 0) throw ArgError("x: argmax needs a non-empty last dimension, got " + x.shape_str());
 }
 
 }  // namespace reclin

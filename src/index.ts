@@ -7,6 +7,7 @@ export * from './nn';
 export * from './recursive';
 export * from './data';
 export * from './train';
+export * from './format';
 export * from './experiment';
 export * from './tensorboard';
 export * from './hub';

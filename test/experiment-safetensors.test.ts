@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { readSafetensors, readSafetensorsHeader, writeSafetensors, float32ToBf16Bits, bf16BitsToFloat32, SafetensorsError } from '../src/experiment/safetensors';
+import { readSafetensors, readSafetensorsHeader, writeSafetensors, float32ToBf16Bits, bf16BitsToFloat32, SafetensorsError } from '../src/format/safetensors';
 import { randn, requirePython, runPython } from './helpers';
 
 function tmpdir(): string {

@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { native } from '../src/native/loader';
 import type { NativeTensor, RawBinding } from '../src/native/binding';
 import { Tensor, ops, kda, adamw } from '../src/index';
-import { writeSafetensors } from '../src/experiment/safetensors';
+import { writeSafetensors } from '../src/format/safetensors';
 
 const b: RawBinding = native();
 const raw = b as unknown as Record<string, (...a: unknown[]) => any>;

@@ -1,6 +1,7 @@
-// The mixture-of-experts FFN: native routing and routed experts (native/moe.cc) against a float64 reference
-// written here from transformers' kimi_linear router/experts, their backwards against float64 finite
-// differences, and the KimiMoE layer against transformers' KimiLinearMoE itself (outputs and gradients).
+// The mixture-of-experts FFN: native routing and routed experts (native/moe.cc) against the library's float64
+// reference (src/reference/moe.ts, after transformers' kimi_linear router/experts), their backwards against
+// float64 finite differences, and the KimiMoE layer against transformers' KimiLinearMoE itself (outputs and
+// gradients).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -10,8 +11,9 @@ import { Tensor, Var, ag, backward, getNumThreads, moe, scope, setNumThreads } f
 import { KimiMoE, type KimiMoEConfig } from '../src/nn/moe';
 import { assertClose, randn, requirePython, rmsRel, runPython } from './helpers';
 import { type F64, assertSameBits, f64, fdGrad, rand, vals } from './ops-ref';
+import { moeExperts as refExperts, moeLayer, moeRouterLogits as refLogits, moeScores as refScores, moeSelect as refSelect, moeWeights as refWeights } from '../src/reference';
 
-// ---- float64 reference -----------------------------------------------------------------------------------
+// ---- float64 reference (src/reference/moe.ts) ------------------------------------------------------------
 
 interface Route {
   topK: number;
@@ -23,58 +25,6 @@ interface Route {
 }
 
 const sig = (v: number) => 1 / (1 + Math.exp(-v));
-const silu = (v: number) => v * sig(v);
-
-function refScores(l: F64, N: number, E: number, act: Route['activation']): F64 {
-  const s = new Float64Array(N * E);
-  for (let n = 0; n < N; n++) {
-    const row = l.subarray(n * E, (n + 1) * E);
-    if (act === 'sigmoid') row.forEach((v, e) => (s[n * E + e] = sig(v)));
-    else {
-      const mx = Math.max(...row);
-      let z = 0;
-      row.forEach((v) => (z += Math.exp(v - mx)));
-      row.forEach((v, e) => (s[n * E + e] = Math.exp(v - mx) / z));
-    }
-  }
-  return s;
-}
-
-/** Order of `ids` by key descending, ties to the lower index. */
-const ranked = (ids: number[], key: (i: number) => number) => [...ids].sort((a, b) => key(b) - key(a) || a - b);
-
-/** The choice of transformers' KimiLinearTopkRouter (ties to the lower index), in float64. */
-function refSelect(s: F64, bias: F64 | null, N: number, E: number, r: Route): Int32Array {
-  const idx = new Int32Array(N * r.topK);
-  const gs = E / r.numGroups;
-  for (let n = 0; n < N; n++) {
-    const choice = (e: number) => s[n * E + e] + (bias ? bias[e] : 0);
-    let cand = [...Array(E).keys()];
-    if (r.topkGroup < r.numGroups) {
-      const gScore = (g: number) => {
-        const best = ranked([...Array(gs).keys()].map((i) => g * gs + i), choice);
-        return choice(best[0]) + choice(best[1]);
-      };
-      const groups = ranked([...Array(r.numGroups).keys()], gScore).slice(0, r.topkGroup);
-      cand = cand.filter((e) => groups.includes(Math.floor(e / gs)));
-    }
-    ranked(cand, choice)
-      .slice(0, r.topK)
-      .forEach((e, j) => (idx[n * r.topK + j] = e));
-  }
-  return idx;
-}
-
-function refWeights(s: F64, idx: Int32Array, N: number, E: number, r: Route): F64 {
-  const k = r.topK;
-  const w = new Float64Array(N * k);
-  for (let n = 0; n < N; n++) {
-    let sum = 0;
-    for (let j = 0; j < k; j++) sum += s[n * E + idx[n * k + j]];
-    for (let j = 0; j < k; j++) w[n * k + j] = (s[n * E + idx[n * k + j]] / (r.renormalize ? sum + 1e-20 : 1)) * r.scale;
-  }
-  return w;
-}
 
 interface Dims {
   N: number;
@@ -84,47 +34,10 @@ interface Dims {
   k: number;
 }
 
-/** y[n] = Σ_j w[n,j] · down_e(silu(gate_e x) · up_e x), gateUp [E,2I,d], down [E,d,I]. */
-function refExperts(x: F64, gu: F64, down: F64, idx: Int32Array, w: F64, { N, d, I, k }: Dims): F64 {
-  const y = new Float64Array(N * d);
-  const a = new Float64Array(I);
-  for (let n = 0; n < N; n++)
-    for (let j = 0; j < k; j++) {
-      const e = idx[n * k + j];
-      for (let i = 0; i < I; i++) {
-        let g = 0;
-        let u = 0;
-        for (let c = 0; c < d; c++) {
-          g += gu[(e * 2 * I + i) * d + c] * x[n * d + c];
-          u += gu[(e * 2 * I + I + i) * d + c] * x[n * d + c];
-        }
-        a[i] = silu(g) * u;
-      }
-      for (let c = 0; c < d; c++) {
-        let o = 0;
-        for (let i = 0; i < I; i++) o += down[(e * d + c) * I + i] * a[i];
-        y[n * d + c] += w[n * k + j] * o;
-      }
-    }
-  return y;
-}
-
-function refLogits(x: F64, wr: F64, N: number, d: number, E: number): F64 {
-  const l = new Float64Array(N * E);
-  for (let n = 0; n < N; n++)
-    for (let e = 0; e < E; e++) {
-      let s = 0;
-      for (let c = 0; c < d; c++) s += x[n * d + c] * wr[e * d + c];
-      l[n * E + e] = s;
-    }
-  return l;
-}
-
-/** The whole routed layer in float64: [x, routerWeight, gateUp, down] -> y. */
+/** The whole routed layer in float64: [x, routerWeight, gateUp, down] -> y (the shape fdGrad wants). */
 function refMoe(xs: F64[], bias: F64 | null, D: Dims, r: Route): { y: F64; idx: Int32Array } {
-  const s = refScores(refLogits(xs[0], xs[1], D.N, D.d, D.E), D.N, D.E, r.activation);
-  const idx = refSelect(s, bias, D.N, D.E, r);
-  return { y: refExperts(xs[0], xs[2], xs[3], idx, refWeights(s, idx, D.N, D.E, r), D), idx };
+  const { y, indices } = moeLayer({ x: xs[0], routerWeight: xs[1], gateUp: xs[2], down: xs[3], bias }, D, r);
+  return { y, idx: indices };
 }
 
 /** Smallest gap between the last chosen and the best unchosen candidate (finite differences need it > h). */

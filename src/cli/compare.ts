@@ -3,7 +3,8 @@
 import type { Command } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readMetrics, readRunStatus, writeFileAtomic } from '../experiment';
+import { readMetrics, readRunStatus } from '../experiment';
+import { writeFileAtomic } from '../format';
 import { compareChecks, renderChecks } from './compare-checks';
 import { flatten, renderHtml, renderText, type RunSummary } from './compare-report';
 import { buildGroupedReport, groupByFields, renderGroupedHtml, renderGroupedText, type GroupedReport } from './compare-stats';

@@ -12,7 +12,8 @@
 import type { Command } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadRecursiveConfig, parseRunConfig, readMetrics, writeJsonAtomic, type Phase } from '../experiment';
+import { loadRecursiveConfig, parseRunConfig, readMetrics, type Phase } from '../experiment';
+import { writeJsonAtomic } from '../format';
 import { CliError } from './errors';
 import { intArg } from './options';
 import { parseSeeds } from '../sweep/grid';

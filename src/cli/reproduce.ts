@@ -5,7 +5,8 @@
 import type { Command } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { listCheckpoints, loadRecursiveConfig, loadRunConfig, readMetrics, sha256File } from '../experiment';
+import { listCheckpoints, loadRecursiveConfig, loadRunConfig, readMetrics } from '../experiment';
+import { sha256File } from '../format';
 import { CliError } from './errors';
 import { redactArgv } from './run-config';
 import { requireExperimentDir } from './run-dir';

@@ -3,8 +3,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { JsonlSource, TaskSource, TextFileSource, hasTokenizerFiles, loadTokenizer, makeTask, mixSeed, type Example, type ExampleSource, type RoleOverrides, type TaskSpec, type Tokenizer } from '../data';
-import { CheckpointError, listCheckpoints, loadRunConfig, verifyCheckpoint, writeJsonAtomic, type RecursiveConfig, type RunConfig } from '../experiment';
-import { tempPathFor } from '../experiment/atomic';
+import { CheckpointError, listCheckpoints, loadRunConfig, verifyCheckpoint, type RecursiveConfig, type RunConfig } from '../experiment';
+import { writeJsonAtomic } from '../format';
+import { tempPathFor } from '../format/atomic';
 import { resolveCheckpoint } from '../experiment/checkpoint';
 import { KimiLinearLM, loadModel, loadModelConfig, type ModelConfig } from '../nn';
 import { tokenizerProblems } from '../tokenizer';

@@ -6,7 +6,7 @@ import { Option, type Command } from 'commander';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { writeJsonAtomic } from '../experiment';
+import { writeJsonAtomic } from '../format';
 import { CliError } from './errors';
 import { intArg } from './options';
 import { addRunFlags, redactArgv, resolveRunFlags, type RunFlags } from './run-config';

@@ -5,8 +5,8 @@
 // a folder named step_* is always complete. Loading verifies every checksum and names a corrupt file.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fsyncDir, readJsonIfExists, sha256File, writeJsonAtomic } from './atomic';
-import { readSafetensors, writeSafetensors, type TensorData, type TensorEntry } from './safetensors';
+import { fsyncDir, readJsonIfExists, sha256File, writeJsonAtomic } from '../format/atomic';
+import { readSafetensors, writeSafetensors, type TensorData, type TensorEntry } from '../format/safetensors';
 
 export const CHECKPOINTS_DIR = 'checkpoints';
 export const CHECKPOINT_METADATA = 'checkpoint_metadata.json';

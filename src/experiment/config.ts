@@ -235,6 +235,8 @@ export type RunConfigInput = z.input<typeof RunConfigSchema>;
 
 function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';
+  // JSON.stringify throws on a BigInt: name it instead of calling it a nested object.
+  if (typeof v === 'bigint') return `${v}n (a bigint, not JSON-serialisable)`;
   let s: string;
   try {
     s = JSON.stringify(v);

@@ -1,4 +1,4 @@
-// Experiment tracking: config schemas, tracker, checkpoints (safetensors), model card.
+// Experiment tracking: config schemas, tracker, checkpoints (safetensors, via ../format), model card.
 //
 //   const tr = await ExperimentTracker.create({ name, dir, description, recursiveConfig, runConfig, modelConfig });
 //   tr.logMetrics({ 'train/loss': 1.2 }, step);            // metrics/metrics.jsonl + TensorBoard (logs/)
@@ -15,9 +15,6 @@
 // Read-only helpers for other commands: readRunStatus (stale `running` detection), listExperiments,
 // readCheckpoint(dir, step | 'latest' | 'best'), summarizeRunDir, createModelCardForRun, addNoteToRun (also while
 // the run trains: see notes.ts), readRunMetadata.
-export { writeSafetensors, readSafetensors, readSafetensorsHeader, toTensorData, tensorDataToFloat32, float32ToBf16Bits, bf16BitsToFloat32, SafetensorsError, SAFETENSORS_DTYPES } from './safetensors';
-export type { SafetensorsDType, TensorData, TensorEntry, TensorArray, SafetensorsHeaderEntry } from './safetensors';
-export { writeFileAtomic, writeJsonAtomic, sha256File } from './atomic';
 export { RecursiveConfigSchema, RunConfigSchema, parseRecursiveConfig, parseRunConfig, loadRecursiveConfig, loadRunConfig, ConfigError, PHASES, CORRUPTION_SCHEDULES, CACHE_RESET_POLICIES } from './config';
 export type { RecursiveConfig, RecursiveConfigInput, RunConfig, RunConfigInput, Phase } from './config';
 export { formatProblems } from './config';

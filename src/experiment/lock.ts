@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fsyncDir } from './atomic';
+import { fsyncDir } from '../format/atomic';
 
 export const LOCK_FILE = '.lock';
 

@@ -8,7 +8,7 @@
 // reader — ours, pandas, TensorBoard — sees one clean history with no duplicate steps.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from './atomic';
+import { writeFileAtomic } from '../format/atomic';
 import { decodeEvent, encodeEvent } from '../tensorboard/event';
 import { encodeRecord, scanRecords } from '../tensorboard/record';
 import { eventFiles } from '../tensorboard';

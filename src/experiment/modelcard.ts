@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RecursiveConfig, RunConfig } from './config';
-import type { ExperimentMetadata } from './tracker';
+import type { ExperimentMetadata } from './run-metadata';
 
 export interface ModelCardInput {
   meta: ExperimentMetadata;

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { readJsonIfExists } from './atomic';
+import { readJsonIfExists } from '../format/atomic';
 import { ownerAlive } from './lock';
 import { readMetrics } from './metrics';
 

@@ -1,5 +1,5 @@
 // The typed raw binding: exactly what the addon exports (native/*.cc; the CUDA build adds the *Cuda twins of
-// cuda/*.cu and the runtime exports). User-facing classes wrap these (src/tensor, src/ops). An op file that
+// cuda/*.cu and the runtime exports). User-facing classes wrap these (src/storage, src/ops). An op file that
 // adds a RECLIN_EXPORT adds its signature here; test/fuzz-native-child.ts attacks every one of them.
 
 export type DTypeName = 'f32' | 'i32' | 'bf16';

@@ -1,6 +1,6 @@
 // The one place that decides which kernels run for a device: CPU ops are the addon's exports by name (native/*.cc),
-// CUDA ops their `${name}Cuda` twins (cuda/*.cu), present only in a CUDA build. ops/native-call.ts, ops/kda.ts,
-// optim/adamw.ts and the device-aware helpers below all route through kernelFor().
+// CUDA ops their `${name}Cuda` twins (cuda/*.cu), present only in a CUDA build. Every op (KDA and AdamW included)
+// reaches it through kernelForArgs() in ops/native-call.ts, which picks the device; the helpers below use it too.
 import { ensureGemmBackend } from './cublas';
 import { findOp, loadAddon, native } from './loader';
 

@@ -14,8 +14,8 @@
 // loads. Each file is written atomically; the index last.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic, writeJsonAtomic } from '../experiment/atomic';
-import { type SafetensorsHeaderEntry, type TensorEntry, readSafetensorsHeader, tensorDataToFloat32, writeSafetensors } from '../experiment/safetensors';
+import { writeFileAtomic, writeJsonAtomic } from '../format/atomic';
+import { type SafetensorsHeaderEntry, type TensorEntry, readSafetensorsHeader, tensorDataToFloat32, writeSafetensors } from '../format/safetensors';
 import { type Device, type Parameter, Tensor } from '../tensor';
 import { loadModelConfig } from './config';
 import { KimiLinearLM, type ModelOptions } from './model';

@@ -1,4 +1,4 @@
-import type { Tensor } from '../tensor/tensor';
+import type { Tensor } from '../storage/tensor';
 import { call, callMulti } from './native-call';
 
 /** Causal depthwise conv over time: y[b,t,c] = sum_j w[c,j] * x[b, t-W+1+j, c] (zeros before t = 0). */

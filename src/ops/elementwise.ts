@@ -1,4 +1,4 @@
-import { Tensor } from '../tensor/tensor';
+import { Tensor } from '../storage/tensor';
 import { call, callRaw } from './native-call';
 
 /** a + b with numpy broadcasting. */

@@ -1,4 +1,4 @@
-import type { Tensor } from '../tensor/tensor';
+import type { Tensor } from '../storage/tensor';
 import { call } from './native-call';
 
 /** Rows of weight [V,D] picked by i32 ids [...] -> [...,D]. */

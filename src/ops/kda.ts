@@ -7,8 +7,8 @@
 // Per step: S = diag(exp(g_t))·S; e = v_t − Sᵀk_t; S += beta_t·k_t·eᵀ; o_t = scale·Sᵀq_t (read after the write).
 // q and k are used as given (the KDA layer L2-normalises them before calling this).
 import type { NativeTensor } from '../native/binding';
-import { kernelFor } from '../native/route';
-import { Tensor } from '../tensor/tensor';
+import { kernelForArgs } from './native-call';
+import { Tensor } from '../storage/tensor';
 
 export interface KdaForwardOptions {
   /** Multiplies q; defaults to K^-1/2. */
@@ -77,16 +77,10 @@ function rawOpts(opts: KdaBackwardOptions): RawOpts {
   return out;
 }
 
-// q's device picks the kernels (native/route.ts: native/kda.cc or cuda/kda.cu, same arguments); the native side
-// checks that every other tensor is on it.
-function deviceOf(q: unknown): string {
-  return q instanceof Tensor && !q.disposed ? q.device : 'cpu';
-}
-
 export const kda = {
   /** Chunked KDA forward: the outputs o [B,T,H,V] and the final state [B,H,K,V]. */
   forward(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor, opts: KdaForwardOptions = {}): KdaForwardResult {
-    const r = kernelFor<RawForward>('kdaForward', deviceOf(q))(handle(q, 'q'), handle(k, 'k'), handle(v, 'v'), handle(g, 'g'), handle(beta, 'beta'), rawOpts(opts));
+    const r = kernelForArgs<RawForward>('kdaForward', [q])(handle(q, 'q'), handle(k, 'k'), handle(v, 'v'), handle(g, 'g'), handle(beta, 'beta'), rawOpts(opts));
     return { o: Tensor.wrap(r.o), finalState: Tensor.wrap(r.finalState) };
   },
 
@@ -95,7 +89,7 @@ export const kda = {
    * L(o, finalState) given dO = ∂L/∂o and optionally dFinalState = ∂L/∂finalState.
    */
   backward(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor, dO: Tensor, opts: KdaBackwardOptions = {}): KdaBackwardResult {
-    const r = kernelFor<RawBackward>('kdaBackward', deviceOf(q))(
+    const r = kernelForArgs<RawBackward>('kdaBackward', [q])(
       handle(q, 'q'),
       handle(k, 'k'),
       handle(v, 'v'),

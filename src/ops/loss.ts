@@ -1,4 +1,4 @@
-import type { Tensor } from '../tensor/tensor';
+import type { Tensor } from '../storage/tensor';
 import { call, callMulti } from './native-call';
 
 export interface CrossEntropyOptions {

@@ -4,7 +4,7 @@
 // Layouts: logits, scores [N,E]; weights [N,k] f32 and indices [N,k] i32 (slot j of token n); x, y [N,d];
 // gateUp [E,2I,d] (per expert the gate rows 0..I-1 over the up rows I..2I-1, as transformers'
 // experts.gate_up_proj); down [E,d,I] (experts.down_proj).
-import type { Tensor } from '../tensor/tensor';
+import type { Tensor } from '../storage/tensor';
 import { call, callMulti } from './native-call';
 
 export interface MoeRouteOptions {

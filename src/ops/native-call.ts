@@ -2,7 +2,7 @@
 // shapes and dtypes and names the offending argument in its error.
 import type { NativeTensor } from '../native/binding';
 import { kernelFor } from '../native/route';
-import { Tensor } from '../tensor/tensor';
+import { Tensor } from '../storage/tensor';
 
 /** The device of the first live Tensor among the arguments (also inside arrays); 'cpu' when there is none. */
 export function deviceOfArgs(args: unknown[]): string {
@@ -13,15 +13,18 @@ export function deviceOfArgs(args: unknown[]): string {
   return 'cpu';
 }
 
-/** The raw op for these arguments: the kernels of the first tensor's device (native/route.ts decides). */
-function resolve(name: string, args: unknown[]): (...a: unknown[]) => unknown {
-  return kernelFor<(...a: unknown[]) => unknown>(name, deviceOfArgs(args));
+/**
+ * The raw op for these arguments: the kernels of the first live tensor's device (native/route.ts maps a device to
+ * its kernels). Every op routes through here, so one rule picks the device; the native side checks the others.
+ */
+export function kernelForArgs<F extends (...a: any[]) => any = (...a: unknown[]) => unknown>(name: string, args: unknown[]): F {
+  return kernelFor<F>(name, deviceOfArgs(args));
 }
 
 /** Calls a raw op; Tensor arguments (also inside arrays) become handles. */
 export function callRaw(name: string, ...args: unknown[]): any {
   const conv = args.map((a) => (a instanceof Tensor ? a.handle : Array.isArray(a) ? a.map((x) => (x instanceof Tensor ? x.handle : x)) : a));
-  return resolve(name, args)(...conv);
+  return kernelForArgs(name, args)(...conv);
 }
 
 /** Calls a raw op that returns one tensor handle. */

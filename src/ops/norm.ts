@@ -1,4 +1,4 @@
-import type { Tensor } from '../tensor/tensor';
+import type { Tensor } from '../storage/tensor';
 import { call, callMulti } from './native-call';
 
 /** RMSNorm over the last dimension: y = x / sqrt(mean(x^2) + eps) * weight; rstd [...] is kept for backward. */

@@ -1,6 +1,6 @@
 import type { NativeTensor } from '../native/binding';
 import { backendOf } from '../native/route';
-import { Tensor } from '../tensor/tensor';
+import { Tensor } from '../storage/tensor';
 import { call, callRaw, deviceOfArgs } from './native-call';
 
 export interface ReduceOptions {

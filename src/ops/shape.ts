@@ -1,4 +1,4 @@
-import type { Tensor } from '../tensor/tensor';
+import type { Tensor } from '../storage/tensor';
 import { call } from './native-call';
 
 /** Joins tensors along dim (all other dimensions equal). */

@@ -2,8 +2,8 @@
 // has the exact formula). The caller owns the optimizer state: m and v start as zeros shaped like each param,
 // and `step` counts updates from 1.
 import type { NativeTensor } from '../native/binding';
-import { kernelFor } from '../native/route';
-import { Tensor } from '../tensor/tensor';
+import { kernelForArgs } from '../ops/native-call';
+import { Tensor } from '../storage/tensor';
 
 export interface AdamWOptions {
   /** learning rate, >= 0 */
@@ -66,7 +66,7 @@ export const adamw = {
     for (const [list, name] of [[g, 'grads'], [mh, 'm'], [vh, 'v']] as const) {
       if (list.length !== p.length) throw new RangeError(`${name}: expected ${p.length} tensors (one per param), got ${list.length}`);
     }
-    // One device per call, params[0]'s (native/route.ts picks its kernel); the native side checks every tensor.
-    kernelFor<RawStep>('adamwStep', params.length > 0 ? params[0].device : 'cpu')(p, g, mh, vh, checkOptions(opts));
+    // One device per call, params[0]'s (the ops' rule, ops/native-call.ts); the native side checks every tensor.
+    kernelForArgs<RawStep>('adamwStep', [params])(p, g, mh, vh, checkOptions(opts));
   },
 };

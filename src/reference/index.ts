@@ -2,3 +2,4 @@
 // exported so users can check a kernel on their own inputs (`import { reference } from 'reclin'`).
 export { kdaForward, kdaBackward, type KdaReferenceInputs } from './kda';
 export { adamwStep, type AdamWReferenceHyper } from './adamw';
+export { moeRouterLogits, moeScores, moeSelect, moeWeights, moeRoute, moeExperts, moeLayer, type MoeReferenceRoute } from './moe';

@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../experiment';
+import { writeFileAtomic } from '../format';
 import { CliError } from '../cli/errors';
 import type { Manifest } from './manifest';
 

@@ -9,8 +9,8 @@
 // Intermediate gradients are freed as soon as they are consumed (reference counted, since pass-through
 // functions like add or reshape hand the same tensor to several inputs).
 import { ops } from '../ops';
-import { keep } from './scope';
-import { type Device, Tensor } from './tensor';
+import { keep } from '../storage/scope';
+import { type Device, Tensor } from '../storage/tensor';
 
 /** A recorded operation: its inputs and how to map the output's gradient to theirs. */
 export interface Node {

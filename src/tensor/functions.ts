@@ -4,7 +4,7 @@
 // Tensors. Dims may be negative (counted from the end).
 import { kda as kdaOps, moe as moeOps, type MoeRouteOptions, ops } from '../ops';
 import { Var, record, zerosOn } from './autograd';
-import { Tensor } from './tensor';
+import { Tensor } from '../storage/tensor';
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);

@@ -3,7 +3,7 @@
 // A checkpoint's model record holds the base weights (HF names) and, for recursive phases, the sidecar and
 // LoRA tensors (refine.*, boundary.*, latent.*, *.lora_A/B.weight) beside them.
 import type { LoadedCheckpoint } from '../experiment/checkpoint';
-import { tensorDataToFloat32 } from '../experiment/safetensors';
+import { tensorDataToFloat32 } from '../format/safetensors';
 import type { ExperimentTracker } from '../experiment/tracker';
 import { Tensor } from '../tensor';
 import type { TrainerHooks, TrainerState } from './trainer';

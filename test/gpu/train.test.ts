@@ -10,7 +10,7 @@ import { KimiLinearLM } from '../../src/nn';
 import { Trainer } from '../../src/train';
 import { TaskSource } from '../../src/data';
 import { Tensor, scope } from '../../src';
-import { writeSafetensors } from '../../src/experiment';
+import { writeSafetensors } from '../../src/format';
 import { CFG, recursiveSettings, trainerConfig, task } from '../recursive-fixtures';
 
 type Phase = 'baseline' | 'a' | 'c';

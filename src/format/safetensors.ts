@@ -7,7 +7,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Tensor } from '../tensor';
+import type { Tensor } from '../storage/tensor';
 import { fsyncDir, tempPathFor } from './atomic';
 
 export type SafetensorsDType = 'F64' | 'F32' | 'BF16' | 'F16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'U16' | 'BOOL';
