@@ -3,7 +3,7 @@
 #   node scripts/build-native.js --force --cuda --arch=90 --out=build-cuda && node scripts/build-ts.js && bash scripts/gpu-pack.sh
 # then run on the device with carry [".device", "build-cuda/Release", "dist"]:
 #   mkdir -p /tmp/bin && xz -dc .device/node.xz > /tmp/bin/node && chmod +x /tmp/bin/node && export PATH=/tmp/bin:$PATH && bash scripts/gpu-check.sh
-# Runs every test/gpu test with the CUDA binary, a 200-step `reclin run --device cuda` (fp32 and bf16) against the same
+# Runs every test/gpu test with the CUDA binary (test/gpu/moe.test.ts: the MoE ops and a few kimi-tiny steps against the CPU), a 200-step `reclin run --device cuda` (fp32 and bf16) against the same
 # run on the CPU, then the benchmark (ours: bench/gpu.ts; peers: bench/peers.py with
 # flash-linear-attention's chunk_kda, torch fused AdamW and the copy bandwidth) and prints a short table last.
 # Kernel values and barriers are already checked on the CPU in CI (test/cuda-emu.test.ts: real threads per block
