@@ -91,6 +91,8 @@ for (const s of [[8,4096,16,128],[1,16384,16,128],[4,2048,32,64]]) {
   const cell = (impl) => { const r = kda.find((x) => x.impl.startsWith(impl) && key(x.shape) === key(s)) || {}; return `${f(r.fwd_ms)} / ${f(r.fwd_bwd_ms)}`.padEnd(24); };
   console.log(`(${key(s)})`.padEnd(24) + cell("reclin cuda bf16") + cell("reclin cuda f32") + cell("fla"));
 }
+for (const r of rows.filter((r) => r.what === "moe"))
+  console.log(`MoE (N,d,E,k,I = ${key(r.shape)}) fwd / fwd+bwd ms, ${r.impl}: ${f(r.fwd_ms)} / ${f(r.fwd_bwd_ms)}`);
 const copy = rows.find((r) => r.what === "copy");
 for (const r of rows.filter((r) => r.what === "adamw"))
   console.log(`AdamW 1e8 ${r.impl}: ${f(r.ms)} ms, ${f(r.gbs)} GB/s` + (copy ? ` = ${(100 * r.gbs / copy.gbs).toFixed(0)}% of copy (${f(copy.gbs)} GB/s)` : ""));
