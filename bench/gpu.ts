@@ -1,8 +1,9 @@
 // Our side of the GPU benchmark (scripts/gpu-check.sh): CUDA KDA forward and forward+backward
 // at the issue's shapes, and fused AdamW at 1e8 parameters. Wall-clock per call after a warm-up, with a device
 // synchronisation before and after; median of the repetitions. Prints one JSON line per measurement.
-// KDA runs with bf16 storage of q, k, v, beta, dO (as the peer) and with f32 storage.
-import { Tensor, adamw, kda, ops } from '../src';
+// KDA runs with bf16 storage of q, k, v, beta, dO (as the peer) and with f32 storage. MoE: routing + routed experts
+// (fp32) at one mid-sized layer shape, beside bench/peers.py's torch per-expert loop at the same shape.
+import { Tensor, adamw, kda, moe, ops } from '../src';
 import { native } from '../src/native/loader';
 
 const sync = () => (native() as unknown as { cudaSynchronize(d: number): void }).cudaSynchronize(0);
@@ -100,6 +101,30 @@ function benchKda(B: number, T: number, H: number, D: number, dtype: 'bf16' | 'f
   const gbs = (7 * 4 * parts * each) / (ms * 1e-3) / 1e9;
   emit({ what: 'adamw', impl: 'reclin cuda fused', params: parts * each, ms, gbs });
   [...p, ...gr, ...m, ...v].forEach((t) => t.dispose());
+}
+
+{
+  // tokens, hidden, experts, experts per token, expert width (sigmoid router, renormalised, one group)
+  const [N, d, E, k, I] = [4096, 1024, 64, 6, 512];
+  const up = (a: Float32Array, shape: number[]) => Tensor.from(a, shape).to('cuda');
+  const logits = up(fill(N * E, 11, -2, 2), [N, E]), x = up(fill(N * d, 12, -1, 1), [N, d]);
+  const gu = up(fill(E * 2 * I * d, 13, -0.03, 0.03), [E, 2 * I, d]), dn = up(fill(E * d * I, 14, -0.04, 0.04), [E, d, I]);
+  const dy = up(fill(N * d, 15, -1, 1), [N, d]);
+  const opts = { topK: k, renormalize: true, scale: 1 };
+  const fwd = time(() => {
+    const r = moe.route(logits, null, opts);
+    const e = moe.experts(x, gu, dn, r.indices, r.weights);
+    return [r.weights, r.indices, r.scores, e.y, e.h, e.ye];
+  }, reps);
+  const fwdBwd = time(() => {
+    const r = moe.route(logits, null, opts);
+    const e = moe.experts(x, gu, dn, r.indices, r.weights);
+    const g = moe.expertsBackward(dy, x, gu, dn, r.indices, r.weights, e.h, e.ye);
+    const dl = moe.routeBackward(g.dWeights, r.scores, r.indices, opts);
+    return [r.weights, r.indices, r.scores, e.y, e.h, e.ye, g.dx, g.dGateUp, g.dDown, g.dWeights, dl];
+  }, reps);
+  emit({ what: 'moe', impl: 'reclin cuda f32', shape: [N, d, E, k, I], fwd_ms: fwd, fwd_bwd_ms: fwdBwd });
+  [logits, x, gu, dn, dy].forEach((t) => t.dispose());
 }
 
 for (const [B, T, H, D] of shapes) for (const dtype of ['bf16', 'f32'] as const) benchKda(B, T, H, D, dtype);

@@ -78,6 +78,46 @@ def kda(warm_only=False):
         torch.cuda.empty_cache()
 
 
+def moe():
+    # The same layer as bench/gpu.ts in eager torch fp32, grouped as transformers' eager experts do: a sigmoid
+    # router's top-k (renormalised), the assignments sorted by expert, one matmul pair per expert, then the weighted
+    # rows added back per token (index_add_).
+    N, d, E, k, I = 4096, 1024, 64, 6, 512
+    dev = "cuda"
+    logits = (torch.rand(N, E, device=dev) * 4 - 2).requires_grad_()
+    x = (torch.rand(N, d, device=dev) * 2 - 1).requires_grad_()
+    gate_up = ((torch.rand(E, 2 * I, d, device=dev) * 2 - 1) * 0.03).requires_grad_()
+    down = ((torch.rand(E, d, I, device=dev) * 2 - 1) * 0.04).requires_grad_()
+    dy = torch.rand(N, d, device=dev) * 2 - 1
+
+    def layer():
+        s = logits.sigmoid()
+        _, idx = s.topk(k, dim=-1)
+        w = s.gather(1, idx)
+        w = w / (w.sum(-1, keepdim=True) + 1e-20)
+        flat = idx.reshape(-1)
+        order = flat.argsort(stable=True)
+        counts = torch.bincount(flat, minlength=E).tolist()
+        tok = order // k
+        outs = []
+        for e, seg in enumerate(x[tok].split(counts)):
+            if seg.shape[0] == 0:
+                continue
+            h = seg @ gate_up[e].T
+            outs.append((F.silu(h[:, :I]) * h[:, I:]) @ down[e].T)
+        ye = torch.cat(outs) * w.reshape(-1)[order, None]
+        return torch.zeros(N, d, device=dev).index_add_(0, tok, ye)
+
+    def fwd():
+        with torch.no_grad():
+            layer()
+
+    def fwd_bwd():
+        layer().backward(dy)
+
+    emit(what="moe", impl="torch eager per-expert fp32", shape=[N, d, E, k, I], fwd_ms=timed(fwd), fwd_bwd_ms=timed(fwd_bwd))
+
+
 if __name__ == "__main__":
     if "--warm" in sys.argv:
         kda(warm_only=True)
@@ -85,6 +125,7 @@ if __name__ == "__main__":
     emit(what="device", name=torch.cuda.get_device_name(0))
     copy_bandwidth()
     adamw()
+    moe()
     if os.environ.get("RECLIN_SKIP_FLA") != "1":
         try:
             kda()

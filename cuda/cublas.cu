@@ -181,6 +181,13 @@ bool cublas_gemm(const CublasGemm& g, int device, cudaStream_t st) {
   const size_t ws = s.workspace[device] ? kWorkspace : 0;
   ok = ok && s.pref_create(&pref) == CUBLAS_STATUS_SUCCESS;
   ok = ok && s.pref_set(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws) == CUBLAS_STATUS_SUCCESS;
+  // the operands' real alignment (cublas_plan.h), so the heuristic picks no algorithm that needs more
+  const uint32_t al_first = lt_alignment(p.first.p, p.first.stride, p.batch), al_second = lt_alignment(p.second.p, p.second.stride, p.batch),
+                 al_d = lt_alignment(p.d, p.stride_d, p.batch);
+  ok = ok && s.pref_set(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_first, sizeof al_first) == CUBLAS_STATUS_SUCCESS;
+  ok = ok && s.pref_set(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_second, sizeof al_second) == CUBLAS_STATUS_SUCCESS;
+  ok = ok && s.pref_set(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_d, sizeof al_d) == CUBLAS_STATUS_SUCCESS;
+  ok = ok && s.pref_set(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_d, sizeof al_d) == CUBLAS_STATUS_SUCCESS;
   cublasLtMatmulHeuristicResult_t heur{};
   int found = 0;
   ok = ok && s.heuristic(s.handle[device], desc, lb, la, lc, lc, pref, 1, &heur, &found) == CUBLAS_STATUS_SUCCESS && found > 0;

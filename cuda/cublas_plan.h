@@ -46,6 +46,16 @@ inline LtPlan lt_plan(const CublasGemm& g) {
   return p;
 }
 
+// The buffer alignment cuBLASLt may assume for an operand (CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_*_BYTES, 256 unless
+// told): the largest power of two, at most 256, dividing its address and, when batched, its batch stride in bytes.
+// Whole tensors from the allocator are 256-aligned, but a block of rows of one (an expert's segment in moe.cu) or
+// the later matrices of a batch start anywhere a float may.
+inline uint32_t lt_alignment(const void* p, int64_t stride, int64_t batch) {
+  const uint64_t bits = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)) |
+                        (batch > 1 ? static_cast<uint64_t>(stride) * sizeof(float) : 0) | 256u;
+  return static_cast<uint32_t>(bits & (~bits + 1));
+}
+
 // A shared B with an untransposed A is one taller GEMM (A's batches are contiguous rows, as are C's).
 inline CublasGemm fold_shared_b(CublasGemm g, bool shared_b) {
   if (shared_b && !g.ta && g.batch > 1) {

@@ -17,6 +17,9 @@ enum CheckCode : int {
   kCheckTargetsBackward = 4,  // the same in crossEntropyBackward
   kCheckIdsForward = 5,       // embedding id outside [0, V) (limit V)
   kCheckIdsBackward = 6,      // the same in embeddingBackward
+  kCheckMoeIndicesRouteBackward = 7,    // an expert index outside [0, E) in moeRouteBackward (limit E)
+  kCheckMoeIndicesExperts = 8,          // the same in moeExperts
+  kCheckMoeIndicesExpertsBackward = 9,  // the same in moeExpertsBackward
 };
 
 struct CheckDims {

@@ -9,6 +9,7 @@
 
 #include "cublas.cuh"
 #include "cuda_util.cuh"
+#include "gemm.cuh"
 
 namespace reclin {
 namespace {
@@ -53,4 +54,18 @@ Napi::Value MatmulCuda(const Napi::CallbackInfo& info) {
 RECLIN_EXPORT("matmulCuda", MatmulCuda)
 
 }  // namespace
+
+void gemm_cuda(const float* A, const float* B, float* C, int64_t M, int64_t N, int64_t K, bool ta, bool tb, float alpha,
+               int device, cudaStream_t st) {
+  if (M == 0 || N == 0) return;
+  if (cublas_gemm({A, B, C, M, N, K, ta, tb, alpha, 1, M * K, K * N, M * N}, device, st)) {
+    launch_check("cublasLtMatmul");
+    return;
+  }
+  dim3 grid(static_cast<unsigned>((N + BN - 1) / BN), static_cast<unsigned>((M + BM - 1) / BM), 1);
+  if (grid.y > 65535) throw ArgError("gemm: M = " + std::to_string(M) + " is above the 4194240 rows the cuda GEMM supports");
+  gemm_kernel<<<grid, 256, 0, st>>>(A, B, C, M, N, K, ta ? M : K, tb ? K : N, ta, tb, alpha, M * K, K * N, M * N, 1);
+  launch_check("gemm_kernel");
+}
+
 }  // namespace reclin

@@ -213,6 +213,14 @@ std::string check_message(const CheckRecord& r, int device) {
     case kCheckIdsBackward:
       return std::string(r.code == kCheckIdsForward ? "embedding" : "embeddingBackward") + ": ids: id " + v + " at position " +
              coords(r) + " is out of range [0, " + std::to_string(r.limit) + ")" + where;
+    case kCheckMoeIndicesRouteBackward:
+    case kCheckMoeIndicesExperts:
+    case kCheckMoeIndicesExpertsBackward:
+      return std::string(r.code == kCheckMoeIndicesRouteBackward ? "moeRouteBackward"
+                         : r.code == kCheckMoeIndicesExperts     ? "moeExperts"
+                                                                 : "moeExpertsBackward") +
+             ": indices: entry " + std::to_string(r.index) + " is " + v + ", expected an expert index in 0.." +
+             std::to_string(r.limit - 1) + where;
     default:
       return "a device-side check (code " + std::to_string(r.code) + ") failed" + where;
   }

@@ -3,7 +3,7 @@
 #   node scripts/build-native.js --force --cuda --arch=90 --out=build-cuda && node scripts/build-ts.js && bash scripts/gpu-pack.sh
 # then run on the device with carry [".device", "build-cuda/Release", "dist"]:
 #   mkdir -p /tmp/bin && xz -dc .device/node.xz > /tmp/bin/node && chmod +x /tmp/bin/node && export PATH=/tmp/bin:$PATH && bash scripts/gpu-check.sh
-# Runs every test/gpu test with the CUDA binary, a 200-step `reclin run --device cuda` (fp32 and bf16) against the same
+# Runs every test/gpu test with the CUDA binary (test/gpu/moe.test.ts: the MoE ops and a few kimi-tiny steps against the CPU), a 200-step `reclin run --device cuda` (fp32 and bf16) against the same
 # run on the CPU, then the benchmark (ours: bench/gpu.ts; peers: bench/peers.py with
 # flash-linear-attention's chunk_kda, torch fused AdamW and the copy bandwidth) and prints a short table last.
 # Kernel values and barriers are already checked on the CPU in CI (test/cuda-emu.test.ts: real threads per block
@@ -91,6 +91,8 @@ for (const s of [[8,4096,16,128],[1,16384,16,128],[4,2048,32,64]]) {
   const cell = (impl) => { const r = kda.find((x) => x.impl.startsWith(impl) && key(x.shape) === key(s)) || {}; return `${f(r.fwd_ms)} / ${f(r.fwd_bwd_ms)}`.padEnd(24); };
   console.log(`(${key(s)})`.padEnd(24) + cell("reclin cuda bf16") + cell("reclin cuda f32") + cell("fla"));
 }
+for (const r of rows.filter((r) => r.what === "moe"))
+  console.log(`MoE (N,d,E,k,I = ${key(r.shape)}) fwd / fwd+bwd ms, ${r.impl}: ${f(r.fwd_ms)} / ${f(r.fwd_bwd_ms)}`);
 const copy = rows.find((r) => r.what === "copy");
 for (const r of rows.filter((r) => r.what === "adamw"))
   console.log(`AdamW 1e8 ${r.impl}: ${f(r.ms)} ms, ${f(r.gbs)} GB/s` + (copy ? ` = ${(100 * r.gbs / copy.gbs).toFixed(0)}% of copy (${f(copy.gbs)} GB/s)` : ""));

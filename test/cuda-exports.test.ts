@@ -21,7 +21,7 @@ const routed = [
   'cast', 'concat', 'copy', 'copyInPlace', 'crossEntropy', 'crossEntropyBackward', 'embedding', 'embeddingBackward', 'l2norm',
   'l2normBackward', 'matmul', 'rmsnorm', 'rmsnormBackward', 'scaleInPlace', 'shortConv', 'shortConvBackward', 'slice',
   'sliceBackward', 'softmax', 'sumDims', 'sumSquares', 'sumToShape', 'swiglu', 'swigluBackward', 'transpose', 'unary',
-  'kdaForward', 'kdaBackward', 'adamwStep',
+  'kdaForward', 'kdaBackward', 'adamwStep', 'moeRoute', 'moeRouteBackward', 'moeExperts', 'moeExpertsBackward',
 ];
 
 test('the CUDA binary has a Cuda twin for every routed op', { skip }, () => {
@@ -45,6 +45,12 @@ test('the CUDA twins refuse cpu tensors by argument name, without a GPU', { skip
   assert.throws(() => b.transposeCuda(t([2, 3]), 0, 1), /x: expected a cuda tensor/);
   assert.throws(() => b.clipGradNormCuda([t([3])], 1), /grads\[0\]: expected a cuda tensor, got one on cpu/);
   assert.throws(() => b.sumSquaresCuda([t([3])]), /tensors\[0\]: expected a cuda tensor/);
+  const ids = b.fromArray(new Int32Array(4), [4, 1], 'i32', 'cpu');
+  assert.throws(() => b.moeRouteCuda(t([4, 6]), null, { topK: 2 }), /logits: expected a cuda tensor, got one on cpu/);
+  assert.throws(() => b.moeRouteBackwardCuda(t([4, 1]), t([4, 6]), ids, {}), /dWeights: expected a cuda tensor/);
+  assert.throws(() => b.moeExpertsCuda(t([4, 3]), t([2, 10, 3]), t([2, 3, 5]), ids, t([4, 1])), /x: expected a cuda tensor/);
+  assert.throws(() => b.moeExpertsBackwardCuda(t([4, 3]), t([4, 3]), t([2, 10, 3]), t([2, 3, 5]), ids, t([4, 1]), t([4, 10]), t([4, 3])),
+    /dy: expected a cuda tensor/);
   assert.ok(Tensor.from(new Float32Array(2), [2]).device === 'cpu');
 });
 

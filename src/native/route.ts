@@ -27,7 +27,7 @@ export function kernelFor<F extends (...args: any[]) => any>(name: string, devic
   }
   const fn = findOp(`${name}Cuda`);
   if (fn) {
-    if (name === 'matmul') ensureGemmBackend();  // loads cuBLASLt once, before the first CUDA matmul
+    if (name === 'matmul' || name.startsWith('moeExperts')) ensureGemmBackend();  // loads cuBLASLt once, before the first CUDA GEMM
     return fn as F;
   }
   if (!native().buildInfo().cuda)

@@ -64,6 +64,14 @@ int main() {
     std::printf("%s batch=%lld M=%lld N=%lld K=%lld ta=%d tb=%d sharedB=%d max|err|=%.2e\n", pass ? "ok  " : "FAIL", (long long)nb,
                 (long long)M, (long long)N, (long long)K, c.ta, c.tb, c.shared_b, worst);
   }
+  {  // the alignment handed to the heuristic: the address (and a batch stride) at most 256 bytes
+    alignas(256) static float buf[1024];
+    const bool pass = lt_alignment(buf, 0, 1) == 256 && lt_alignment(buf + 1, 0, 1) == 4 && lt_alignment(buf + 4, 0, 1) == 16 &&
+                      lt_alignment(buf + 64, 0, 1) == 256 && lt_alignment(buf, 2, 3) == 8 && lt_alignment(buf, 128, 3) == 256 &&
+                      lt_alignment(buf, 3, 1) == 256;
+    ok = ok && pass;
+    std::printf("%s lt_alignment\n", pass ? "ok  " : "FAIL");
+  }
   std::printf(ok ? "all passed\n" : "FAILED\n");
   return ok ? 0 : 1;
 }

@@ -1,7 +1,7 @@
 // A small workload for compute-sanitizer (scripts/gpu-check.sh runs it under memcheck and racecheck when the
 // tool is there): KDA forward and backward in f32 and bf16 at awkward sizes, and one call of each kind of op.
 // Values are not checked here (test/gpu does that); the sanitizer reports out-of-bounds accesses and races.
-import { Tensor, kda, ops, syncCheck } from '../../src';
+import { Tensor, kda, moe, ops, syncCheck } from '../../src';
 import { randn } from '../helpers';
 
 let seed = 1;
@@ -35,6 +35,15 @@ const logits = rand([5, 100]);
 const targets = Tensor.from(Int32Array.from([1, 2, 3, -100, 99]), [5], { dtype: 'i32' }).to('cuda');
 ops.crossEntropyBackward(rand([5]), logits, targets, ops.crossEntropy(logits, targets).lse);
 ops.embeddingBackward(rand([4, 8]), Tensor.from(Int32Array.from([0, 3, 3, 9]), [4], { dtype: 'i32' }).to('cuda'), 10);
+{  // MoE: grouped routing, an expert with no token (bias), the sort's scan over many chunks, per-segment GEMMs
+  const [N, E, d, I] = [300, 12, 33, 17];
+  const bias = Tensor.from(Float32Array.from({ length: E }, (_, e) => (e === 5 ? -100 : 0)), [E]).to('cuda');
+  const r = moe.route(rand([N, E]), bias, { topK: 3, numGroups: 4, topkGroup: 2 });
+  moe.routeBackward(rand([N, 3]), r.scores, r.indices, {});
+  const [x, gu, dn] = [rand([N, d]), rand([E, 2 * I, d]), rand([E, d, I])];
+  const e = moe.experts(x, gu, dn, r.indices, r.weights);
+  moe.expertsBackward(rand([N, d]), x, gu, dn, r.indices, r.weights, e.h, e.ye);
+}
 // bad data: the device checks flag it and the kernels stay in bounds (the error comes at the synchronisation)
 ops.embedding(rand([10, 8]), Tensor.from(Int32Array.from([0, 10, -1]), [3], { dtype: 'i32' }).to('cuda'));
 ops.embeddingBackward(rand([3, 8]), Tensor.from(Int32Array.from([0, 10, -1]), [3], { dtype: 'i32' }).to('cuda'), 10);
