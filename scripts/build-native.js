@@ -61,6 +61,11 @@ const cmakeArgs = [cmakeJs, 'compile', '--out', outDir, `--CDRECLIN_CUDA=${cuda 
 if (cuda) cmakeArgs.push(`--CDCMAKE_CUDA_ARCHITECTURES=${archs.join(';')}`);
 const cublasInc = cuda ? cublasInclude() : undefined;
 if (cublasInc) cmakeArgs.push(`--CDRECLIN_CUBLAS_INCLUDE=${cublasInc}`);
+else if (cuda && process.env.RECLIN_REQUIRE_INTEROP === '1') {
+  // CI compiles the cuBLASLt path too: without the header it would silently build only our own GEMM.
+  console.error('build-native: RECLIN_REQUIRE_INTEROP=1 and no cublasLt.h (CUDA toolkit, RECLIN_CUBLAS_INCLUDE or the pip wheel nvidia-cublas of RECLIN_PYTHON)');
+  process.exit(1);
+}
 // cmake-js only re-configures a fresh folder: --force drops the old cache so these -D values apply.
 if (force) fs.rmSync(path.join(root, outDir, 'CMakeCache.txt'), { force: true });
 if (run(process.execPath, cmakeArgs)) {
