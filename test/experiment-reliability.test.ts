@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ExperimentTracker, LockError } from '../src/experiment';
@@ -15,8 +16,23 @@ const weights = () => ({ w: { dtype: 'F32' as const, shape: [2], data: [1, 2] } 
 
 test('creation is atomic: a failure while writing the new run leaves no folder, hidden or not', async () => {
   const parent = parentDir();
-  // A value that cannot be written (BigInt) fails in the middle of creation, as a full disk would.
-  await assert.rejects(ExperimentTracker.create({ name: 'r', dir: parent, tensorboard: false, tags: [1n as unknown as string] }), /not JSON-serialisable/);
+  // The disk fills up in the middle of creation: after the records are written, making metrics/ fails.
+  const nodeFs = createRequire(__filename)('node:fs') as typeof fs;
+  const mkdirSync = nodeFs.mkdirSync;
+  let failed = 0;
+  nodeFs.mkdirSync = ((p: fs.PathLike, o?: fs.MakeDirectoryOptions) => {
+    if (String(p).includes('.creating-') && path.basename(String(p)) === 'metrics') {
+      failed++;
+      throw Object.assign(new Error(`ENOSPC: no space left on device, mkdir '${String(p)}'`), { code: 'ENOSPC' });
+    }
+    return mkdirSync(p, o);
+  }) as typeof fs.mkdirSync;
+  try {
+    await assert.rejects(ExperimentTracker.create({ name: 'r', dir: parent, tensorboard: false }), /ENOSPC/);
+  } finally {
+    nodeFs.mkdirSync = mkdirSync;
+  }
+  assert.equal(failed, 1, 'the fault was injected once, after the records were written');
   assert.deepEqual(fs.readdirSync(parent), []);
   const ok = await ExperimentTracker.create({ name: 'r', dir: parent, tensorboard: false });
   assert.deepEqual(fs.readdirSync(parent), ['r']);
