@@ -2,7 +2,8 @@
 # npm run bench:cpu — reclin against PyTorch on this machine's CPU, fp32, 2 threads, one table.
 # Sets up PyTorch in .bench/venv (from the local wheelhouse when there is one), builds the addon if it is missing or
 # older than native/, then runs bench/cpu.ts, which times both sides. Never part of npm test or CI.
-# Extra arguments go to bench/cpu.ts: --only=kda,adamw,gemm,moe  --quick  --threads=N  --kda-shapes='B,T,H,K,V;...'  --moe-shapes='B,T,d,I,E,k,shared;...'
+# Extra arguments go to bench/cpu.ts: --only=kda,adamw,gemm,moe,mla  --quick  --threads=N  --kda-shapes='B,T,H,K,V;...'
+#   --moe-shapes='B,T,d,I,E,k,shared;...'  --mla-shapes='B,T,d,H,rank,nope,rope,v;...'
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

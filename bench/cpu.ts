@@ -2,7 +2,8 @@
 // reclin is timed through the public API (kda.forward/backward, ops.matmul, adamw.step); PyTorch runs in
 // bench/torch_cpu.py as a server, and the two sides' timed calls alternate (reclin, torch, torch, reclin, ...) so
 // both see the same load on a shared machine. Ops not on this build print "n/a (not built)".
-//   node --import tsx bench/cpu.ts [--only=kda,adamw,gemm,moe] [--quick] [--threads=2] [--kda-shapes='B,T,H,K,V;...'] [--moe-shapes='B,T,d,I,E,k,shared;...']
+//   node --import tsx bench/cpu.ts [--only=kda,adamw,gemm,moe,mla] [--quick] [--threads=2] [--kda-shapes='B,T,H,K,V;...']
+//     [--moe-shapes='B,T,d,I,E,k,shared;...'] [--mla-shapes='B,T,d,H,rank,nope,rope,v;...']
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import * as fs from 'node:fs';
@@ -12,6 +13,7 @@ import * as readline from 'node:readline';
 import * as reclin from '../src';
 import type { Tensor } from '../src';
 import { KimiMoE } from '../src/nn/moe';
+import { MLAttention } from '../src/nn/attention';
 
 // ---- the API under test, looked up loosely: a build may lack some of it ------------------------------------------
 interface KdaApi {
@@ -27,7 +29,7 @@ const args = process.argv.slice(2);
 const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const quick = args.includes('--quick');
 const threads = Number(flag('threads') ?? 2);
-const groups = (flag('only') ?? 'kda,adamw,gemm,moe').split(',');
+const groups = (flag('only') ?? 'kda,adamw,gemm,moe,mla').split(',');
 const root = path.resolve(__dirname, '..');
 const python = process.env.RECLIN_BENCH_PYTHON ?? path.join(root, '.bench', 'venv', 'bin', 'python');
 
@@ -39,6 +41,11 @@ const GEMM_SIZES = [1024, 2048];
 // MoE layer [B, T, d, I, E, k, shared]: a small layer, and the published 48B layer's ratios (hidden 2304, expert
 // 1024, 256 experts, top-8, 1 shared) roughly kept at a size a 2-core machine times in seconds.
 const MOE_SHAPES = (flag('moe-shapes') ?? (quick ? '1,128,256,128,16,4,1' : '2,256,256,128,16,4,1;1,128,768,384,64,8,1'))
+  .split(';')
+  .map((s) => s.split(',').map(Number));
+// MLA layer [B, T, hidden, heads, kv_lora_rank, qk_nope, qk_rope, v]: the tiny preset's layer, a longer one, and one at
+// the published 48B head geometry (nope 128, rope 64, v 128, rank 512) with fewer heads (as bench/mla.ts).
+const MLA_SHAPES = (flag('mla-shapes') ?? (quick ? '4,256,256,4,64,32,16,32' : '4,256,256,4,64,32,16,32;1,1024,512,8,128,32,16,32;1,512,1024,4,512,128,64,128'))
   .split(';')
   .map((s) => s.split(',').map(Number));
 const CHUNK = 64;
@@ -192,8 +199,48 @@ function moeRows(): Row[] {
         const dy = Tensor.from(randn(B * T * d), [B, T, d]);
         return {
           run: () => {
-            scope(() => backward(layer.forward(new Var(x, true)), dy));
+            const xv = new Var(x, true);
+            scope(() => backward(layer.forward(xv), dy));
             layer.zeroGrad();
+            xv.zeroGrad();
+          },
+          free: () => {
+            layer.dispose();
+            [x, dy].forEach((t) => t.dispose());
+          },
+        };
+      },
+    };
+  });
+}
+
+function mlaRows(): Row[] {
+  return MLA_SHAPES.map(([B, T, d, H, r, nope, rope, v]) => {
+    const shape = `${B},${T},${d},${H},${r},${nope},${rope},${v}`;
+    const qk = nope + rope;
+    // projections q (d -> H·qk), kv_a (d -> r+rope), kv_b (r -> H·(nope+v)), o (H·v -> d), and causal attention
+    // (half of the T² scores and of P·V); backward counted as twice the forward
+    const proj = 2 * B * T * (d * H * qk + d * (r + rope) + r * H * (nope + v) + H * v * d);
+    const attn = B * H * T * T * (qk + v);
+    return {
+      op: 'MLA layer fwd+bwd',
+      shape,
+      key: `mla ${shape}`,
+      work: 3 * (proj + attn),
+      unit: 'GFLOP/s',
+      target: 2,
+      prepare: (): Prepared => {
+        const { Tensor, Var, backward, scope, parseModelConfig } = reclin;
+        const cfg = parseModelConfig({ hidden_size: d, num_attention_heads: H, num_key_value_heads: H, kv_lora_rank: r, qk_nope_head_dim: nope, qk_rope_head_dim: rope, v_head_dim: v, num_hidden_layers: 1, first_k_dense_replace: 1, vocab_size: 8 });
+        const layer = new MLAttention('bench', cfg, { seed: 0, std: 0.02 });
+        const x = Tensor.from(randn(B * T * d), [B, T, d]);
+        const dy = Tensor.from(randn(B * T * d), [B, T, d]);
+        return {
+          run: () => {
+            const xv = new Var(x, true);
+            scope(() => backward(layer.forward(xv), dy));
+            layer.zeroGrad();
+            xv.zeroGrad();
           },
           free: () => {
             layer.dispose();
@@ -333,6 +380,7 @@ async function main(): Promise<void> {
       ['adamw', adamwRows],
       ['gemm', gemmRows],
       ['moe', moeRows],
+      ['mla', mlaRows],
     ];
     for (const [group, make] of plan) {
       if (!groups.includes(group)) continue;
@@ -359,6 +407,8 @@ async function main(): Promise<void> {
   const modes = [...new Set(rows.filter((r) => r.key.startsWith('adamw') && r.torchMode).map((r) => r.torchMode))];
   if (modes.length) console.log(`PyTorch AdamW: torch.optim.AdamW ${modes.join(', ')}; one tensor per step on both sides.`);
   for (const r of rows.filter((x) => x.key.startsWith('moe') && x.torchMode)) console.log(`PyTorch MoE ${r.shape}: transformers KimiLinearMoE, ${r.torchMode}.`);
+  const mla = rows.find((x) => x.key.startsWith('mla') && x.torchMode);
+  if (mla) console.log(`PyTorch MLA: ${mla.torchMode}; MLA shapes are B,T,hidden,heads,kv_lora_rank,qk_nope,qk_rope,v.`);
 }
 
 main().catch((e) => {

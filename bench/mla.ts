@@ -27,13 +27,11 @@ function ours([B, T, d, H, r, nope, rope, v]: number[]): number {
   const times: number[] = [];
   for (let i = 0; i < 8; i++) {
     const t0 = performance.now();
-    scope(() => {
-      const xv = new Var(x, true);
-      const y = layer.forward(xv);
-      backward(y, dy);
-    });
+    const xv = new Var(x, true);
+    scope(() => backward(layer.forward(xv), dy));
     times.push(performance.now() - t0);
     layer.zeroGrad();
+    xv.zeroGrad();
   }
   layer.dispose();
   x.dispose();

@@ -5,8 +5,6 @@ import json, sys, time
 import torch
 import torch.nn.functional as F
 
-torch.set_num_threads(int(sys.argv[2]))
-torch.manual_seed(0)
 
 
 class MLA(torch.nn.Module):
@@ -30,15 +28,29 @@ class MLA(torch.nn.Module):
         return self.o_proj(o.transpose(1, 2).reshape(B, T, -1))
 
 
-for B, T, d, H, r, nope, rope, v in json.loads(sys.argv[1]):
+def mla_row(B, T, d, H, r, nope, rope, v):
+    """One forward + backward of the layer at this shape (bench/torch_cpu.py's 'mla' rows use it too)."""
     m = MLA(d, H, r, nope, rope, v)
     x = torch.randn(B, T, d, requires_grad=True)
     dy = torch.randn(B, T, d)
-    times = []
-    for i in range(8):
-        t0 = time.perf_counter()
+
+    def fwd_bwd():
         m(x).backward(dy)
-        times.append((time.perf_counter() - t0) * 1e3)
-        m.zero_grad(); x.grad = None
-    times = sorted(times[2:])
-    print(json.dumps({'ms': times[len(times) // 2]}), flush=True)
+        m.zero_grad()
+        x.grad = None
+
+    return fwd_bwd
+
+
+if __name__ == '__main__':
+    torch.set_num_threads(int(sys.argv[2]))
+    torch.manual_seed(0)
+    for shape in json.loads(sys.argv[1]):
+        fn = mla_row(*shape)
+        times = []
+        for i in range(8):
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1e3)
+        times = sorted(times[2:])
+        print(json.dumps({'ms': times[len(times) // 2]}), flush=True)

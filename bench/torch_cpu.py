@@ -8,11 +8,13 @@ machine load (the machine is shared). One JSON request per stdin line, one JSON 
   {"cmd": "prepare", "row": KEY}     -> {"ok": true, "mode": ...}   builds inputs, runs 2 warmups
   {"cmd": "run", "row": KEY}         -> {"ms": ...}             one timed call
   {"cmd": "release", "row": KEY}     -> {"ok": true}
-Row keys: "kda_fwd B,T,H,K,V", "kda_fwdbwd B,T,H,K,V", "adamw N", "gemm N", "moe B,T,d,I,E,k,shared".
+Row keys: "kda_fwd B,T,H,K,V", "kda_fwdbwd B,T,H,K,V", "adamw N", "gemm N", "moe B,T,d,I,E,k,shared",
+"mla B,T,d,H,rank,nope,rope,v" (the layer of bench/mla_torch.py).
 Usage: python bench/torch_cpu.py --threads 2
 """
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -237,6 +239,12 @@ def make_row(key):
         return (lambda: torch.mm(a, b)), 'torch.mm'
     if kind == 'moe':
         return moe_row(*(int(x) for x in arg.split(',')))
+    if kind == 'mla':
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from mla_torch import mla_row
+
+        torch.manual_seed(0)
+        return mla_row(*(int(x) for x in arg.split(','))), 'bench/mla_torch.py (transformers KimiLinearAttention math, SDPA causal)'
     raise ValueError(f'unknown row {key!r}')
 
 

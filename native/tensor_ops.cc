@@ -108,6 +108,14 @@ static Napi::Value Reshape(const Napi::CallbackInfo& info) {
 }
 RECLIN_EXPORT("reshape", Reshape)
 
+// storageShared(t): whether another live handle (a reshape view) shares t's storage. Autograd hands a leaf its
+// gradient without a copy only when none does (src/tensor/autograd.ts).
+static Napi::Value StorageShared(const Napi::CallbackInfo& info) {
+  Tensor t = arg_tensor(info, 0, "tensor");  // this copy plus the handle's own
+  return Napi::Boolean::New(info.Env(), t.storage.use_count() > 2);
+}
+RECLIN_EXPORT("storageShared", StorageShared)
+
 static Napi::Value Memory(const Napi::CallbackInfo& info) {
   MemoryStats m = memory_stats();
   Napi::Object o = Napi::Object::New(info.Env());

@@ -91,6 +91,8 @@ interface RawBindingBase extends RawOps {
   fromArray(data: Float32Array | Int32Array, shape: number[], dtype: DTypeName, device: string): NativeTensor;
   zeros(shape: number[], dtype: DTypeName, device: string): NativeTensor;
   reshape(t: NativeTensor, shape: number[]): NativeTensor;
+  /** Whether another live handle (a reshape view) shares t's storage. */
+  storageShared(t: NativeTensor): boolean;
   toDevice(t: NativeTensor, device: string): NativeTensor;
   memory(): MemoryStats;
   setNumThreads(n: number): void;

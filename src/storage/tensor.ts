@@ -119,6 +119,11 @@ export class Tensor {
     return new Tensor(native().toDevice(this.handle, device));
   }
 
+  /** Whether another live tensor (a reshape view) shares this one's storage. */
+  sharesStorage(): boolean {
+    return native().storageShared(this.handle);
+  }
+
   /** A view with a new shape over the same storage. */
   reshape(shape: readonly number[]): Tensor {
     if (this.disposed) throw new DisposedError('reshape');

@@ -220,7 +220,12 @@ export function backward(root: Var, dRoot?: Tensor): void {
       for (const t of ins) if (t && t !== g && !refs.has(t)) t.dispose(); // computed but not needed
     } else if (v.requiresGrad) {
       if (v.grad) ops.addInPlace(v.grad, g);
-      else v.grad = keep(ops.copy(g)); // a copy: g may share storage with other gradients (views)
+      else if (refs.get(g) === 1 && !g.sharesStorage()) {
+        // this pass's own tensor, needed nowhere else and sharing no storage: the leaf keeps it (no copy)
+        refs.delete(g);
+        v.grad = keep(g);
+        continue;
+      } else v.grad = keep(ops.copy(g)); // a copy: g may share storage with other gradients (views)
     }
     decRef(g);
   }
