@@ -177,6 +177,7 @@ const SPECS: Spec[] = [
   { op: 'zeros', args: () => [[2, 3], 'f32', 'cpu'], kinds: ['shape', 'dtype', 'dev'] },
   { op: 'toDevice', args: () => [f(2, 3), 'cpu'], kinds: ['t', 'dev'] },
   { op: 'reshape', args: () => [f(2, 3), [3, 2]], kinds: ['t', 'shape'] },
+  { op: 'storageShared', args: () => [f(2, 3)], kinds: ['t'] },
   { op: 'setNumThreads', args: () => [1], kinds: ['int'] },
   { op: 'memory', args: () => [], kinds: [] },
   { op: 'getNumThreads', args: () => [], kinds: [] },
