@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "cuda_util.cuh"
+#include "fused_rules.h"
 
 namespace reclin {
 namespace {

@@ -166,8 +166,9 @@ inline AttentionDims attention_rules(const AttentionTensors& a, const Napi::Obje
   if (a.k.dim(0) != d.B || a.k.dim(2) != d.H || a.k.dim(3) != d.D || !tk_ok)
     throw ArgError("k: expected shape [B,Tk,H,D] with B,H,D = " + std::to_string(d.B) + "," + std::to_string(d.H) +
                    "," + std::to_string(d.D) + (lim.cached_keys ? " and Tk >= Tq = " : " and Tk = Tq = ") +
-                   std::to_string(d.Tq) + (lim.cached_keys ? "" : std::string(" (") + dev + " attention takes no cached keys)") +
-                   " (from q " + a.q.shape_str() + "), got " + a.k.shape_str());
+                   std::to_string(d.Tq) + " (from q " + a.q.shape_str() +
+                   (lim.cached_keys ? "" : std::string("; ") + dev + " attention takes no cached keys") + "), got " +
+                   a.k.shape_str());
   expect_ndim(a.v, 4, "v", "[B,Tk,H,Dv]");
   if (a.v.dim(0) != d.B || a.v.dim(1) != d.Tk || a.v.dim(2) != d.H)
     throw ArgError("v: expected shape [B,Tk,H,Dv] with B,Tk,H = " + std::to_string(d.B) + "," + std::to_string(d.Tk) +
