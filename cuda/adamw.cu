@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cuda_util.cuh"
+#include "fused_rules.h"
 
 namespace reclin {
 
@@ -22,34 +23,21 @@ static Napi::Value AdamwStepCuda(const Napi::CallbackInfo& info) {
   std::vector<Tensor> ms = arg_tensor_list(info, 2, "m");
   std::vector<Tensor> vs = arg_tensor_list(info, 3, "v");
   Napi::Object opts = arg_object(info, 4, "options");
-  if (grads.size() != params.size() || ms.size() != params.size() || vs.size() != params.size())
-    throw ArgError("params, grads, m and v must have the same length");
-  double step = opt_number(opts, "step", -1);
-  if (step < 1 || step != std::floor(step)) throw ArgError("step: expected an integer >= 1, got " + std::to_string(step));
-  double beta1 = opt_number(opts, "beta1", 0.9), beta2 = opt_number(opts, "beta2", 0.999);
+  // lengths, hyper-parameters, shapes, dtypes, devices and aliasing, as on the CPU (fused_rules.h)
+  const AdamwHyper a = adamw_rules(params, grads, ms, vs, opts, DeviceKind::CUDA);
+  const double beta1 = a.beta1, beta2 = a.beta2, step = a.step;
   Hyper h;
-  h.lr = static_cast<float>(opt_number(opts, "lr", 1e-3));
+  h.lr = static_cast<float>(a.lr);
   h.beta1 = static_cast<float>(beta1);
   h.beta2 = static_cast<float>(beta2);
-  h.eps = static_cast<float>(opt_number(opts, "eps", 1e-8));
-  h.weight_decay = static_cast<float>(opt_number(opts, "weightDecay", 1e-2));
+  h.eps = static_cast<float>(a.eps);
+  h.weight_decay = static_cast<float>(a.weight_decay);
   h.bias_correction1 = static_cast<float>(1.0 - std::pow(beta1, step));
   h.bias_correction2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(beta2, step)));
 
   std::vector<ChunkDesc> chunks;
-  int device = -1;
+  const int device = params.empty() ? 0 : params[0].device.index;
   for (size_t i = 0; i < params.size(); ++i) {
-    const char* names[4] = {"params", "grads", "m", "v"};
-    const Tensor* ts[4] = {&params[i], &grads[i], &ms[i], &vs[i]};
-    for (int j = 0; j < 4; ++j) {
-      std::string nm = std::string(names[j]) + "[" + std::to_string(i) + "]";
-      if (ts[j]->device.kind != DeviceKind::CUDA) throw ArgError(nm + ": expected a cuda tensor, got " + ts[j]->device.name());
-      expect_dtype(*ts[j], DType::F32, nm.c_str());
-      if (ts[j]->shape != params[i].shape)
-        throw ArgError(nm + ": expected shape " + params[i].shape_str() + ", got " + ts[j]->shape_str());
-      if (device == -1) device = ts[j]->device.index;
-      else if (ts[j]->device.index != device) throw ArgError(nm + ": all tensors must be on one device");
-    }
     int64_t n = params[i].numel();
     for (int64_t off = 0; off < n; off += kChunk)
       chunks.push_back({static_cast<float*>(params[i].raw()) + off, static_cast<float*>(grads[i].raw()) + off, static_cast<float*>(ms[i].raw()) + off,

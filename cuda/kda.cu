@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "cuda_util.cuh"
+#include "fused_rules.h"
 
 namespace reclin {
 namespace {
@@ -47,21 +48,6 @@ struct Problem {
   Tensor q, k, v, g, beta, h0;
 };
 
-std::vector<int64_t> dims(std::initializer_list<int64_t> l) { return std::vector<int64_t>(l); }
-
-// f32 on q's device; with allow_bf16, bf16 storage too.
-void expect_on(const Tensor& t, const Device& dev, const char* name, bool allow_bf16 = false) {
-  expect_cuda(t, name);
-  if (!(t.dtype == DType::F32 || (allow_bf16 && t.dtype == DType::BF16)))
-    throw ArgError(std::string(name) + ": expected dtype " + (allow_bf16 ? "f32 or bf16" : "f32") + ", got " + dtype_name(t.dtype));
-  if (t.device != dev) throw ArgError(std::string(name) + ": on " + t.device.name() + " but q is on " + dev.name());
-}
-void expect_same_dtype(const Tensor& t, const Tensor& ref, const char* name, const char* ref_name) {
-  if (t.dtype != ref.dtype)
-    throw ArgError(std::string(name) + ": expected the dtype of " + ref_name + " (" + dtype_name(ref.dtype) + "), got " +
-                   dtype_name(t.dtype));
-}
-
 // g <= 0 everywhere (NaN fails), checked on the device: the first offender is reported at the next synchronisation.
 void check_gates(const Tensor& g, cudaStream_t st, CheckCode code) {
   const long n = static_cast<long>(g.numel());
@@ -72,48 +58,23 @@ void check_gates(const Tensor& g, cudaStream_t st, CheckCode code) {
   finish_check(rec, st, code, g.raw(), false, check_dims(g.shape));
 }
 
-Problem read_problem(const Napi::CallbackInfo& info, const Napi::Object& opts) {
+// What the CUDA kernels accept (fused_rules.h holds the rules both backends share): bf16 storage of q/k, v/dO and
+// beta, head dimensions up to kMaxDim, B*H within one grid dimension and the chunks within one launch.
+constexpr KdaLimits kCudaLimits{DeviceKind::CUDA, true, kMaxDim, 65535, 0x7fffffffLL};
+
+Problem read_problem(const Napi::CallbackInfo& info, const Napi::Object& opts, bool backward, KdaTensors& a) {
+  a.q = arg_tensor(info, 0, "q"), a.k = arg_tensor(info, 1, "k"), a.v = arg_tensor(info, 2, "v");
+  a.g = arg_tensor(info, 3, "g"), a.beta = arg_tensor(info, 4, "beta");
+  a.h0 = opt_tensor(opts, "initialState");
+  if (backward) a.dO = arg_tensor(info, 5, "dO"), a.dht = opt_tensor(opts, "dFinalState");
+  const KdaDims d = kda_rules(a, opts, kCudaLimits, backward);
   Problem P;
-  P.q = arg_tensor(info, 0, "q");
-  expect_cuda(P.q, "q");
-  P.dev = P.q.device;
-  expect_on(P.q, P.dev, "q", true);
-  expect_ndim(P.q, 4, "q", "[B,T,H,K]");
-  const int64_t B = P.q.dim(0), T = P.q.dim(1), H = P.q.dim(2), K = P.q.dim(3);
-  P.k = arg_tensor(info, 1, "k");
-  expect_on(P.k, P.dev, "k", true);
-  expect_same_dtype(P.k, P.q, "k", "q");
-  expect_shape(P.k, dims({B, T, H, K}), "k", "[B,T,H,K]");
-  P.v = arg_tensor(info, 2, "v");
-  expect_on(P.v, P.dev, "v", true);
-  expect_ndim(P.v, 4, "v", "[B,T,H,V]");
-  const int64_t V = P.v.dim(3);
-  expect_shape(P.v, dims({B, T, H, V}), "v", "[B,T,H,V]");
-  P.g = arg_tensor(info, 3, "g");
-  expect_on(P.g, P.dev, "g");
-  expect_shape(P.g, dims({B, T, H, K}), "g", "[B,T,H,K]");
-  P.beta = arg_tensor(info, 4, "beta");
-  expect_on(P.beta, P.dev, "beta", true);
-  expect_shape(P.beta, dims({B, T, H}), "beta", "[B,T,H]");
-  check_int_dims({{"B", B}, {"T", T}, {"H", H}}, "q");  // the kernels index with int
-  if (K > kMaxDim || V > kMaxDim)
-    throw ArgError("q/v: head dimensions K = " + std::to_string(K) + ", V = " + std::to_string(V) +
-                   " are above the 256 the CUDA kernels support");
-  P.h0 = opt_tensor(opts, "initialState");
-  if (P.h0.defined()) {
-    expect_on(P.h0, P.dev, "initialState");
-    expect_shape(P.h0, dims({B, H, K, V}), "initialState", "[B,H,K,V]");
-  }
-  const double scale = opt_number(opts, "scale", K > 0 ? 1.0 / std::sqrt(static_cast<double>(K)) : 1.0);
-  if (!std::isfinite(scale)) throw ArgError("scale: expected a finite number, got " + std::to_string(scale));
-  const double chunk = opt_number(opts, "chunkSize", 64);
-  if (chunk != 64 && chunk != 32) throw ArgError("chunkSize: expected 32 or 64, got " + std::to_string(chunk));
-  P.D.B = static_cast<int>(B), P.D.T = static_cast<int>(T), P.D.H = static_cast<int>(H);
-  P.D.K = static_cast<int>(K), P.D.V = static_cast<int>(V), P.D.C = static_cast<int>(chunk);
-  P.D.NT = static_cast<int>((T + P.D.C - 1) / P.D.C);
-  P.D.scale = static_cast<float>(scale);
-  if (B * H > 65535) throw ArgError("q: B*H = " + std::to_string(B * H) + " is above the 65535 the CUDA kernels support");
-  if (B * H * P.D.NT > 0x7fffffffLL) throw ArgError("q: too many chunks (B*H*ceil(T/chunkSize)) for one launch");
+  P.dev = a.q.device;
+  P.q = a.q, P.k = a.k, P.v = a.v, P.g = a.g, P.beta = a.beta, P.h0 = a.h0;
+  P.D.B = static_cast<int>(d.B), P.D.T = static_cast<int>(d.T), P.D.H = static_cast<int>(d.H);
+  P.D.K = static_cast<int>(d.K), P.D.V = static_cast<int>(d.V), P.D.C = static_cast<int>(d.C);
+  P.D.NT = static_cast<int>((d.T + d.C - 1) / d.C);
+  P.D.scale = static_cast<float>(d.scale);
   return P;
 }
 
@@ -164,7 +125,8 @@ Inputs inputs_of(const Problem& P) {
 
 Napi::Value KdaForwardCuda(const Napi::CallbackInfo& info) {
   Napi::Object opts = arg_object(info, 5, "options");
-  Problem P = read_problem(info, opts);
+  KdaTensors args;
+  Problem P = read_problem(info, opts, false, args);
   const Dims& D = P.D;
   cudaStream_t st = stream_for(P.dev.index);
   Tensor o = empty({D.B, D.T, D.H, D.V}, P.v.dtype, P.dev);
@@ -192,17 +154,10 @@ RECLIN_EXPORT("kdaForwardCuda", KdaForwardCuda)
 
 Napi::Value KdaBackwardCuda(const Napi::CallbackInfo& info) {
   Napi::Object opts = arg_object(info, 6, "options");
-  Problem P = read_problem(info, opts);
+  KdaTensors args;
+  Problem P = read_problem(info, opts, true, args);
   const Dims& D = P.D;
-  Tensor dO = arg_tensor(info, 5, "dO");
-  expect_on(dO, P.dev, "dO", true);
-  expect_same_dtype(dO, P.v, "dO", "v");
-  expect_shape(dO, dims({D.B, D.T, D.H, D.V}), "dO", "[B,T,H,V]");
-  Tensor dht = opt_tensor(opts, "dFinalState");
-  if (dht.defined()) {
-    expect_on(dht, P.dev, "dFinalState");
-    expect_shape(dht, dims({D.B, D.H, D.K, D.V}), "dFinalState", "[B,H,K,V]");
-  }
+  const Tensor &dO = args.dO, &dht = args.dht;
   cudaStream_t st = stream_for(P.dev.index);
   // gradients are stored like their inputs (dq, dk like q; dv like v; dbeta like beta); dg and dh0 in f32
   Tensor dq = empty({D.B, D.T, D.H, D.K}, P.q.dtype, P.dev), dk = empty({D.B, D.T, D.H, D.K}, P.q.dtype, P.dev);

@@ -20,11 +20,11 @@
 #include <immintrin.h>
 
 #include <cmath>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "binding.h"
+#include "fused_rules.h"
 #include "threads.h"
 
 // GCC contracts a*b + c into an FMA even across intrinsics (it is allowed to by default, and AVX-512F implies
@@ -135,66 +135,24 @@ const char* kernel_name(Kernel k) { return k == adamw_avx512 ? "avx512" : k == a
 // Elements per block: big enough to amortise scheduling, small enough to balance threads across tensors.
 constexpr int64_t kBlock = 1 << 15;
 
-double hyper(const Napi::Object& opts, const char* key) {
-  Napi::Value v = opts.Get(key);
-  if (!v.IsNumber()) throw ArgError(std::string(key) + ": expected a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d)) throw ArgError(std::string(key) + ": expected a finite number, got " + std::to_string(d));
-  return d;
-}
-
 // adamwStep(params[], grads[], m[], v[], { lr, beta1, beta2, eps, weightDecay, step })
-// The TS wrapper (src/optim/adamw.ts) validates the hyper-parameters with friendlier messages; this re-checks
-// everything that could touch memory wrongly (lengths, shapes, dtypes, devices, aliasing).
+// The TS wrapper (src/optim/adamw.ts) checks the list lengths and hyper-parameters first, with the same messages;
+// this re-checks them and everything that could touch memory wrongly (shapes, dtypes, devices, aliasing).
 Napi::Value AdamWStep(const Napi::CallbackInfo& info) {
   std::vector<Tensor> ps = arg_tensor_list(info, 0, "params");
   std::vector<Tensor> gs = arg_tensor_list(info, 1, "grads");
   std::vector<Tensor> ms = arg_tensor_list(info, 2, "m");
   std::vector<Tensor> vs = arg_tensor_list(info, 3, "v");
   Napi::Object opts = arg_object(info, 4, "options");
-  auto len_check = [&](const std::vector<Tensor>& l, const char* name) {
-    if (l.size() != ps.size())
-      throw ArgError(std::string(name) + ": expected " + std::to_string(ps.size()) + " tensors (one per param), got " +
-                     std::to_string(l.size()));
-  };
-  len_check(gs, "grads");
-  len_check(ms, "m");
-  len_check(vs, "v");
+  const AdamwHyper h = adamw_rules(ps, gs, ms, vs, opts, DeviceKind::CPU);  // fused_rules.h, shared with cuda/adamw.cu
+  const double lr = h.lr, beta1 = h.beta1, beta2 = h.beta2, eps = h.eps, wd = h.weight_decay, step = h.step;
 
-  const double lr = hyper(opts, "lr"), beta1 = hyper(opts, "beta1"), beta2 = hyper(opts, "beta2");
-  const double eps = hyper(opts, "eps"), wd = hyper(opts, "weightDecay"), step = hyper(opts, "step");
-  if (step < 1 || step != std::floor(step)) throw ArgError("step: expected an integer >= 1, got " + std::to_string(step));
-  if (!(beta1 >= 0 && beta1 < 1)) throw ArgError("beta1: expected 0 <= beta1 < 1, got " + std::to_string(beta1));
-  if (!(beta2 >= 0 && beta2 < 1)) throw ArgError("beta2: expected 0 <= beta2 < 1, got " + std::to_string(beta2));
-
-  std::set<const void*> written;  // a storage updated twice in one call would be a silent bug
   std::vector<Block> blocks;
   for (size_t i = 0; i < ps.size(); ++i) {
-    const std::string idx = "[" + std::to_string(i) + "]";
-    const Tensor* ts[4] = {&ps[i], &gs[i], &ms[i], &vs[i]};
-    const char* tn[4] = {"params", "grads", "m", "v"};
-    for (int j = 0; j < 4; ++j) {
-      const std::string nm = tn[j] + idx;
-      expect_dtype(*ts[j], DType::F32, nm.c_str());
-      if (ts[j]->device.kind != DeviceKind::CPU)
-        throw ArgError(nm + ": expected a cpu tensor, got " + ts[j]->device.name());
-      if (j > 0 && ts[j]->shape != ps[i].shape)
-        throw ArgError(nm + ": expected shape " + ps[i].shape_str() + " (the shape of params" + idx + "), got " +
-                       ts[j]->shape_str());
-    }
-    if (ps[i].numel() == 0) continue;
-    for (int j : {0, 2, 3}) {
-      if (!written.insert(ts[j]->raw()).second)
-        throw ArgError(std::string(tn[j]) + idx + ": shares memory with another params/m/v tensor of this call");
-    }
     const int64_t n = ps[i].numel();
     for (int64_t s = 0; s < n; s += kBlock)
       blocks.push_back(Block{ps[i].f32() + s, gs[i].f32() + s, ms[i].f32() + s, vs[i].f32() + s, std::min(kBlock, n - s)});
   }
-
-  for (size_t i = 0; i < gs.size(); ++i)
-    if (gs[i].numel() > 0 && written.count(gs[i].raw()))
-      throw ArgError("grads[" + std::to_string(i) + "]: shares memory with a params/m/v tensor of this call");
 
   AdamWCoeffs c;
   c.decay = static_cast<float>(1.0 - lr * wd);

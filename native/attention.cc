@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "fused_rules.h"
 #include "gemm.h"
 #include "op_util.h"
 #include "vec_math.h"
@@ -20,27 +21,15 @@ constexpr int64_t kBlockQ = 128;
 
 struct Dims {
   int64_t B, Tq, Tk, H, D, Dv;
+  float scale;
   int64_t offset() const { return Tk - Tq; }
 };
 
-Dims check_qkv(const Tensor& q, const Tensor& k, const Tensor& v) {
-  expect_ndim(q, 4, "q", "[B,Tq,H,D]");
-  expect_ndim(k, 4, "k", "[B,Tk,H,D]");
-  Dims d{q.dim(0), q.dim(1), k.dim(1), q.dim(2), q.dim(3), 0};
-  if (k.dim(0) != d.B || k.dim(2) != d.H || k.dim(3) != d.D || d.Tk < d.Tq)
-    throw ArgError("k: expected shape [B,Tk,H,D] with B,H,D = " + std::to_string(d.B) + "," + std::to_string(d.H) +
-                   "," + std::to_string(d.D) + " and Tk >= Tq = " + std::to_string(d.Tq) + " (from q " + q.shape_str() +
-                   "), got " + k.shape_str());
-  expect_ndim(v, 4, "v", "[B,Tk,H,Dv]");
-  if (v.dim(0) != d.B || v.dim(1) != d.Tk || v.dim(2) != d.H)
-    throw ArgError("v: expected shape [B,Tk,H,Dv] with B,Tk,H = " + std::to_string(d.B) + "," + std::to_string(d.Tk) +
-                   "," + std::to_string(d.H) + ", got " + v.shape_str());
-  d.Dv = v.dim(3);
-  return d;
-}
-
-float scale_of(const Napi::Object& opts, int64_t D) {
-  return static_cast<float>(opt_number(opts, "scale", 1.0 / std::sqrt(static_cast<double>(std::max<int64_t>(D, 1)))));
+// Shapes, scale, dtypes and devices by the rules shared with cuda/attention.cu (fused_rules.h); the CPU takes
+// cached keys (Tk >= Tq) and any head dimension.
+Dims check_args(const AttentionTensors& a, const Napi::Object& opts) {
+  const AttentionDims d = attention_rules(a, opts, AttentionLimits{DeviceKind::CPU, true, 0});
+  return Dims{d.B, d.Tq, d.Tk, d.H, d.D, d.Dv, static_cast<float>(d.scale)};
 }
 
 // Row r of a block sees keys 0 .. first + r (inclusive); P = exp(S - lse) there, 0 after (the causal mask).
@@ -60,9 +49,9 @@ std::vector<float>& scratch(int which) {
 
 // causalAttention(q [B,Tq,H,D], k [B,Tk,H,D], v [B,Tk,H,Dv], { scale }) -> { o [B,Tq,H,Dv], lse [B,H,Tq] }
 Napi::Value CausalAttention(const Napi::CallbackInfo& info) {
-  Tensor q = arg_f32(info, 0, "q"), k = arg_f32(info, 1, "k"), v = arg_f32(info, 2, "v");
-  const Dims d = check_qkv(q, k, v);
-  const float scale = scale_of(arg_object(info, 3, "options"), d.D);
+  Tensor q = arg_tensor(info, 0, "q"), k = arg_tensor(info, 1, "k"), v = arg_tensor(info, 2, "v");
+  const Dims d = check_args({q, k, v, {}, {}, {}}, arg_object(info, 3, "options"));
+  const float scale = d.scale;
   Tensor o = empty({d.B, d.Tq, d.H, d.Dv}), lse = empty({d.B, d.H, d.Tq});
   const float *pq = q.f32(), *pk = k.f32(), *pv = v.f32();
   float *po = o.f32(), *pl = lse.f32();
@@ -104,13 +93,11 @@ RECLIN_EXPORT("causalAttention", CausalAttention)
 // causalAttentionBackward(dO, q, k, v, o, lse, { scale }) -> { dq, dk, dv }
 //   dV = P^T dO,  dP = dO V^T,  dS = P * (dP - rowsum(dO * O)),  dQ = scale dS K,  dK = scale dS^T Q
 Napi::Value CausalAttentionBackward(const Napi::CallbackInfo& info) {
-  Tensor dO = arg_f32(info, 0, "dO"), q = arg_f32(info, 1, "q"), k = arg_f32(info, 2, "k"), v = arg_f32(info, 3, "v");
-  Tensor o = arg_f32(info, 4, "o"), lse = arg_f32(info, 5, "lse");
-  const Dims d = check_qkv(q, k, v);
-  expect_shape(o, {d.B, d.Tq, d.H, d.Dv}, "o", "[B,Tq,H,Dv]");
-  expect_shape(dO, {d.B, d.Tq, d.H, d.Dv}, "dO", "[B,Tq,H,Dv]");
-  expect_shape(lse, {d.B, d.H, d.Tq}, "lse", "[B,H,Tq]");
-  const float scale = scale_of(arg_object(info, 6, "options"), d.D);
+  Tensor dO = arg_tensor(info, 0, "dO"), q = arg_tensor(info, 1, "q"), k = arg_tensor(info, 2, "k"),
+         v = arg_tensor(info, 3, "v");
+  Tensor o = arg_tensor(info, 4, "o"), lse = arg_tensor(info, 5, "lse");
+  const Dims d = check_args({q, k, v, o, dO, lse}, arg_object(info, 6, "options"));
+  const float scale = d.scale;
   Tensor dq = empty(q.shape), dk = zeros(k.shape), dv = zeros(v.shape);
   const float *pq = q.f32(), *pk = k.f32(), *pv = v.f32(), *po = o.f32(), *pdo = dO.f32(), *pl = lse.f32();
   float *pdq = dq.f32(), *pdk = dk.f32(), *pdv = dv.f32();

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "binding.h"
-#include "shape_rules.h"
+#include "fused_rules.h"
 #include "threads.h"
 
 // GCC 12 reports false "may be used uninitialized" warnings inside its own AVX-512 intrinsic headers.
@@ -116,44 +116,19 @@ void run_backward(const KdaProblem& P) {
   }
 }
 
-void expect_cpu_f32(const Tensor& t, const char* name) {
-  expect_dtype(t, DType::F32, name);
-  if (t.device.kind != DeviceKind::CPU)
-    throw ArgError(std::string(name) + ": expected a cpu tensor, got " + t.device.name());
-}
+// What the CPU kernels accept (fused_rules.h holds the rules both backends share): f32 only, head dimensions up
+// to 4096 (the per-thread scratch), no launch-grid limits.
+constexpr KdaLimits kCpuLimits{DeviceKind::CPU, false, 4096, 0, 0};
 
-std::vector<int64_t> dims(std::initializer_list<int64_t> l) { return std::vector<int64_t>(l); }
-
-// Reads and checks q, k, v, g, beta and the options shared by forward and backward.
-KdaProblem read_problem(const Napi::CallbackInfo& info, const Napi::Object& opts, Tensor* keep) {
-  Tensor q = arg_tensor(info, 0, "q"), k = arg_tensor(info, 1, "k"), v = arg_tensor(info, 2, "v");
-  Tensor g = arg_tensor(info, 3, "g"), beta = arg_tensor(info, 4, "beta");
-  expect_cpu_f32(q, "q");
-  expect_ndim(q, 4, "q", "[B,T,H,K]");
-  const int64_t B = q.dim(0), T = q.dim(1), H = q.dim(2), K = q.dim(3);
-  expect_cpu_f32(k, "k");
-  expect_shape(k, dims({B, T, H, K}), "k", "[B,T,H,K]");
-  expect_cpu_f32(v, "v");
-  expect_ndim(v, 4, "v", "[B,T,H,V]");
-  const int64_t V = v.dim(3);
-  expect_shape(v, dims({B, T, H, V}), "v", "[B,T,H,V]");
-  expect_cpu_f32(g, "g");
-  expect_shape(g, dims({B, T, H, K}), "g", "[B,T,H,K]");
-  expect_cpu_f32(beta, "beta");
-  expect_shape(beta, dims({B, T, H}), "beta", "[B,T,H]");
-  check_int_dims({{"B", B}, {"T", T}, {"H", H}}, "q");  // the kernels index with int
-  if (K > 4096 || V > 4096)
-    throw ArgError("q/v: head dimensions K = " + std::to_string(K) + ", V = " + std::to_string(V) +
-                   " are above the supported 4096");
-  Tensor h0 = opt_tensor(opts, "initialState");
-  if (h0.defined()) {
-    expect_cpu_f32(h0, "initialState");
-    expect_shape(h0, dims({B, H, K, V}), "initialState", "[B,H,K,V]");
-  }
-  const double scale = opt_number(opts, "scale", K > 0 ? 1.0 / std::sqrt(static_cast<double>(K)) : 1.0);
-  if (!std::isfinite(scale)) throw ArgError("scale: expected a finite number, got " + std::to_string(scale));
-  const double chunk = opt_number(opts, "chunkSize", 64);
-  if (chunk != 64 && chunk != 32) throw ArgError("chunkSize: expected 32 or 64, got " + std::to_string(chunk));
+// Reads and checks q, k, v, g, beta, the options and (backward) dO and dFinalState.
+KdaProblem read_problem(const Napi::CallbackInfo& info, const Napi::Object& opts, bool backward, KdaTensors& a) {
+  a.q = arg_tensor(info, 0, "q"), a.k = arg_tensor(info, 1, "k"), a.v = arg_tensor(info, 2, "v");
+  a.g = arg_tensor(info, 3, "g"), a.beta = arg_tensor(info, 4, "beta");
+  a.h0 = opt_tensor(opts, "initialState");
+  if (backward) a.dO = arg_tensor(info, 5, "dO"), a.dht = opt_tensor(opts, "dFinalState");
+  const KdaDims dm = kda_rules(a, opts, kCpuLimits, backward);
+  const int64_t K = dm.K, H = dm.H, T = dm.T;
+  const Tensor& g = a.g;
   // The decay factorisation needs non-increasing cumulative gates (docs/design/kda.md §3.1): every g must be <= 0.
   const float* gp = g.f32();
   const int64_t ng = g.numel();
@@ -170,18 +145,19 @@ KdaProblem read_problem(const Napi::CallbackInfo& info, const Napi::Object& opts
       const int64_t h = rem % H;
       rem /= H;
       const int64_t t = rem % T, b = rem / T;
-      throw ArgError("g: expected log decays <= 0 everywhere, got " + std::to_string(gp[i]) + " at [" +
+      throw ArgError("g: expected log decays <= 0 everywhere, got " + js_number_text(gp[i]) + " at [" +
                      std::to_string(b) + "," + std::to_string(t) + "," + std::to_string(h) + "," + std::to_string(d) +
                      "]");
     }
   }
-  keep[0] = q, keep[1] = k, keep[2] = v, keep[3] = g, keep[4] = beta, keep[5] = h0;
   KdaProblem P{};
-  P.B = static_cast<int>(B), P.T = static_cast<int>(T), P.H = static_cast<int>(H);
-  P.K = static_cast<int>(K), P.V = static_cast<int>(V), P.C = static_cast<int>(chunk);
-  P.scale = static_cast<float>(scale);
-  P.q = q.f32(), P.k = k.f32(), P.v = v.f32(), P.g = g.f32(), P.beta = beta.f32();
-  P.h0 = h0.defined() ? h0.f32() : nullptr;
+  P.B = static_cast<int>(dm.B), P.T = static_cast<int>(T), P.H = static_cast<int>(H);
+  P.K = static_cast<int>(K), P.V = static_cast<int>(dm.V), P.C = static_cast<int>(dm.C);
+  P.scale = static_cast<float>(dm.scale);
+  P.q = a.q.f32(), P.k = a.k.f32(), P.v = a.v.f32(), P.g = g.f32(), P.beta = a.beta.f32();
+  P.h0 = a.h0.defined() ? a.h0.f32() : nullptr;
+  P.dO = a.dO.defined() ? a.dO.f32() : nullptr;
+  P.dht = a.dht.defined() ? a.dht.f32() : nullptr;
   return P;
 }
 
@@ -189,8 +165,8 @@ bool empty_problem(const KdaProblem& P) { return P.B == 0 || P.T == 0 || P.H == 
 
 Napi::Value KdaForward(const Napi::CallbackInfo& info) {
   Napi::Object opts = arg_object(info, 5, "options");
-  Tensor keep[6];
-  KdaProblem P = read_problem(info, opts, keep);
+  KdaTensors keep;
+  KdaProblem P = read_problem(info, opts, false, keep);
   // The kernels write every element of o and finalState (zeros only cover empty problems).
   const bool none = empty_problem(P);
   Tensor o = none ? zeros({P.B, P.T, P.H, P.V}) : empty({P.B, P.T, P.H, P.V});
@@ -208,16 +184,8 @@ RECLIN_EXPORT("kdaForward", KdaForward)
 
 Napi::Value KdaBackward(const Napi::CallbackInfo& info) {
   Napi::Object opts = arg_object(info, 6, "options");
-  Tensor keep[6];
-  KdaProblem P = read_problem(info, opts, keep);
-  Tensor dO = arg_tensor(info, 5, "dO");
-  expect_cpu_f32(dO, "dO");
-  expect_shape(dO, dims({P.B, P.T, P.H, P.V}), "dO", "[B,T,H,V]");
-  Tensor dht = opt_tensor(opts, "dFinalState");
-  if (dht.defined()) {
-    expect_cpu_f32(dht, "dFinalState");
-    expect_shape(dht, dims({P.B, P.H, P.K, P.V}), "dFinalState", "[B,H,K,V]");
-  }
+  KdaTensors keep;
+  KdaProblem P = read_problem(info, opts, true, keep);
   // The kernels write every element of the gradients (zeros only cover empty problems).
   const bool none = empty_problem(P);
   auto alloc = [none](std::vector<int64_t> shape) { return none ? zeros(shape) : empty(shape); };
@@ -225,8 +193,6 @@ Napi::Value KdaBackward(const Napi::CallbackInfo& info) {
   Tensor dv = alloc({P.B, P.T, P.H, P.V}), dbeta = alloc({P.B, P.T, P.H});
   Tensor dh0;
   if (P.h0) dh0 = alloc({P.B, P.H, P.K, P.V});
-  P.dO = dO.f32();
-  P.dht = dht.defined() ? dht.f32() : nullptr;
   P.dq = dq.f32(), P.dk = dk.f32(), P.dv = dv.f32(), P.dg = dg.f32(), P.dbeta = dbeta.f32();
   P.dh0 = dh0.defined() ? dh0.f32() : nullptr;
   if (!none) run_backward(P);

@@ -1,5 +1,6 @@
 // Shape rules shared by the CPU ops (native/) and their CUDA twins (cuda/): argument checks with named errors
 // and the output shapes they imply. Device-independent, so both backends accept and refuse exactly the same input.
+// The fused ops (KDA, attention, AdamW) have their rules in fused_rules.h, built on these.
 #pragma once
 #include <algorithm>
 #include <initializer_list>

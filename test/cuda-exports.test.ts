@@ -10,6 +10,7 @@ import { Tensor } from '../src';
 import { cublasCandidates } from '../src/native';
 import { systemCublasSearch } from '../src/native/cublas';
 import { interopRequired } from './helpers';
+import { fusedRuleCases, maker, thrown } from './fused-rule-cases';
 
 const root = path.resolve(__dirname, '..');
 const cudaBinary = ['build-cuda-check', 'build-cuda'].map((d) => path.join(root, d, 'Release', 'reclin.node')).find((p) => fs.existsSync(p)) ?? '';
@@ -80,4 +81,21 @@ test('without a GPU the CUDA runtime exports fail with the driver\'s reason, nev
   if (probe.ok) return;  // a GPU machine: test/gpu/ covers the runtime
   assert.throws(() => b.cudaSynchronize(0), /reclin: cudaSetDevice: /);
   assert.throws(() => b.fromArray(new Float32Array(2), [2], 'f32', 'cuda'), /cuda/);
+});
+
+// The fused ops' rules (native/fused_rules.h) check the device last, so cpu tensors reach every other rule here.
+test('the KDA, attention and AdamW twins refuse bad input with the CPU entry\'s message, without a GPU', { skip }, () => {
+  const b = require(cudaBinary) as Record<string, (...a: unknown[]) => unknown> & { fromArray: (...a: never[]) => unknown };
+  const t = maker(b);
+  for (const c of fusedRuleCases) {
+    const cuda = thrown(() => b[`${c.op}Cuda`](...c.args(t)));
+    if (c.cuda) {
+      assert.match(cuda, c.cuda, `${c.rule}: ${c.op}Cuda threw ${JSON.stringify(cuda)}`);
+      continue;
+    }
+    // the same rule: the CUDA binary's own CPU entry gives the identical message for the same input
+    const cpu = thrown(() => b[c.op](...c.args(t)));
+    assert.match(cpu, c.cpu!, `${c.rule}: ${c.op} threw ${JSON.stringify(cpu)}`);
+    assert.equal(cuda, cpu, `${c.rule}: ${c.op}Cuda and ${c.op} differ`);
+  }
 });

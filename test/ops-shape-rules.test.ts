@@ -2,7 +2,9 @@
 // names the argument, what it got and what is allowed (on the CPU here; the CUDA ops call the same functions).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tensor, ops } from '../src';
+import { Tensor, adamw, kda, ops } from '../src';
+import { native } from '../src/native';
+import { fusedRuleCases, maker, thrown } from './fused-rule-cases';
 
 const zeros = (shape: number[]) => Tensor.zeros(shape);
 const ids = (v: number[], shape: number[]) => Tensor.from(new Int32Array(v), shape);
@@ -34,4 +36,29 @@ test('shape rules: sliceBackward places dy only where it fits; argmax needs a no
   assert.deepEqual([...ops.sliceBackward(Tensor.from([1, 2, 3, 4], [2, 2]), [2, 3], 1, -2).toFloat32Array()], [0, 1, 2, 0, 3, 4]);
   assert.throws(() => ops.argmax(zeros([3, 0])), /x: argmax needs a non-empty last dimension, got \[3,0\]/);
   assert.throws(() => ops.argmax(zeros([])), /x: expected at least 1 dimension\(s\) \[\.\.\.,D\], got \[\]/);
+});
+
+// KDA, attention and AdamW (native/fused_rules.h): every rule's message from the raw CPU entry; test/cuda-exports.test.ts
+// runs the same cases against the CUDA twins.
+test('fused-op rules: the CPU entries name the argument, what it got and what is allowed', () => {
+  const b = native() as unknown as Record<string, (...a: unknown[]) => unknown> & { fromArray: (...a: never[]) => unknown };
+  const t = maker(b);
+  for (const c of fusedRuleCases) {
+    if (!c.cpu) continue;
+    const msg = thrown(() => b[c.op](...c.args(t)));
+    assert.match(msg, c.cpu, `${c.rule}: ${c.op} threw ${JSON.stringify(msg)}`);
+  }
+});
+
+test('fused-op rules reach users unchanged through kda, ops and adamw', () => {
+  const z = (s: number[], fill = 0) => Tensor.from(new Float32Array(s.reduce((x, y) => x * y, 1)).fill(fill), s);
+  const [q, k, v, g, beta] = [z([1, 4, 2, 8]), z([1, 4, 2, 8]), z([1, 4, 2, 4]), z([1, 4, 2, 8], -0.5), z([1, 4, 2])];
+  assert.throws(() => kda.forward(q, k, v, g, beta, { initialState: z([1, 2, 4, 8]) }),
+    /initialState: expected shape \[B,H,K,V\] = \[1,2,8,4\], got \[1,2,4,8\]/);
+  assert.throws(() => kda.forward(q, k, v, g, beta, { chunkSize: 16 }), /chunkSize: expected 32 or 64, got 16/);
+  assert.throws(() => ops.causalAttention(q, z([1, 3, 2, 8]), v), /k: expected shape \[B,Tk,H,D\] with B,H,D = 1,2,8 and Tk >= Tq = 4/);
+  assert.throws(() => ops.causalAttention(q, k, v, { scale: Infinity }), /scale: expected a finite number, got Infinity/);
+  const p = z([2, 3]);
+  assert.throws(() => adamw.step([p], [z([2, 3])], [z([2, 3])], [p], { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 }),
+    /v\[0\]: shares memory with another params\/m\/v tensor of this call/);
 });
