@@ -46,6 +46,9 @@ test('a run records its tokenizer; a phase from it inherits it; refusals write n
   assert.equal(meta.extra.tokenizer.kind, 'tiktoken');
   assert.equal(meta.extra.tokenizer.vocab_size, 514);
   assert.deepEqual(meta.extra.tokenizer.special.eos, { id: 259, token: '[EOS]' });
+  // The checkpoint's model/ carries the tokenizer files byte for byte, as a Hub checkpoint ships them.
+  const baseModel = path.join(exp(), 'base', 'checkpoints', 'step_000002', 'model');
+  for (const f of ['tiktoken.model', 'tokenizer_config.json']) assert.equal(sha256(path.join(baseModel, f)), rc.tokenizer.files[f], `${f} in the checkpoint`);
 
   // Refused before anything is written: the model's vocabulary is smaller than the tokenizer's; phase a needs a mask.
   const refusals = await Promise.all([
@@ -63,6 +66,11 @@ test('a run records its tokenizer; a phase from it inherits it; refusals write n
   const a = await cli(['run', '--experiment-name', 'phase_a', ...FAST.slice(0, 2), '--batch-size', '2', '--model-path', 'experiments/base', '--phase', 'a', '--recursive-config', 'configs/recursive_phase_a.json', '--tokenizer-special', 'mask=<|reserved_token_300|>', '--num-steps', '1']);
   assert.equal(a.code, 0, a.stdout + a.stderr);
   assert.deepEqual(runConfigOf('phase_a').tokenizer, { ...rc.tokenizer, special: { mask: '<|reserved_token_300|>' } });
+  // Its checkpoints' tokenizer_config.json names the mask it used, so the directory alone rebuilds the same roles.
+  const aModel = path.join(exp(), 'phase_a', 'checkpoints', 'step_000001', 'model');
+  assert.equal(JSON.parse(fs.readFileSync(path.join(aModel, 'tokenizer_config.json'), 'utf8')).mask_token, '<|reserved_token_300|>');
+  const { loadTokenizer } = await import('../src/tokenizer');
+  assert.equal(loadTokenizer(aModel).maskId, 300);
 
   // The tokenizer file changes: reproducing the base run is refused, naming the file and both hashes.
   fs.appendFileSync(path.join(tokDir, 'tokenizer_config.json'), '\n');

@@ -17,6 +17,7 @@ import { appendNoteText, appendToInbox, mergeInbox, readInbox, INBOX_FILE, type 
 import { captureCommand, captureEnv, captureGit, captureHost, captureRuntime, type CommandInfo, type GitInfo, type HostInfo, type RuntimeInfo } from './provenance';
 import { DEFAULT_STALE_AFTER_MS, METADATA_FILE, STATUS_FILE, lastSignOfLife, type RunState, type StatusFile } from './status';
 import type { TensorEntry } from './safetensors';
+import { tokenizerModelFiles, type ModelDirFile } from '../tokenizer/files';
 import { z } from 'zod';
 
 export type { NoteEntry };
@@ -243,6 +244,8 @@ export class ExperimentTracker {
   private finalLossGiven = false;
   /** Bytes of notes/inbox.jsonl already merged into the metadata. */
   private inboxSize = 0;
+  /** The run's tokenizer files, read (and hash-checked) once, copied into every checkpoint's model/. */
+  private tokenizerFiles: ModelDirFile[] | null = null;
 
   private constructor(args: {
     dir: string;
@@ -804,6 +807,7 @@ export class ExperimentTracker {
       recursiveConfig: this.recursiveConfig,
       runId: this.id,
       segment: this.segment,
+      modelFiles: (this.tokenizerFiles ??= tokenizerModelFiles(this.runConfig.tokenizer)),
     });
     if (best) this.meta.best_checkpoint = { step, metric: judged ? this.bestMetric : null, value: judged ? (value as number) : null, mode: this.bestMode };
     this.meta.last_checkpoint_step = step;
