@@ -70,6 +70,8 @@ test('a checkpoint carries its tokenizer.json: reclin, tokenizers and AutoTokeni
   // The tokenizer had no tokenizer_config.json: the checkpoint's names the roles reclin found.
   const tc = JSON.parse(fs.readFileSync(path.join(modelDir, 'tokenizer_config.json'), 'utf8'));
   assert.deepEqual([tc.bos_token, tc.eos_token, tc.pad_token, tc.mask_token], ['<s>', '</s>', '<pad>', '<mask>']);
+  // The model config the checkpoint carries takes the tokenizer's special ids (micro.json declared none).
+  const cfg = JSON.parse(fs.readFileSync(path.join(modelDir, 'config.json'), 'utf8'));
 
   const original = loadTokenizer(tokDir);
   const fromCkpt = loadTokenizer(modelDir);
@@ -77,6 +79,7 @@ test('a checkpoint carries its tokenizer.json: reclin, tokenizers and AutoTokeni
     { ...fromCkpt.describe(), path: null, files: null, notes: [] },
     { ...original.describe(), path: null, files: null, notes: [] },
   );
+  assert.deepEqual([cfg.bos_token_id, cfg.eos_token_id, cfg.pad_token_id, cfg.mask_token_id], [fromCkpt.bosId, fromCkpt.eosId, fromCkpt.padId, fromCkpt.maskId]);
 
   const lines = [...corpus(60, 5), ...HARD_LINES];
   fs.writeFileSync(path.join(tmp, 'lines.json'), JSON.stringify(lines));

@@ -6,10 +6,10 @@ import { JsonlSource, TaskSource, TextFileSource, hasTokenizerFiles, loadTokeniz
 import { CheckpointError, listCheckpoints, loadRunConfig, verifyCheckpoint, writeJsonAtomic, type RecursiveConfig, type RunConfig } from '../experiment';
 import { tempPathFor } from '../experiment/atomic';
 import { resolveCheckpoint } from '../experiment/checkpoint';
-import { KimiLinearLM, loadModel, loadModelConfig, type ModelConfig } from '../nn';
+import { KimiLinearLM, declaredSpecialIds, loadModel, loadModelConfig, type ModelConfig } from '../nn';
 import { tokenizerProblems } from '../tokenizer';
 import { CliError } from './errors';
-import { checkBestMetric, checkExamplesFit, checkMemory, checkModelAgainstRun, checkSeqLen, type MemoryEstimate } from './run-check';
+import { checkBestMetric, checkExamplesFit, checkMemory, checkModelAgainstRun, checkSeqLen, reconcileSpecialIds, type MemoryEstimate } from './run-check';
 
 const SYNTHETIC = /^synthetic:(addition|sorting|reverse)(?::(\d+))?$/;
 const TASK_DEFAULT_SIZE = { addition: 3, sorting: 8, reverse: 8 } as const;
@@ -174,14 +174,17 @@ export function checkRun(rc: RunConfig, rec: RecursiveConfig, baseDir: string | 
     where = `--model-config ${rc.model.config ?? 'tiny'}`;
     source = `${rc.model.config ?? 'tiny'} (from scratch, seed ${rc.seed})`;
   }
+  const configSource = weightsDir ?? (baseDir !== null && fs.existsSync(path.join(baseDir, 'config.json')) ? path.join(baseDir, 'config.json') : (rc.model.config ?? 'tiny'));
   try {
-    modelConfig = loadModelConfig(weightsDir ?? (baseDir !== null && fs.existsSync(path.join(baseDir, 'config.json')) ? path.join(baseDir, 'config.json') : (rc.model.config ?? 'tiny')));
+    modelConfig = loadModelConfig(configSource);
   } catch (e) {
     throw new CliError(`${where}: ${(e as Error).message}`);
   }
   checkModelAgainstRun(modelConfig, rec, where);
   const misfit = tokenizerProblems(data.train.tokenizer, { modelVocabSize: modelConfig.vocab_size });
   if (misfit.length) throw new CliError(`--tokenizer: ${misfit.join('; ')}`);
+  const idMisfit = reconcileSpecialIds(modelConfig, declaredSpecialIds(configSource), data.train.tokenizer);
+  if (idMisfit.length) throw new CliError(`${where}: ${idMisfit.join('; ')}`);
   checkExamplesFit(data, rc, rec);
   checkBestMetric(rc, rec, data.eval);
   const memory = checkMemory(modelConfig, rc, rec);
