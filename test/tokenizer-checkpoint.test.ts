@@ -101,6 +101,12 @@ test('a checkpoint carries its tokenizer.json: reclin, tokenizers and AutoTokeni
   assert.equal(rc2.tokenizer.files['tokenizer.json'], rc.tokenizer.files['tokenizer.json']);
   assert.equal(sha256(path.join(tmp, 'experiments', 'next', 'checkpoints', 'step_000001', 'model', 'tokenizer_config.json')), sha256(path.join(modelDir, 'tokenizer_config.json')));
 
+  // The tokenizer folder goes away: a phase from the experiment takes the copy in its best checkpoint.
+  fs.renameSync(tokDir, `${tokDir}.moved`);
+  const after = await runCli(['run', '--experiment-name', 'after_move', '--run-config', 'fast.json', '--model-path', expDir, '--data-path', 'corpus.txt', '--batch-size', '2', '--num-steps', '1'], { cwd: tmp });
+  assert.equal(after.code, 0, after.stdout + after.stderr);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(tmp, 'experiments', 'after_move', 'run_config.json'), 'utf8')).tokenizer.path, modelDir);
+
   // reclin upload sends the tokenizer files with the model, at the repo root.
   const card = await runCli(['card', expDir], { cwd: tmp });
   assert.equal(card.code, 0, card.stdout + card.stderr);

@@ -57,7 +57,7 @@ export function buildTokenizer(rc: RunConfig): Tokenizer {
 
 /**
  * The tokenizer a run starting from --model-path gets when it names none: the base experiment's (as its
- * run_config.json records it, hashes included), else the tokenizer files of a model directory (as a Hub
+ * run_config.json records it, hashes included; the copy in its checkpoint when that file is gone), else the tokenizer files of a model directory (as a Hub
  * checkpoint ships them), else null (the byte tokenizer).
  */
 export function inheritedTokenizer(modelPath: string | null): RunConfig['tokenizer'] | null {
@@ -66,7 +66,14 @@ export function inheritedTokenizer(modelPath: string | null): RunConfig['tokeniz
   const rcFile = path.join(abs, 'run_config.json');
   if (fs.existsSync(path.join(abs, 'experiment_metadata.json')) && fs.existsSync(rcFile)) {
     const t = loadRunConfig(rcFile).tokenizer;
-    return t.path === null ? null : t;
+    if (t.path === null) return null;
+    // The tokenizer moved or was deleted since: the checkpoint's model directory carries a copy (with the run's
+    // role overrides written into its tokenizer_config.json).
+    if (!fs.existsSync(t.path)) {
+      const dir = resolveModelDir(abs).dir;
+      if (hasTokenizerFiles(dir)) return { path: dir, files: null, special: {} };
+    }
+    return t;
   }
   if (fs.existsSync(abs) && fs.statSync(abs).isDirectory() && hasTokenizerFiles(abs)) return { path: abs, files: null, special: {} };
   return null;
