@@ -117,3 +117,25 @@ test('a checkpoint carries its tokenizer.json: reclin, tokenizers and AutoTokeni
     assert.equal(sha256(e.localPath), sha256(path.join(modelDir, f)));
   }
 });
+
+test('the files a checkpoint carries for a tiktoken tokenizer: its code, chat template and special-token map; overrides rewrite the config; a changed file is refused', async () => {
+  const { tokenizerModelFiles } = await import('../src/tokenizer');
+  const dir = path.join(tmp, 'kimi_like');
+  fs.mkdirSync(dir);
+  const ranks = Array.from({ length: 256 }, (_, b) => Buffer.from([b]));
+  fs.writeFileSync(path.join(dir, 'tiktoken.model'), ranks.map((r, i) => `${r.toString('base64')} ${i}`).join('\n') + '\n');
+  const config = { auto_map: { AutoTokenizer: ['tokenization_kimi.TikTokenTokenizer', null] }, added_tokens_decoder: { '256': { content: '[BOS]' }, '257': { content: '[EOS]' } }, bos_token: '[BOS]', eos_token: '[EOS]' };
+  fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(config));
+  for (const f of ['tokenization_kimi.py', 'chat_template.jinja', 'special_tokens_map.json', 'unrelated.txt']) fs.writeFileSync(path.join(dir, f), `${f}\n`);
+  const files = loadTokenizer(dir).describe().files;
+  const plain = tokenizerModelFiles({ path: dir, files, special: {} });
+  assert.deepEqual(plain.map((f) => f.name), ['tiktoken.model', 'tokenizer_config.json', 'tokenization_kimi.py', 'chat_template.jinja', 'special_tokens_map.json']);
+  for (const f of plain) assert.ok(f.data.equals(fs.readFileSync(path.join(dir, f.name))), `${f.name} is copied byte for byte`);
+
+  const over = tokenizerModelFiles({ path: dir, files, special: { mask: '<|reserved_token_300|>' } });
+  assert.deepEqual(over.map((f) => f.name), ['tiktoken.model', 'tokenizer_config.json', 'tokenization_kimi.py', 'chat_template.jinja']);
+  assert.deepEqual(JSON.parse(over[1].data.toString('utf8')), { ...config, mask_token: '<|reserved_token_300|>' });
+
+  fs.appendFileSync(path.join(dir, 'tokenizer_config.json'), ' ');
+  assert.throws(() => tokenizerModelFiles({ path: dir, files, special: {} }), /tokenizer_config\.json in .* has sha256 [0-9a-f]{64}, but the run recorded sha256 [0-9a-f]{64}/);
+});

@@ -2,8 +2,9 @@
 // directory: reclin (--model-path) and transformers' AutoTokenizer both find the tokenizer there.
 //
 // The files are the run's own, byte for byte and checked against the sha256 the run config recorded: the
-// tokenizer file under its Hub name (tokenizer.json or tiktoken.model), tokenizer_config.json, and the Python
-// files its auto_map names (Kimi's tiktoken tokenizer is such code). Two cases write tokenizer_config.json
+// tokenizer file under its Hub name (tokenizer.json or tiktoken.model), tokenizer_config.json, and beside them
+// the Python files its auto_map names (Kimi's tiktoken tokenizer is such code), chat_template.jinja and
+// special_tokens_map.json when present. Two cases write tokenizer_config.json
 // instead of copying it: roles the run overrides (tokenizer.special) are written into it, so the directory
 // names the same special tokens the run used; and a tokenizer without one gets one naming the roles reclin
 // found, so transformers knows them too. See docs/TOKENIZERS.md.
@@ -76,9 +77,12 @@ export function tokenizerModelFiles(rec: TokenizerRecord): ModelDirFile[] {
     }
     out.push({ name: CONFIG_FILE, data: Buffer.from(JSON.stringify(written, null, 2) + '\n') });
   }
-  for (const py of autoMapFiles(config)) {
-    const p = path.join(dir, py);
-    if (fs.existsSync(p)) out.push({ name: py, data: fs.readFileSync(p) });
+  // Companions a Hub tokenizer ships: its code, its chat template, and its special-token map (left out when
+  // tokenizer_config.json was rewritten, so that the roles have one source).
+  const companions = [...autoMapFiles(config), 'chat_template.jinja', ...(configBuf && !overridden ? ['special_tokens_map.json'] : [])];
+  for (const name of companions) {
+    const p = path.join(dir, name);
+    if (fs.existsSync(p)) out.push({ name, data: fs.readFileSync(p) });
   }
   return out;
 }
