@@ -41,10 +41,12 @@ for (let i = 0; i < warmup + steps; i++) {
     backward(l);
     return l.data.toFloat32Array()[0];
   });
-  const grads = params.map((p) => p.grad!);
+  // As the Trainer does: a parameter without a gradient (MoE's frozen router bias) is not stepped.
+  const live = params.flatMap((p, j) => (p.grad ? [j] : []));
+  const grads = live.map((j) => params[j].grad!);
   const norm = Math.sqrt(ops.sumSquares(grads));
   if (norm > 1) for (const g of grads) ops.scaleInPlace(g, 1 / norm);
-  adamw.step(params.map((p) => p.data), grads, m, v, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, step: i + 1 });
+  adamw.step(live.map((j) => params[j].data), grads, live.map((j) => m[j]), live.map((j) => v[j]), { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, step: i + 1 });
   for (const p of params) p.zeroGrad();
   const dt = performance.now() - t0;
   ids.dispose();

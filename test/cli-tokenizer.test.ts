@@ -19,9 +19,12 @@ const FAST = ['--run-config', 'fast.json', '--model-config', 'micro.json', '--ba
 before(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'reclin-cli-tok-'));
   const tiny = JSON.parse(fs.readFileSync(path.join(repoRoot, 'configs', 'models', 'tiny.json'), 'utf8'));
-  const micro = { ...tiny, vocab_size: 520, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 2, kv_lora_rank: 16, qk_nope_head_dim: 8, qk_rope_head_dim: 8, v_head_dim: 16 };
+  // No special ids declared: they follow the run's tokenizer (micro_ids.json keeps tiny's byte ids, to be refused).
+  const { pad_token_id: _p, bos_token_id: _b, eos_token_id: _e, mask_token_id: _m, ...noIds } = tiny;
+  const micro = { ...noIds, vocab_size: 520, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 2, kv_lora_rank: 16, qk_nope_head_dim: 8, qk_rope_head_dim: 8, v_head_dim: 16 };
   micro.linear_attn_config = { ...tiny.linear_attn_config, num_heads: 2, head_dim: 16, kda_layers: [1], full_attn_layers: [2] };
   fs.writeFileSync(path.join(tmp, 'micro.json'), JSON.stringify(micro));
+  fs.writeFileSync(path.join(tmp, 'micro_ids.json'), JSON.stringify({ ...micro, pad_token_id: 256, bos_token_id: 259, eos_token_id: [258, 1], mask_token_id: 300 }));
   fs.writeFileSync(path.join(tmp, 'fast.json'), JSON.stringify({ data: { eval_examples: 2 }, schedule: { warmup_steps: 1 } }));
   // A tiktoken-format tokenizer: the 256 bytes and two merges (ids 0..257), then 256 specials (258..513), no mask.
   const dir = path.join(tmp, 'tok');
@@ -46,23 +49,38 @@ test('a run records its tokenizer; a phase from it inherits it; refusals write n
   assert.equal(meta.extra.tokenizer.kind, 'tiktoken');
   assert.equal(meta.extra.tokenizer.vocab_size, 514);
   assert.deepEqual(meta.extra.tokenizer.special.eos, { id: 259, token: '[EOS]' });
+  // The checkpoint's model/ carries the tokenizer files byte for byte, as a Hub checkpoint ships them.
+  const baseModel = path.join(exp(), 'base', 'checkpoints', 'step_000002', 'model');
+  for (const f of ['tiktoken.model', 'tokenizer_config.json']) assert.equal(sha256(path.join(baseModel, f)), rc.tokenizer.files[f], `${f} in the checkpoint`);
 
   // Refused before anything is written: the model's vocabulary is smaller than the tokenizer's; phase a needs a mask.
   const refusals = await Promise.all([
     cli(['run', '--experiment-name', 'too_small', '--run-config', 'fast.json', '--tokenizer', 'tok', '--num-steps', '1']),
     cli(['run', '--experiment-name', 'no_mask', ...FAST.slice(0, 2), '--model-path', 'experiments/base', '--phase', 'a', '--recursive-config', 'configs/recursive_phase_a.json', '--num-steps', '1']),
     cli(['run', '--experiment-name', 'bad_role', ...FAST, '--tokenizer', 'tok', '--tokenizer-special', 'mask=nope', '--num-steps', '1']),
+    cli(['run', '--experiment-name', 'bad_ids', '--run-config', 'fast.json', '--model-config', 'micro_ids.json', '--batch-size', '2', '--tokenizer', 'tok', '--num-steps', '1']),
   ]);
   assert.match(refusals[0].stderr, /--tokenizer: .*tok produces ids up to 513, but the model's vocab_size is 264/);
   assert.match(refusals[1].stderr, /--tokenizer: .*tok has no mask token, and phase a's sidecar replaces corrupted draft positions with it; name one with tokenizer\.special\.mask/);
   assert.match(refusals[2].stderr, /tokenizer\.special\.mask: .* has no token "nope"/);
+  // The config's declared special ids against the tokenizer's (bos 258, eos 259, pad = eos): each mismatch named
+  // with both values; the mask is not compared (the tokenizer has none), nor are undeclared ids.
+  assert.match(refusals[3].stderr, /--model-config .*micro_ids\.json: bos_token_id is 259, but .*tok's bos id is 258 \("\[BOS\]"\); make them agree: name the tokenizer's bos with --tokenizer-special bos=\[EOS\] \(id 259's token\), or change bos_token_id in the config/);
+  assert.match(refusals[3].stderr, /; eos_token_id is \[258,1\], but .*tok's eos id is 259 \("\[EOS\]"\)/);
+  assert.match(refusals[3].stderr, /; pad_token_id is 256, but .*tok's pad id is 259 \("\[EOS\]"\); make them agree: name the tokenizer's pad with --tokenizer-special pad=TOKEN, or change pad_token_id/);
+  assert.doesNotMatch(refusals[3].stderr, /mask_token_id/);
   for (const r of refusals) assert.equal(r.code, 1, r.stderr);
-  for (const name of ['too_small', 'no_mask', 'bad_role']) assert.ok(!fs.existsSync(path.join(exp(), name)), `${name} wrote nothing`);
+  for (const name of ['too_small', 'no_mask', 'bad_role', 'bad_ids']) assert.ok(!fs.existsSync(path.join(exp(), name)), `${name} wrote nothing`);
 
   // Phase a from the base experiment inherits its tokenizer, with a reserved special named as the mask.
   const a = await cli(['run', '--experiment-name', 'phase_a', ...FAST.slice(0, 2), '--batch-size', '2', '--model-path', 'experiments/base', '--phase', 'a', '--recursive-config', 'configs/recursive_phase_a.json', '--tokenizer-special', 'mask=<|reserved_token_300|>', '--num-steps', '1']);
   assert.equal(a.code, 0, a.stdout + a.stderr);
   assert.deepEqual(runConfigOf('phase_a').tokenizer, { ...rc.tokenizer, special: { mask: '<|reserved_token_300|>' } });
+  // Its checkpoints' tokenizer_config.json names the mask it used, so the directory alone rebuilds the same roles.
+  const aModel = path.join(exp(), 'phase_a', 'checkpoints', 'step_000001', 'model');
+  assert.equal(JSON.parse(fs.readFileSync(path.join(aModel, 'tokenizer_config.json'), 'utf8')).mask_token, '<|reserved_token_300|>');
+  const { loadTokenizer } = await import('../src/tokenizer');
+  assert.equal(loadTokenizer(aModel).maskId, 300);
 
   // The tokenizer file changes: reproducing the base run is refused, naming the file and both hashes.
   fs.appendFileSync(path.join(tokDir, 'tokenizer_config.json'), '\n');

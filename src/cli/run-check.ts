@@ -5,7 +5,9 @@ import * as os from 'node:os';
 import { BYTE_VOCAB_SIZE } from '../data/tokenizer';
 import { TaskSource, type ExampleSource } from '../data';
 import type { RecursiveConfig, RunConfig } from '../experiment';
-import { countParameters, type ModelConfig } from '../nn';
+import { countParameters, SPECIAL_ID_FIELDS, type ModelConfig } from '../nn';
+import type { SpecialIdField } from '../nn/config';
+import type { Tokenizer } from '../tokenizer';
 import { formatBytes } from './options';
 import { CliError } from './errors';
 
@@ -159,4 +161,41 @@ export function checkMemory(cfg: ModelConfig, rc: RunConfig, rec: RecursiveConfi
     throw new CliError(`memory: the run needs about ${formatBytes(est.bytes)} (${parts}), allowed: at most this machine's ${formatBytes(limit)}${env !== undefined ? ' (RECLIN_MEMORY_LIMIT)' : ''}; lower the sizes named`);
   }
   return est;
+}
+
+const ROLE_OF_FIELD = { bos_token_id: 'bos', eos_token_id: 'eos', pad_token_id: 'pad', mask_token_id: 'mask' } as const;
+
+/**
+ * The model config's special-token ids against the tokenizer's. An id the config file declares must be the
+ * tokenizer's (an eos list must contain it; a declared null, or a mask the tokenizer lacks, is not compared);
+ * otherwise the model would be trained on, and would stop at, tokens its config calls something else. An id
+ * it does not declare takes the tokenizer's, so the run's config.json and checkpoints agree with its tokenizer.
+ * Returns the problems (empty when none); fills `config` in place.
+ */
+export function reconcileSpecialIds(config: ModelConfig, declared: Partial<Record<SpecialIdField, number | number[] | null>>, tok: Tokenizer): string[] {
+  const problems: string[] = [];
+  const tokIds = { bos_token_id: tok.bosId, eos_token_id: tok.eosId, pad_token_id: tok.padId, mask_token_id: tok.maskId };
+  const where = tok.describe().path ?? 'the byte tokenizer';
+  const text = (id: number) => (id < tok.vocabSize ? JSON.stringify(tok.decode([id])) : 'past its vocabulary');
+  for (const field of SPECIAL_ID_FIELDS) {
+    const role = ROLE_OF_FIELD[field];
+    const mine = tokIds[field];
+    if (!(field in declared)) {
+      if (mine === null) {
+        if (field === 'mask_token_id') delete config.mask_token_id;
+        else config[field] = null;
+      } else config[field] = mine;
+      continue;
+    }
+    const want = declared[field];
+    if (want === null || want === undefined || (field === 'mask_token_id' && mine === null)) continue;
+    const ok = Array.isArray(want) ? mine !== null && want.includes(mine) : mine === want;
+    if (ok) continue;
+    const first = Array.isArray(want) ? want[0] : want;
+    const hint = first !== undefined && first < tok.vocabSize && tok.isSpecial(first) ? `--tokenizer-special ${role}=${tok.decode([first])} (id ${first}'s token)` : `--tokenizer-special ${role}=TOKEN`;
+    problems.push(
+      `${field} is ${JSON.stringify(want)}, but ${where}'s ${role} id is ${mine === null ? 'none' : `${mine} (${text(mine)})`}; make them agree: name the tokenizer's ${role} with ${hint}, or change ${field} in the config (or leave it out to take the tokenizer's)`,
+    );
+  }
+  return problems;
 }

@@ -99,7 +99,7 @@ export function addRunFlags(cmd: Command): Command {
     .option('--recursive-config <file>', 'recursive config JSON (default: configs/<phase>.json shipped with reclin)')
     .addOption(new Option('--phase <phase>', 'training phase').choices([...PHASES]))
     .option('--model-path <dir>', 'base model: a model directory, or an experiment directory (its best checkpoint\'s model)')
-    .option('--model-config <preset|file>', 'architecture when training from scratch: a preset (tiny, small) or a config.json')
+    .option('--model-config <preset|file>', 'architecture when training from scratch: a preset (Kimi Linear shaped: kimi-demo, kimi-tiny, kimi-small; dense: tiny, small) or a config.json')
     .option('--tokenizer <dir|file|byte>', 'tokenizer: a tokenizer.json, a tiktoken.model or a directory holding one; "byte" for bytes (default: the base model\'s, else bytes)')
     .option('--tokenizer-special <role=token>', 'name the token of a special role (bos, eos, pad, mask, latent, unk); repeatable', tokenizerSpecialArg)
     .option('--data <source>', 'training data: synthetic:addition[:digits], synthetic:sorting[:len], synthetic:reverse[:len], or a file')

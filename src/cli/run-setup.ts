@@ -7,10 +7,10 @@ import { CheckpointError, listCheckpoints, loadRunConfig, verifyCheckpoint, type
 import { writeJsonAtomic } from '../format';
 import { tempPathFor } from '../format/atomic';
 import { resolveCheckpoint } from '../experiment/checkpoint';
-import { KimiLinearLM, loadModel, loadModelConfig, type ModelConfig } from '../nn';
+import { KimiLinearLM, declaredSpecialIds, loadModel, loadModelConfig, type ModelConfig } from '../nn';
 import { tokenizerProblems } from '../tokenizer';
 import { CliError } from './errors';
-import { checkBestMetric, checkExamplesFit, checkMemory, checkModelAgainstRun, checkSeqLen, type MemoryEstimate } from './run-check';
+import { checkBestMetric, checkExamplesFit, checkMemory, checkModelAgainstRun, checkSeqLen, reconcileSpecialIds, type MemoryEstimate } from './run-check';
 
 const SYNTHETIC = /^synthetic:(addition|sorting|reverse)(?::(\d+))?$/;
 const TASK_DEFAULT_SIZE = { addition: 3, sorting: 8, reverse: 8 } as const;
@@ -58,7 +58,7 @@ export function buildTokenizer(rc: RunConfig): Tokenizer {
 
 /**
  * The tokenizer a run starting from --model-path gets when it names none: the base experiment's (as its
- * run_config.json records it, hashes included), else the tokenizer files of a model directory (as a Hub
+ * run_config.json records it, hashes included; the copy in its checkpoint when that file is gone), else the tokenizer files of a model directory (as a Hub
  * checkpoint ships them), else null (the byte tokenizer).
  */
 export function inheritedTokenizer(modelPath: string | null): RunConfig['tokenizer'] | null {
@@ -67,7 +67,14 @@ export function inheritedTokenizer(modelPath: string | null): RunConfig['tokeniz
   const rcFile = path.join(abs, 'run_config.json');
   if (fs.existsSync(path.join(abs, 'experiment_metadata.json')) && fs.existsSync(rcFile)) {
     const t = loadRunConfig(rcFile).tokenizer;
-    return t.path === null ? null : t;
+    if (t.path === null) return null;
+    // The tokenizer moved or was deleted since: the checkpoint's model directory carries a copy (with the run's
+    // role overrides written into its tokenizer_config.json).
+    if (!fs.existsSync(t.path)) {
+      const dir = resolveModelDir(abs).dir;
+      if (hasTokenizerFiles(dir)) return { path: dir, files: null, special: {} };
+    }
+    return t;
   }
   if (fs.existsSync(abs) && fs.statSync(abs).isDirectory() && hasTokenizerFiles(abs)) return { path: abs, files: null, special: {} };
   return null;
@@ -175,14 +182,17 @@ export function checkRun(rc: RunConfig, rec: RecursiveConfig, baseDir: string | 
     where = `--model-config ${rc.model.config ?? 'tiny'}`;
     source = `${rc.model.config ?? 'tiny'} (from scratch, seed ${rc.seed})`;
   }
+  const configSource = weightsDir ?? (baseDir !== null && fs.existsSync(path.join(baseDir, 'config.json')) ? path.join(baseDir, 'config.json') : (rc.model.config ?? 'tiny'));
   try {
-    modelConfig = loadModelConfig(weightsDir ?? (baseDir !== null && fs.existsSync(path.join(baseDir, 'config.json')) ? path.join(baseDir, 'config.json') : (rc.model.config ?? 'tiny')));
+    modelConfig = loadModelConfig(configSource);
   } catch (e) {
     throw new CliError(`${where}: ${(e as Error).message}`);
   }
   checkModelAgainstRun(modelConfig, rec, where);
   const misfit = tokenizerProblems(data.train.tokenizer, { modelVocabSize: modelConfig.vocab_size });
   if (misfit.length) throw new CliError(`--tokenizer: ${misfit.join('; ')}`);
+  const idMisfit = reconcileSpecialIds(modelConfig, declaredSpecialIds(configSource), data.train.tokenizer);
+  if (idMisfit.length) throw new CliError(`${where}: ${idMisfit.join('; ')}`);
   checkExamplesFit(data, rc, rec);
   checkBestMetric(rc, rec, data.eval);
   const memory = checkMemory(modelConfig, rc, rec);

@@ -1,11 +1,11 @@
-// Checkpoints: checkpoints/step_NNNNNN/ = model/ (config.json + model.safetensors, a loadable model
-// directory), optimizer.safetensors, trainer_state.json, recursive_config.json, and checkpoint_metadata.json
+// Checkpoints: checkpoints/step_NNNNNN/ = model/ (config.json + model.safetensors, and the run's tokenizer
+// files when it has some: a loadable Hub-style model directory), optimizer.safetensors, trainer_state.json, recursive_config.json, and checkpoint_metadata.json
 // (step, metrics, is_best, sha256 + size of every other file). A checkpoint is written into a hidden
 // temporary folder, every file and folder fsynced, checkpoint_metadata.json last, then renamed into place:
 // a folder named step_* is always complete. Loading verifies every checksum and names a corrupt file.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fsyncDir, readJsonIfExists, sha256File, writeJsonAtomic } from '../format/atomic';
+import { fsyncDir, readJsonIfExists, sha256File, writeFileAtomic, writeJsonAtomic } from '../format/atomic';
 import { readSafetensors, writeSafetensors, type TensorData, type TensorEntry } from '../format/safetensors';
 
 export const CHECKPOINTS_DIR = 'checkpoints';
@@ -40,6 +40,8 @@ export interface SaveCheckpointInput {
   recursiveConfig: Record<string, unknown>;
   runId: string;
   segment: number;
+  /** Further files of model/ by name (the run's tokenizer files, src/tokenizer/files.ts). */
+  modelFiles?: { name: string; data: Uint8Array }[];
 }
 
 export interface LoadedCheckpoint {
@@ -97,6 +99,11 @@ export function writeCheckpoint(runDir: string, input: SaveCheckpointInput): { d
   try {
     record('model/config.json', writeJsonAtomic(path.join(tmp, 'model', 'config.json'), input.modelConfig));
     record('model/model.safetensors', writeSafetensors(path.join(tmp, 'model', 'model.safetensors'), input.model, { format: 'pt' }).sha256);
+    for (const f of input.modelFiles ?? []) {
+      if (!/^[A-Za-z0-9_][A-Za-z0-9._-]*$/.test(f.name) || `model/${f.name}` in files || ['model.safetensors', SIDECAR_FILE].includes(f.name))
+        throw new CheckpointError(`writeCheckpoint: model file name ${JSON.stringify(f.name)} is not a plain file name or collides with one of the model's own files`);
+      record(`model/${f.name}`, writeFileAtomic(path.join(tmp, 'model', f.name), f.data));
+    }
     if (input.sidecar && Object.keys(input.sidecar).length > 0) record(`model/${SIDECAR_FILE}`, writeSafetensors(path.join(tmp, 'model', SIDECAR_FILE), input.sidecar, { format: 'pt' }).sha256);
     if (input.optimizer) record('optimizer.safetensors', writeSafetensors(path.join(tmp, 'optimizer.safetensors'), input.optimizer, { format: 'pt' }).sha256);
     record('trainer_state.json', writeJsonAtomic(path.join(tmp, 'trainer_state.json'), { ...(input.trainerState ?? {}), step: input.step }));

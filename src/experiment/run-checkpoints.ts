@@ -8,6 +8,7 @@ import type { RecursiveConfig } from './config';
 import { supersedeEventsAfter, supersedeJsonlAfter, METRICS_FILE, SAMPLES_FILE, SUPERSEDED_DIR, TEXT_FILE } from './metrics';
 import type { ExperimentMetadata, RunMetadata } from './run-metadata';
 import { checkStep } from './tracker-options';
+import type { ModelDirFile } from '../tokenizer/files';
 import { METADATA_FILE } from './status';
 
 export interface SaveCheckpointArgs {
@@ -53,7 +54,7 @@ export function checkSaveArgs(args: SaveCheckpointArgs): void {
 export function writeRunCheckpoint(
   meta: RunMetadata,
   policy: CheckpointPolicy,
-  ctx: { modelConfig: Record<string, unknown>; recursiveConfig: RecursiveConfig; runId: string; segment: number },
+  ctx: { modelConfig: Record<string, unknown>; recursiveConfig: RecursiveConfig; runId: string; segment: number; modelFiles?: ModelDirFile[] },
   args: SaveCheckpointArgs,
 ): { dir: string; step: number; isBest: boolean; deleted: number[] } {
   const { step, model, sidecar, optimizer, trainerState, metrics, isBest } = args;
@@ -75,6 +76,7 @@ export function writeRunCheckpoint(
     recursiveConfig: ctx.recursiveConfig,
     runId: ctx.runId,
     segment: ctx.segment,
+    modelFiles: ctx.modelFiles,
   });
   if (best) meta.meta.best_checkpoint = { step, metric: judged ? policy.bestMetric : null, value: judged ? (value as number) : null, mode: policy.bestMode };
   meta.meta.last_checkpoint_step = step;

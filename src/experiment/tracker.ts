@@ -21,6 +21,7 @@ import { createRun, recordEnd, resumeRun, type OpenedRun } from './run-lifecycle
 import { RunLog } from './run-log';
 import { MetadataUpdateSchema, RunMetadata, nowIso, type ExperimentMetadata, type MetadataUpdate } from './run-metadata';
 import type { RunState } from './status';
+import { tokenizerModelFiles, type ModelDirFile } from '../tokenizer/files';
 import { checkStep, type CreateTrackerOptions, type ResumeTrackerOptions } from './tracker-options';
 
 export type { NoteEntry, RunSummary, SaveCheckpointArgs, ExperimentMetadata, MetadataUpdate, CreateTrackerOptions, ResumeTrackerOptions };
@@ -49,6 +50,7 @@ export class ExperimentTracker {
   private readonly onExit: () => void;
   /** final_loss given by the caller (updateMetadata) in this segment; otherwise it is taken from the logs. */
   private finalLossGiven = false;
+  private tokenizerFiles: ModelDirFile[] | null = null;
 
   private constructor(run: OpenedRun) {
     this.dir = run.dir;
@@ -260,7 +262,14 @@ export class ExperimentTracker {
     } catch (e) {
       this.addIssueInternal(`TensorBoard events could not be flushed before checkpoint ${step}: ${(e as Error).message} (metrics.jsonl has them; a resume writes them again)`, step);
     }
-    const saved = writeRunCheckpoint(this.meta, this.policy, { modelConfig, recursiveConfig: this.recursiveConfig, runId: this.id, segment: this.segment }, args);
+    const saved = writeRunCheckpoint(this.meta, this.policy, {
+      modelConfig,
+      recursiveConfig: this.recursiveConfig,
+      runId: this.id,
+      segment: this.segment,
+      // The run's tokenizer files, read (and hash-checked) once, copied into every checkpoint's model/.
+      modelFiles: (this.tokenizerFiles ??= tokenizerModelFiles(this.runConfig.tokenizer)),
+    }, args);
     this.heartbeat.beat(Math.max(this.heartbeat.step ?? step, step));
     return saved;
   }

@@ -335,10 +335,19 @@ export function listPresets(): string[] {
  * A preset name ('tiny', 'small', ...), a config.json path, or a model directory holding config.json.
  */
 export function loadModelConfig(nameOrPath: string): ModelConfig {
+  const { file, raw } = readModelConfigFile(nameOrPath);
+  return parseModelConfig(raw, file);
+}
+
+/** The config file a preset name, config.json path or model directory names, and its parsed JSON. */
+function readModelConfigFile(nameOrPath: string): { file: string; preset: boolean; raw: unknown } {
   if (typeof nameOrPath !== 'string' || !nameOrPath) throw new TypeError(`loadModelConfig: expected a preset name or a path, got ${String(nameOrPath)}`);
   let file: string;
-  if (/^[A-Za-z0-9_-]+$/.test(nameOrPath) && fs.existsSync(path.join(presetDir(), `${nameOrPath}.json`))) file = path.join(presetDir(), `${nameOrPath}.json`);
-  else if (fs.existsSync(nameOrPath) && fs.statSync(nameOrPath).isDirectory()) file = path.join(nameOrPath, 'config.json');
+  let preset = false;
+  if (/^[A-Za-z0-9_-]+$/.test(nameOrPath) && fs.existsSync(path.join(presetDir(), `${nameOrPath}.json`))) {
+    file = path.join(presetDir(), `${nameOrPath}.json`);
+    preset = true;
+  } else if (fs.existsSync(nameOrPath) && fs.statSync(nameOrPath).isDirectory()) file = path.join(nameOrPath, 'config.json');
   else file = nameOrPath;
   if (!fs.existsSync(file))
     throw new Error(`loadModelConfig: '${nameOrPath}' is neither a preset (${listPresets().join(', ') || 'none found'}) nor an existing config.json or model directory`);
@@ -348,5 +357,21 @@ export function loadModelConfig(nameOrPath: string): ModelConfig {
   } catch (e) {
     throw new Error(`loadModelConfig: ${file} is not valid JSON: ${(e as Error).message}`);
   }
-  return parseModelConfig(raw, file);
+  return { file, preset, raw };
+}
+
+export const SPECIAL_ID_FIELDS = ['bos_token_id', 'eos_token_id', 'pad_token_id', 'mask_token_id'] as const;
+export type SpecialIdField = (typeof SPECIAL_ID_FIELDS)[number];
+
+/**
+ * The special-token ids a config file itself declares (a field left out takes the schema's default, Kimi's
+ * 163584.., which says nothing about the tokenizer). A preset declares none: its ids are the byte tokenizer's
+ * and give way to the run's tokenizer.
+ */
+export function declaredSpecialIds(nameOrPath: string): Partial<Record<SpecialIdField, number | number[] | null>> {
+  const { preset, raw } = readModelConfigFile(nameOrPath);
+  if (preset || !raw || typeof raw !== 'object') return {};
+  const out: Partial<Record<SpecialIdField, number | number[] | null>> = {};
+  for (const f of SPECIAL_ID_FIELDS) if (f in raw) out[f] = (raw as Record<string, number | number[] | null>)[f];
+  return out;
 }

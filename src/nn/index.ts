@@ -9,7 +9,7 @@ export { MLAttention, MLA_NORM_EPS } from './attention';
 export type { AttentionState } from './attention';
 export { DecoderLayer, KimiLinearLM } from './model';
 export type { LayerState, ModelOptions } from './model';
-export { KNOWN_CONFIG_FIELDS, LinearAttnConfigSchema, parseModelConfig, loadModelConfig, layerKind, presetDir, listPresets } from './config';
+export { KNOWN_CONFIG_FIELDS, LinearAttnConfigSchema, parseModelConfig, loadModelConfig, declaredSpecialIds, SPECIAL_ID_FIELDS, layerKind, presetDir, listPresets } from './config';
 export type { ModelConfig, LinearAttnConfig } from './config';
 export { saveModel, loadModel, loadWeights, CONFIG_FILE, WEIGHTS_FILE, INDEX_FILE } from './io';
 export type { SaveOptions } from './io';

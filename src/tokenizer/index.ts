@@ -7,5 +7,7 @@ export type { TokenizerSource } from './hf';
 export { TiktokenTokenizer, KIMI_PATTERN, parseTiktokenRanks } from './tiktoken';
 export { resolveRoles } from './roles';
 export type { RoleOverrides } from './roles';
-export { loadTokenizer, hasTokenizerFiles, TOKENIZER_FILES } from './load';
+export { loadTokenizer, hasTokenizerFiles, resolveTokenizerFile, TOKENIZER_FILES } from './load';
+export { tokenizerModelFiles } from './files';
+export type { ModelDirFile, TokenizerRecord } from './files';
 export type { LoadTokenizerOptions } from './load';

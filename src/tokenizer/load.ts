@@ -30,6 +30,16 @@ function sha256(buf: Buffer): string {
   return crypto.createHash('sha256').update(buf).digest('hex');
 }
 
+/** The tokenizer file a path names: the file itself, or the one a directory holds (tokenizer.json first). */
+export function resolveTokenizerFile(p: string): string {
+  const abs = path.resolve(p);
+  if (!fs.existsSync(abs)) throw new Error(`tokenizer: ${p} does not exist`);
+  if (!fs.statSync(abs).isDirectory()) return abs;
+  const found = TOKENIZER_FILES.find((f) => fs.existsSync(path.join(abs, f)));
+  if (!found) throw new Error(`tokenizer: ${p} holds neither ${TOKENIZER_FILES.join(' nor ')}`);
+  return path.join(abs, found);
+}
+
 /** The tokenizer at `p`, or the byte tokenizer for null. */
 export function loadTokenizer(p: string | null, opts: LoadTokenizerOptions = {}): Tokenizer {
   if (p === null) {
@@ -37,13 +47,7 @@ export function loadTokenizer(p: string | null, opts: LoadTokenizerOptions = {})
     return new ByteTokenizer();
   }
   const abs = path.resolve(p);
-  if (!fs.existsSync(abs)) throw new Error(`tokenizer: ${p} does not exist`);
-  let file: string;
-  if (fs.statSync(abs).isDirectory()) {
-    const found = TOKENIZER_FILES.find((f) => fs.existsSync(path.join(abs, f)));
-    if (!found) throw new Error(`tokenizer: ${p} holds neither ${TOKENIZER_FILES.join(' nor ')}`);
-    file = path.join(abs, found);
-  } else file = abs;
+  const file = resolveTokenizerFile(p);
   const files: Record<string, string> = {};
   const read = (f: string): Buffer => {
     const buf = fs.readFileSync(f);
