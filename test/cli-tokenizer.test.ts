@@ -25,6 +25,8 @@ before(() => {
   micro.linear_attn_config = { ...tiny.linear_attn_config, num_heads: 2, head_dim: 16, kda_layers: [1], full_attn_layers: [2] };
   fs.writeFileSync(path.join(tmp, 'micro.json'), JSON.stringify(micro));
   fs.writeFileSync(path.join(tmp, 'micro_ids.json'), JSON.stringify({ ...micro, pad_token_id: 256, bos_token_id: 259, eos_token_id: [258, 1], mask_token_id: 300 }));
+  // A chat config: eos is another special token of the tokenizer (an end-of-turn token), kept with a note.
+  fs.writeFileSync(path.join(tmp, 'micro_chat.json'), JSON.stringify({ ...micro, eos_token_id: 260 }));
   fs.writeFileSync(path.join(tmp, 'fast.json'), JSON.stringify({ data: { eval_examples: 2 }, schedule: { warmup_steps: 1 } }));
   // A tiktoken-format tokenizer: the 256 bytes and two merges (ids 0..257), then 256 specials (258..513), no mask.
   const dir = path.join(tmp, 'tok');
@@ -97,4 +99,13 @@ test('without --tokenizer, a run inherits the base experiment\'s tokenizer or a 
   fs.copyFileSync(path.join(tmp, 'tok', 'tiktoken.model'), path.join(modelDir, 'tiktoken.model'));
   assert.deepEqual(inheritedTokenizer(modelDir), { path: modelDir, files: null, special: {} });
   assert.equal(inheritedTokenizer(null), null);
+});
+
+test("a config's eos that is another special token of the tokenizer (an end-of-turn token) is kept, with a note", async () => {
+  const r = await cli(['run', '--experiment-name', 'chat_eos', '--run-config', 'fast.json', '--model-config', 'micro_chat.json', '--batch-size', '2', '--tokenizer', 'tok', '--num-steps', '1', '--save-interval', '1']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stderr, /eos_token_id 260 \(.*\) is kept from the config; the data's eos is .*tok's 259 \("\[EOS\]"\)/);
+  const saved = JSON.parse(fs.readFileSync(path.join(exp(), 'chat_eos', 'checkpoints', 'step_000001', 'model', 'config.json'), 'utf8'));
+  assert.equal(saved.eos_token_id, 260);
+  assert.equal(saved.bos_token_id, 258, 'undeclared ids still follow the tokenizer');
 });

@@ -167,12 +167,13 @@ const ROLE_OF_FIELD = { bos_token_id: 'bos', eos_token_id: 'eos', pad_token_id: 
 
 /**
  * The model config's special-token ids against the tokenizer's. An id the config file declares must be the
- * tokenizer's (an eos list must contain it; a declared null, or a mask the tokenizer lacks, is not compared);
+ * tokenizer's (an eos list must contain it; a declared null, or a mask the tokenizer lacks, is not compared; an eos
+ * made only of other special tokens of the tokenizer, such as an end-of-turn token, is kept and noted in `notes`);
  * otherwise the model would be trained on, and would stop at, tokens its config calls something else. An id
  * it does not declare takes the tokenizer's, so the run's config.json and checkpoints agree with its tokenizer.
  * Returns the problems (empty when none); fills `config` in place.
  */
-export function reconcileSpecialIds(config: ModelConfig, declared: Partial<Record<SpecialIdField, number | number[] | null>>, tok: Tokenizer): string[] {
+export function reconcileSpecialIds(config: ModelConfig, declared: Partial<Record<SpecialIdField, number | number[] | null>>, tok: Tokenizer, notes: string[] = []): string[] {
   const problems: string[] = [];
   const tokIds = { bos_token_id: tok.bosId, eos_token_id: tok.eosId, pad_token_id: tok.padId, mask_token_id: tok.maskId };
   const where = tok.describe().path ?? 'the byte tokenizer';
@@ -191,6 +192,13 @@ export function reconcileSpecialIds(config: ModelConfig, declared: Partial<Recor
     if (want === null || want === undefined || (field === 'mask_token_id' && mine === null)) continue;
     const ok = Array.isArray(want) ? mine !== null && want.includes(mine) : mine === want;
     if (ok) continue;
+    // A chat model's config may stop at an end-of-turn token (Kimi's <|im_end|>) that is not the tokenizer's eos:
+    // that is a choice, not a mistake, when every declared id is one of the tokenizer's special tokens.
+    const wanted = Array.isArray(want) ? want : [want];
+    if (field === 'eos_token_id' && wanted.length > 0 && wanted.every((id) => id < tok.vocabSize && tok.isSpecial(id))) {
+      notes.push(`${field} ${JSON.stringify(want)} (${wanted.map(text).join(', ')}) is kept from the config; the data's ${role} is ${where}'s ${mine === null ? 'none' : `${mine} (${text(mine)})`}`);
+      continue;
+    }
     const first = Array.isArray(want) ? want[0] : want;
     const hint = first !== undefined && first < tok.vocabSize && tok.isSpecial(first) ? `--tokenizer-special ${role}=${tok.decode([first])} (id ${first}'s token)` : `--tokenizer-special ${role}=TOKEN`;
     problems.push(

@@ -191,8 +191,10 @@ export function checkRun(rc: RunConfig, rec: RecursiveConfig, baseDir: string | 
   checkModelAgainstRun(modelConfig, rec, where);
   const misfit = tokenizerProblems(data.train.tokenizer, { modelVocabSize: modelConfig.vocab_size });
   if (misfit.length) throw new CliError(`--tokenizer: ${misfit.join('; ')}`);
-  const idMisfit = reconcileSpecialIds(modelConfig, declaredSpecialIds(configSource), data.train.tokenizer);
+  const idNotes: string[] = [];
+  const idMisfit = reconcileSpecialIds(modelConfig, declaredSpecialIds(configSource), data.train.tokenizer, idNotes);
   if (idMisfit.length) throw new CliError(`${where}: ${idMisfit.join('; ')}`);
+  for (const n of idNotes) process.stderr.write(`reclin: ${where}: ${n}\n`);
   checkExamplesFit(data, rc, rec);
   checkBestMetric(rc, rec, data.eval);
   const memory = checkMemory(modelConfig, rc, rec);
