@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { readMetrics } from '../src/experiment';
 import { processStartTime } from '../src/experiment/lock';
 import { readScalars } from '../src/tensorboard';
-import { loadModel } from '../src/nn';
+import { KimiLinearLM, loadModel, loadModelConfig, saveModel, weightFiles } from '../src/nn';
 import { runCli, startCli, waitFor, repoRoot } from './cli-helpers';
 import { startHubServer } from './hub-server';
 import { cliInProcess } from './cli-inprocess';
@@ -277,4 +277,24 @@ test('records: card refuses a locked run; a malformed metrics line fails resume 
   assert.equal(trunc.code, 1);
   assert.ok(trunc.stderr.includes(`${metaFile}: not readable JSON, the file is truncated or damaged`), trunc.stderr);
   fs.writeFileSync(metaFile, meta);
+});
+
+test('a sharded checkpoint as published is a base: the run keeps its index and shards, and resumes with the original moved away', async () => {
+  const micro = loadModelConfig(path.join(tmp, 'micro.json'));
+  const src = path.join(tmp, 'sharded');
+  const m = new KimiLinearLM(micro, { seed: 5 });
+  saveModel(m, src, { dtype: 'bfloat16', maxShardBytes: 40_000 });
+  m.dispose();
+  const files = weightFiles(src)!;
+  assert.ok(files.length >= 3 && files[0] === 'model.safetensors.index.json', `sharded: ${files.join(', ')}`);
+  const r = await cli(['run', '--experiment-name', 'from_shards', ...FAST, '--model-path', 'sharded', '--num-steps', '2', '--batch-size', '2', '--save-interval', '1', '--eval-interval', '1000']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const dir = path.join(exp(), 'from_shards');
+  for (const f of files) assert.ok(fs.readFileSync(path.join(dir, 'base_model', f)).equals(fs.readFileSync(path.join(src, f))), `base_model/${f} is the base's`);
+  // Killed before its last checkpoint, with the base moved away: resume reads the run's own shards.
+  fs.rmSync(path.join(dir, 'checkpoints', 'step_000002'), { recursive: true });
+  fs.renameSync(src, path.join(tmp, 'sharded-moved'));
+  const again = await cli(['resume', dir]);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.ok(fs.existsSync(path.join(dir, 'checkpoints', 'step_000002', 'model', 'model.safetensors')));
 });

@@ -7,7 +7,7 @@ import { CheckpointError, listCheckpoints, loadRunConfig, verifyCheckpoint, type
 import { writeJsonAtomic } from '../format';
 import { tempPathFor } from '../format/atomic';
 import { resolveCheckpoint } from '../experiment/checkpoint';
-import { KimiLinearLM, declaredSpecialIds, loadModel, loadModelConfig, type ModelConfig } from '../nn';
+import { KimiLinearLM, declaredSpecialIds, loadModel, loadModelConfig, weightFiles, type ModelConfig } from '../nn';
 import { tokenizerProblems } from '../tokenizer';
 import { CliError } from './errors';
 import { checkBestMetric, checkExamplesFit, checkMemory, checkModelAgainstRun, checkSeqLen, reconcileSpecialIds, type MemoryEstimate } from './run-check';
@@ -171,7 +171,7 @@ export function checkRun(rc: RunConfig, rec: RecursiveConfig, baseDir: string | 
   let where: string;
   if (baseDir !== null && fs.existsSync(path.join(baseDir, 'config.json'))) {
     where = path.join(baseDir, 'config.json');
-    weightsDir = fs.existsSync(path.join(baseDir, 'model.safetensors')) ? baseDir : null;
+    weightsDir = weightFiles(baseDir) !== null ? baseDir : null;
     source = weightsDir ? `${rc.model.path ?? baseDir} (the run's copy in ${BASE_MODEL_DIR}/)` : `${rc.model.config ?? 'tiny'} (from scratch, seed ${rc.seed})`;
   } else if (rc.model.path !== null) {
     const m = resolveModelDir(rc.model.path);
@@ -218,9 +218,11 @@ export function buildModel(rc: RunConfig, checked: CheckedRun): KimiLinearLM {
 export function keepBaseModel(runDir: string, checked: CheckedRun): void {
   const dir = path.join(runDir, BASE_MODEL_DIR);
   fs.mkdirSync(dir, { recursive: true });
-  if (checked.weightsDir !== null) {
-    const src = path.join(checked.weightsDir, 'model.safetensors');
-    const tmp = tempPathFor(path.join(dir, 'model.safetensors'));
+  // Every weight file: model.safetensors, or a published checkpoint's index and shards (hard links when the
+  // file system allows, else fsynced copies), each renamed into place when complete.
+  for (const f of checked.weightsDir === null ? [] : (weightFiles(checked.weightsDir) ?? [])) {
+    const src = path.join(checked.weightsDir!, f);
+    const tmp = tempPathFor(path.join(dir, f));
     try {
       fs.linkSync(src, tmp);
     } catch {
@@ -229,7 +231,7 @@ export function keepBaseModel(runDir: string, checked: CheckedRun): void {
       fs.fsyncSync(fd);
       fs.closeSync(fd);
     }
-    fs.renameSync(tmp, path.join(dir, 'model.safetensors'));
+    fs.renameSync(tmp, path.join(dir, f));
   }
   writeJsonAtomic(path.join(dir, 'config.json'), checked.modelConfig);
 }

@@ -173,6 +173,20 @@ function readPiece(fd: number, piece: Piece): Float32Array {
 }
 
 /**
+ * The files that hold a model directory's weights, relative to it: model.safetensors, or the index and every
+ * shard it lists. Null when the directory has neither (a config-only base).
+ */
+export function weightFiles(dir: string): string[] | null {
+  const index = path.join(dir, INDEX_FILE);
+  if (fs.existsSync(index)) {
+    const map = (JSON.parse(fs.readFileSync(index, 'utf8')) as { weight_map?: Record<string, string> }).weight_map;
+    if (typeof map !== 'object' || map === null) throw new Error(`${index}: has no weight_map object`);
+    return [INDEX_FILE, ...new Set(Object.values(map))];
+  }
+  return fs.existsSync(path.join(dir, WEIGHTS_FILE)) ? [WEIGHTS_FILE] : null;
+}
+
+/**
  * Copies weights into the model's parameters from a model directory (single file or sharded) or one
  * .safetensors file. Every parameter must be provided and every stored tensor used.
  */
