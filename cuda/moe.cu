@@ -12,6 +12,7 @@
 
 #include "cuda_util.cuh"
 #include "gemm.cuh"
+#include "moe_rules.h"
 
 namespace reclin {
 
@@ -23,52 +24,6 @@ namespace {
 #include "device_check.cuh"
 #include "moe_kernels.cuh"
 
-struct RouteOpts {
-  int64_t top_k = 0, groups = 1, topk_group = 1;
-  bool renormalize = true;
-  float scale = 1.f;
-  bool softmax = false;
-};
-
-int64_t int_opt(const Napi::Object& o, const char* key, int64_t fallback) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return fallback;
-  if (!v.IsNumber()) throw ArgError(std::string(key) + ": expected an integer");
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (d != static_cast<double>(static_cast<int64_t>(d))) throw ArgError(std::string(key) + ": expected an integer, got " + std::to_string(d));
-  return static_cast<int64_t>(d);
-}
-
-// The options exactly as native/moe.cc reads and checks them.
-RouteOpts read_route_opts(const Napi::Object& o, int64_t E, bool forward) {
-  RouteOpts r;
-  Napi::Value renorm = o.Get("renormalize");
-  if (!renorm.IsUndefined() && !renorm.IsNull()) {
-    if (!renorm.IsBoolean()) throw ArgError("renormalize: expected a boolean");
-    r.renormalize = renorm.As<Napi::Boolean>().Value();
-  }
-  r.scale = static_cast<float>(opt_number(o, "scale", 1.0));
-  Napi::Value act = o.Get("activation");
-  const std::string a = act.IsString() ? act.As<Napi::String>().Utf8Value() : "sigmoid";
-  if (a == "softmax") r.softmax = true;
-  else if (a != "sigmoid") throw ArgError("activation: expected 'sigmoid' or 'softmax', got '" + a + "'");
-  if (!forward) return r;
-  r.top_k = int_opt(o, "topK", 0);
-  r.groups = int_opt(o, "numGroups", 1);
-  r.topk_group = int_opt(o, "topkGroup", 1);
-  if (r.groups < 1 || E % r.groups != 0)
-    throw ArgError("numGroups: expected a divisor of the expert count " + std::to_string(E) + ", got " + std::to_string(r.groups));
-  if (r.topk_group < r.groups && E / r.groups < 2)
-    throw ArgError("numGroups: each group needs at least 2 experts (a group is scored by its two best), got " +
-                   std::to_string(E) + " experts in " + std::to_string(r.groups) + " groups");
-  if (r.topk_group < 1 || r.topk_group > r.groups)
-    throw ArgError("topkGroup: expected 1.." + std::to_string(r.groups) + ", got " + std::to_string(r.topk_group));
-  const int64_t allowed = r.topk_group * (E / r.groups);
-  if (r.top_k < 1 || r.top_k > allowed)
-    throw ArgError("topK: expected 1.." + std::to_string(allowed) + " (the experts in the topkGroup selected groups), got " +
-                   std::to_string(r.top_k));
-  return r;
-}
 
 void expect_experts_fit(int64_t E) {
   if (E > 0x7fffffffLL) throw ArgError("logits: more than 2^31-1 experts are not supported on cuda");
@@ -85,7 +40,7 @@ Napi::Value MoeRouteCuda(const Napi::CallbackInfo& info) {
     expect_same_device(logits, bias, "logits", "bias");
     expect_shape(bias, {E}, "bias", "[E]");
   }
-  const RouteOpts o = read_route_opts(arg_object(info, 2, "options"), E, true);
+  const MoeRouteOpts o = moe_route_opts(arg_object(info, 2, "options"), E, true);
   const int64_t k = o.top_k;
   Tensor weights = empty({N, k}, DType::F32, logits.device), indices = empty({N, k}, DType::I32, logits.device),
          scores = empty({N, E}, DType::F32, logits.device);
@@ -107,9 +62,7 @@ RECLIN_EXPORT("moeRouteCuda", MoeRouteCuda)
 // indices [N,k] with entries in [0, E): the shape on the host, the entries on the device (the first bad entry is
 // reported at the next synchronisation; the kernels stay in bounds meanwhile).
 void check_indices(const Tensor& indices, int64_t N, int64_t E, CheckCode code) {
-  expect_ndim(indices, 2, "indices", "[N,k]");
-  if (indices.dim(0) != N)
-    throw ArgError("indices: expected " + std::to_string(N) + " rows, got " + indices.shape_str());
+  moe_indices_shape(indices, N);
   const int64_t n = indices.numel();
   if (n == 0) return;
   cudaStream_t st = stream_for(indices.device.index);
@@ -131,7 +84,7 @@ Napi::Value MoeRouteBackwardCuda(const Napi::CallbackInfo& info) {
   check_indices(indices, N, E, kCheckMoeIndicesRouteBackward);
   const int64_t k = indices.dim(1);
   expect_shape(dw, {N, k}, "dWeights", "[N,k]");
-  const RouteOpts o = read_route_opts(arg_object(info, 3, "options"), E, false);
+  const MoeRouteOpts o = moe_route_opts(arg_object(info, 3, "options"), E, false);
   Tensor dl = empty({N, E}, DType::F32, dw.device);
   if (N > 0 && E > 0) {
     moe_route_bwd_kernel<<<blocks_for(N, 128), 128, 0, stream_for(dw.device.index)>>>(
@@ -159,19 +112,14 @@ ExpertArgs read_expert_args(const Napi::CallbackInfo& info, size_t first, CheckC
   expect_same_device(a.x, a.down, "x", "down");
   expect_same_device(a.x, a.indices, "x", "indices");
   expect_same_device(a.x, a.weights, "x", "weights");
-  expect_ndim(a.x, 2, "x", "[N,d]");
-  expect_ndim(a.gate_up, 3, "gateUp", "[E,2I,d]");
-  a.N = a.x.dim(0);
-  a.d = a.x.dim(1);
-  a.E = a.gate_up.dim(0);
-  if (a.gate_up.dim(1) % 2 != 0 || a.gate_up.dim(2) != a.d)
-    throw ArgError("gateUp: expected [E,2I," + std::to_string(a.d) + "] (gate rows over up rows), got " + a.gate_up.shape_str());
-  a.I = a.gate_up.dim(1) / 2;
-  expect_shape(a.down, {a.E, a.d, a.I}, "down", "[E,d,I]");
+  const MoeExpertDims m = moe_experts_shapes(a.x, a.gate_up, a.down, a.indices, a.weights);
+  a.N = m.N;
+  a.d = m.d;
+  a.E = m.E;
+  a.I = m.I;
+  a.k = m.k;
   expect_experts_fit(a.E);
   check_indices(a.indices, a.N, a.E, code);
-  a.k = a.indices.dim(1);
-  expect_shape(a.weights, {a.N, a.k}, "weights", "[N,k]");
   if (a.N * a.k > 0x7fffffffLL)
     throw ArgError("indices: " + std::to_string(a.N * a.k) + " assignments are more than the cuda experts take (2^31-1)");
   return a;
@@ -250,12 +198,10 @@ Napi::Value MoeExpertsBackwardCuda(const Napi::CallbackInfo& info) {
   const ExpertArgs a = read_expert_args(info, 1, kCheckMoeIndicesExpertsBackward);
   const int64_t N = a.N, d = a.d, E = a.E, I = a.I, k = a.k, A = N * k;
   expect_same_device(a.x, dy, "x", "dy");
-  expect_shape(dy, {N, d}, "dy", "[N,d]");
   Tensor h = arg_cuda_f32(info, 6, "h"), ye = arg_cuda_f32(info, 7, "ye");
   expect_same_device(a.x, h, "x", "h");
   expect_same_device(a.x, ye, "x", "ye");
-  expect_shape(h, {A, 2 * I}, "h", "[N·k,2I]");
-  expect_shape(ye, {A, d}, "ye", "[N·k,d]");
+  moe_experts_backward_shapes({N, d, E, I, k}, dy, h, ye);
   const Device dev = a.x.device;
   cudaStream_t st = stream_for(dev.index);
   Tensor dx = empty({N, d}, DType::F32, dev), dgu = empty(a.gate_up.shape, DType::F32, dev),

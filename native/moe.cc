@@ -17,7 +17,7 @@
 // Assignments (n, j) are sorted by expert with a stable counting sort, so each expert's rows are one contiguous
 // segment and every expert runs one packed GEMM per projection (gemm.h). Per-token sums run in slot order and
 // the sort is fixed by the indices, so the results are bit-identical run to run and for any thread count.
-// The float64 reference is in test/moe.test.ts.
+// The float64 reference is src/reference/moe.ts. Argument rules: moe_rules.h (shared with cuda/moe.cu).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -25,59 +25,13 @@
 #include <vector>
 
 #include "gemm.h"
+#include "moe_rules.h"
 #include "op_util.h"
 #include "vec_math.h"
 
 namespace reclin {
 namespace {
 
-enum class Act { Sigmoid, Softmax };
-
-struct RouteOpts {
-  int64_t top_k = 0, groups = 1, topk_group = 1;
-  bool renormalize = true;
-  float scale = 1.f;
-  Act act = Act::Sigmoid;
-};
-
-int64_t opt_int(const Napi::Object& o, const char* key, int64_t fallback) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return fallback;
-  if (!v.IsNumber()) throw ArgError(std::string(key) + ": expected an integer");
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (d != std::floor(d)) throw ArgError(std::string(key) + ": expected an integer, got " + std::to_string(d));
-  return static_cast<int64_t>(d);
-}
-
-RouteOpts read_route_opts(const Napi::Object& o, int64_t E, bool forward) {
-  RouteOpts r;
-  Napi::Value renorm = o.Get("renormalize");
-  if (!renorm.IsUndefined() && !renorm.IsNull()) {
-    if (!renorm.IsBoolean()) throw ArgError("renormalize: expected a boolean");
-    r.renormalize = renorm.As<Napi::Boolean>().Value();
-  }
-  r.scale = static_cast<float>(opt_number(o, "scale", 1.0));
-  Napi::Value act = o.Get("activation");
-  const std::string a = act.IsString() ? act.As<Napi::String>().Utf8Value() : "sigmoid";
-  if (a == "softmax") r.act = Act::Softmax;
-  else if (a != "sigmoid") throw ArgError("activation: expected 'sigmoid' or 'softmax', got '" + a + "'");
-  if (!forward) return r;
-  r.top_k = opt_int(o, "topK", 0);
-  r.groups = opt_int(o, "numGroups", 1);
-  r.topk_group = opt_int(o, "topkGroup", 1);
-  if (r.groups < 1 || E % r.groups != 0)
-    throw ArgError("numGroups: expected a divisor of the expert count " + std::to_string(E) + ", got " + std::to_string(r.groups));
-  if (r.topk_group < r.groups && E / r.groups < 2)
-    throw ArgError("numGroups: each group needs at least 2 experts (a group is scored by its two best), got " +
-                   std::to_string(E) + " experts in " + std::to_string(r.groups) + " groups");
-  if (r.topk_group < 1 || r.topk_group > r.groups)
-    throw ArgError("topkGroup: expected 1.." + std::to_string(r.groups) + ", got " + std::to_string(r.topk_group));
-  const int64_t allowed = r.topk_group * (E / r.groups);
-  if (r.top_k < 1 || r.top_k > allowed)
-    throw ArgError("topK: expected 1.." + std::to_string(allowed) + " (the experts in the topkGroup selected groups), got " +
-                   std::to_string(r.top_k));
-  return r;
-}
 
 // NaN never wins a comparison, so the ordering stays strict and the selection well defined.
 inline float rank_key(float v) { return std::isnan(v) ? -INFINITY : v; }
@@ -101,7 +55,7 @@ Napi::Value MoeRoute(const Napi::CallbackInfo& info) {
     bias = arg_f32(info, 1, "bias");
     expect_shape(bias, {E}, "bias", "[E]");
   }
-  const RouteOpts o = read_route_opts(arg_object(info, 2, "options"), E, true);
+  const MoeRouteOpts o = moe_route_opts(arg_object(info, 2, "options"), E, true);
   const int64_t k = o.top_k, G = o.groups, gs = E / G;
   Tensor weights = empty({N, k}), indices = empty({N, k}, DType::I32), scores = empty({N, E});
   const float* pl = logits.f32();
@@ -116,7 +70,7 @@ Napi::Value MoeRoute(const Napi::CallbackInfo& info) {
     for (int64_t n = 0; n < N; ++n) {
       const float* l = pl + n * E;
       float* s = ps + n * E;
-      if (o.act == Act::Sigmoid) vec::sigmoid(l, E, s);
+      if (!o.softmax) vec::sigmoid(l, E, s);
       else {
         const float mx = vec::max(l, E);
         const double sum = vec::exp_sum(l, E, mx, s);
@@ -164,8 +118,7 @@ Napi::Value MoeRoute(const Napi::CallbackInfo& info) {
 RECLIN_EXPORT("moeRoute", MoeRoute)
 
 void check_indices(const Tensor& indices, int64_t N, int64_t E, const char* name) {
-  expect_ndim(indices, 2, name, "[N,k]");
-  if (indices.dim(0) != N) throw ArgError(std::string(name) + ": expected " + std::to_string(N) + " rows, got " + indices.shape_str());
+  moe_indices_shape(indices, N);
   const int32_t* p = indices.i32();
   for (int64_t i = 0; i < indices.numel(); ++i)
     if (p[i] < 0 || p[i] >= E)
@@ -182,7 +135,7 @@ Napi::Value MoeRouteBackward(const Napi::CallbackInfo& info) {
   check_indices(indices, N, E, "indices");
   const int64_t k = indices.dim(1);
   expect_shape(dw, {N, k}, "dWeights", "[N,k]");
-  const RouteOpts o = read_route_opts(arg_object(info, 3, "options"), E, false);
+  const MoeRouteOpts o = moe_route_opts(arg_object(info, 3, "options"), E, false);
   Tensor dl = zeros({N, E});
   const float *pdw = dw.f32(), *ps = scores.f32();
   const int32_t* pi = indices.i32();
@@ -206,7 +159,7 @@ Napi::Value MoeRouteBackward(const Napi::CallbackInfo& info) {
       std::fill(ds.begin(), ds.end(), 0.f);
       for (int64_t j = 0; j < k; ++j) ds[idx[j]] += static_cast<float>(o.scale * (g[j] - sub) / D);
       float* d = pdl + n * E;
-      if (o.act == Act::Sigmoid) {
+      if (!o.softmax) {
         for (int64_t e = 0; e < E; ++e) d[e] = ds[e] * s[e] * (1.f - s[e]);
       } else {  // softmax: d = s ⊙ (ds − Σ ds⊙s)
         const double dot = vec::dot(ds.data(), s, E);
@@ -269,18 +222,13 @@ ExpertArgs read_expert_args(const Napi::CallbackInfo& info, size_t first) {
   a.down = arg_f32(info, first + 2, "down");
   a.indices = arg_i32(info, first + 3, "indices");
   a.weights = arg_f32(info, first + 4, "weights");
-  expect_ndim(a.x, 2, "x", "[N,d]");
-  expect_ndim(a.gate_up, 3, "gateUp", "[E,2I,d]");
-  a.N = a.x.dim(0);
-  a.d = a.x.dim(1);
-  a.E = a.gate_up.dim(0);
-  if (a.gate_up.dim(1) % 2 != 0 || a.gate_up.dim(2) != a.d)
-    throw ArgError("gateUp: expected [E,2I," + std::to_string(a.d) + "] (gate rows over up rows), got " + a.gate_up.shape_str());
-  a.I = a.gate_up.dim(1) / 2;
-  expect_shape(a.down, {a.E, a.d, a.I}, "down", "[E,d,I]");
+  const MoeExpertDims m = moe_experts_shapes(a.x, a.gate_up, a.down, a.indices, a.weights);
+  a.N = m.N;
+  a.d = m.d;
+  a.E = m.E;
+  a.I = m.I;
+  a.k = m.k;
   check_indices(a.indices, a.N, a.E, "indices");
-  a.k = a.indices.dim(1);
-  expect_shape(a.weights, {a.N, a.k}, "weights", "[N,k]");
   return a;
 }
 
@@ -331,10 +279,8 @@ Napi::Value MoeExpertsBackward(const Napi::CallbackInfo& info) {
   Tensor dy = arg_f32(info, 0, "dy");
   const ExpertArgs a = read_expert_args(info, 1);
   const int64_t N = a.N, d = a.d, E = a.E, I = a.I, k = a.k, A = N * k;
-  expect_shape(dy, {N, d}, "dy", "[N,d]");
   Tensor h = arg_f32(info, 6, "h"), ye = arg_f32(info, 7, "ye");
-  expect_shape(h, {A, 2 * I}, "h", "[N·k,2I]");
-  expect_shape(ye, {A, d}, "ye", "[N·k,d]");
+  moe_experts_backward_shapes({N, d, E, I, k}, dy, h, ye);
   const Segments s = sort_by_expert(a.indices.i32(), A, E);
   Tensor xs = empty({A, d}), act = empty({A, I}), dye = empty({A, d}), da = empty({A, I}), dh = empty({A, 2 * I}),
          dxs = empty({A, d});
