@@ -2,7 +2,9 @@
 // a shortcut across them fails here instead of growing quietly:
 //   - the TypeScript layers stay a line, native -> storage -> ops -> tensor (autograd): no folder cycle among them;
 //   - format/ (safetensors, atomic writes) is shared by nn/ and experiment/ and imports neither;
-//   - nn/ (the model) never imports experiment/ (the tracker).
+//   - nn/ (the model) never imports experiment/ (the tracker);
+//   - no two top folders import each other, directly or around a loop (sweeps live in cli/ as sweep-*.ts: their
+//     cells are CLI runs).
 // Imports are read with TypeScript's own pre-processor (static, type-only, re-exports and dynamic import()).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -114,4 +116,10 @@ test('import boundaries: format/ imports neither experiment/ nor nn/', () => {
 test('import boundaries: nn/ does not import experiment/', () => {
   const bad = EDGES.filter((e) => e.from === 'nn' && e.to === 'experiment');
   assert.equal(bad.length, 0, `nn/ reaches into experiment/ (shared file code belongs in format/):\n${describe(bad)}`);
+});
+
+test('import boundaries: no cycle between any two top folders of src/', () => {
+  const folders = [...new Set(EDGES.flatMap((e) => [e.from, e.to]))].filter((f) => f !== '');
+  const cycle = findCycle(EDGES, folders);
+  assert.equal(cycle, null, `folder cycle ${cycle?.join(' -> ')}:\n${describe(EDGES.filter((e) => cycle?.includes(e.from) && cycle?.includes(e.to)))}`);
 });

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readMetrics } from '../src/experiment';
-import { expandGrid, parseSeeds, parseSetFlag, readSweepFile } from '../src/sweep/grid';
+import { expandGrid, parseSeeds, parseSetFlag, readSweepFile } from '../src/cli/sweep-grid';
 import { runCli, startCli, waitFor } from './cli-helpers';
 import { requirePython, runPython } from './helpers';
 import { writeTinyRunConfig } from './sweep-fixtures';

@@ -8,7 +8,7 @@ import { writeFileAtomic } from '../format';
 import { compareChecks, renderChecks } from './compare-checks';
 import { flatten, renderHtml, renderText, type RunSummary } from './compare-report';
 import { buildGroupedReport, groupByFields, renderGroupedHtml, renderGroupedText, type GroupedReport } from './compare-stats';
-import { isSweepDir, readManifest } from '../sweep/manifest';
+import { isSweepDir, readManifest } from './sweep-manifest';
 import { CliError } from './errors';
 import { requireExperimentDir } from './run-dir';
 

@@ -16,7 +16,7 @@ import { loadRecursiveConfig, parseRunConfig, readMetrics, type Phase } from '..
 import { writeJsonAtomic } from '../format';
 import { CliError } from './errors';
 import { intArg } from './options';
-import { parseSeeds } from '../sweep/grid';
+import { parseSeeds } from './sweep-grid';
 import { formatP, pClause, pairedDifference, summarize, verdictSentence } from '../stats';
 import { redactArgv } from './run-config';
 import { startRun } from './runner';

@@ -1,7 +1,7 @@
 // reclin sweep: a grid of configs x seeds, each cell an ordinary run directory under one sweep directory with a
 // manifest (sweep.json). Runs locally (--jobs x --threads-per-run <= cores) or as a Slurm job array
 // (--launcher slurm). Re-running the same command resumes: completed cells are never re-run, interrupted, failed
-// or killed ones continue from their newest checkpoint. The grid/manifest logic lives in src/sweep/.
+// or killed ones continue from their newest checkpoint. The grid, manifest, cells and launchers live in sweep-*.ts beside it.
 import { Option, type Command } from 'commander';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -10,11 +10,11 @@ import { writeJsonAtomic } from '../format';
 import { CliError } from './errors';
 import { intArg } from './options';
 import { addRunFlags, redactArgv, resolveRunFlags, type RunFlags } from './run-config';
-import { runCell } from '../sweep/cell';
-import { expandGrid, parseSeeds, parseSetFlag, readSweepFile, type Axis } from '../sweep/grid';
-import { runLocal } from '../sweep/local';
-import { FORMAT, MANIFEST, describeDifference, fingerprintOf, isSweepDir, observeCell, readManifest, resolveCells, writeManifest, type Asked, type Manifest } from '../sweep/manifest';
-import { arraySpec, queuedIndices, slurmScript, submit } from '../sweep/slurm';
+import { runCell } from './sweep-cell';
+import { expandGrid, parseSeeds, parseSetFlag, readSweepFile, type Axis } from './sweep-grid';
+import { runLocal } from './sweep-local';
+import { FORMAT, MANIFEST, describeDifference, fingerprintOf, isSweepDir, observeCell, readManifest, resolveCells, writeManifest, type Asked, type Manifest } from './sweep-manifest';
+import { arraySpec, queuedIndices, slurmScript, submit } from './sweep-slurm';
 
 interface SweepFlags extends RunFlags {
   seeds?: string;

@@ -7,9 +7,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadRecursiveConfig, parseRecursiveConfig, readRunStatus, type RunConfig } from '../experiment';
 import { writeJsonAtomic } from '../format';
-import { CliError } from '../cli/errors';
-import { defaultRecursiveConfigPath, resolveRunFlags } from '../cli/run-config';
-import type { Axis, Cell } from './grid';
+import { CliError } from './errors';
+import { defaultRecursiveConfigPath, resolveRunFlags } from './run-config';
+import type { Axis, Cell } from './sweep-grid';
 
 export const MANIFEST = 'sweep.json';
 export const FORMAT = 'reclin-sweep/1';

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseRecursiveConfig, parseRunConfig } from '../experiment';
-import { CliError } from '../cli/errors';
+import { CliError } from './errors';
 
 export interface Axis {
   /** A run config field ("optimizer.lr", "phase") or a recursive config field ("recursive.max_inner_steps"). */

@@ -7,8 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readMetrics } from '../experiment';
-import { PARENT_ENV } from './cell';
-import { observeCell, writeManifest, type Manifest, type ManifestCell } from './manifest';
+import { PARENT_ENV } from './sweep-cell';
+import { observeCell, writeManifest, type Manifest, type ManifestCell } from './sweep-manifest';
 
 export interface LocalOptions {
   jobs: number;

@@ -5,8 +5,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../format';
-import { CliError } from '../cli/errors';
-import type { Manifest } from './manifest';
+import { CliError } from './errors';
+import type { Manifest } from './sweep-manifest';
 
 export interface SlurmOptions {
   threads: number;

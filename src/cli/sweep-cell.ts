@@ -4,9 +4,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadRecursiveConfig, loadRunConfig, readRunStatus } from '../experiment';
-import { CliError } from '../cli/errors';
-import { startRun, resumeRun, type RunOutcome } from '../cli/runner';
-import { readManifest, type ManifestCell } from './manifest';
+import { CliError } from './errors';
+import { startRun, resumeRun, type RunOutcome } from './runner';
+import { readManifest, type ManifestCell } from './sweep-manifest';
 
 /** Set by the local scheduler: the cell interrupts itself (checkpoint, status `interrupted`) if the sweep dies. */
 export const PARENT_ENV = 'RECLIN_SWEEP_PARENT_PID';
