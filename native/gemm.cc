@@ -345,18 +345,13 @@ void gemm_shared_b_impl(bool transA, bool transB, int64_t M, int64_t N, int64_t 
   const int64_t KC = balanced_block(K, kern.kc, 8);
   const int64_t NC = balanced_block(N, kern.nc, NR);
   const int64_t MC = balanced_block(M, kern.mc, MR);
-  // Two packed-B buffers used by turns: a thread that finishes its items of one step packs its share of the next
-  // step's B into the other buffer without waiting for the rest of the team. The barrier after that packing
-  // still guarantees every item of the previous step is done before its buffer is packed again, and before
-  // any tile of C is touched by the next step.
   static thread_local Scratch scratch_b;
-  float* const pack_b2 = scratch_b.get(static_cast<size_t>(2 * KC * NC));
+  float* pack_b = scratch_b.get(static_cast<size_t>(KC * NC));
   const int64_t n_ic = (M + MC - 1) / MC;
 #pragma omp parallel
   {
     static thread_local Scratch scratch_a;
     float* pack_a = scratch_a.get(static_cast<size_t>(MC * KC));
-    int64_t step = 0;
     for (int64_t jc = 0; jc < N; jc += NC) {
       const int64_t nc = std::min(NC, N - jc);
       const int64_t n_panels = (nc + NR - 1) / NR;
@@ -366,25 +361,19 @@ void gemm_shared_b_impl(bool transA, bool transB, int64_t M, int64_t N, int64_t 
       for (int64_t pc = 0; pc < K; pc += KC) {
         const int64_t kc = std::min(KC, K - pc);
         const float beta_here = pc == 0 ? beta : 1.f;
-        float* const pack_b = pack_b2 + (step++ & 1) * KC * NC;
 #pragma omp for schedule(static)
         for (int64_t q = 0; q < n_panels; ++q)
           pack_b_panel(transB, B, ldb, pc, jc + q * NR, static_cast<int>(std::min<int64_t>(NR, nc - q * NR)), kc, NR,
                        pack_b + q * NR * kc);
-        // Items run row block fastest, so with the dynamic hand-out a thread usually gets the same row block again
-        // for the next column chunk and keeps its packed A block instead of packing it anew.
-        int64_t packed_ic = -1;
-#pragma omp for schedule(dynamic, 1) nowait
+#pragma omp for schedule(dynamic, 1)
         for (int64_t item = 0; item < n_ic * n_chunks; ++item) {
-          const int64_t ic = item % n_ic * MC, q0 = item / n_ic * chunk_panels;
+          const int64_t ic = item / n_chunks * MC, q0 = item % n_chunks * chunk_panels;
           const int64_t q1 = std::min(n_panels, q0 + chunk_panels);
           const int64_t mc = std::min(MC, M - ic);
           const int64_t m_panels = (mc + MR - 1) / MR;
-          if (ic != packed_ic)
-            for (int64_t p = 0; p < m_panels; ++p)
-              pack_a_panel(transA, A, lda, ic + p * MR, pc, static_cast<int>(std::min<int64_t>(MR, mc - p * MR)), kc, MR,
-                           pack_a + p * MR * kc);
-          packed_ic = ic;
+          for (int64_t p = 0; p < m_panels; ++p)
+            pack_a_panel(transA, A, lda, ic + p * MR, pc, static_cast<int>(std::min<int64_t>(MR, mc - p * MR)), kc, MR,
+                         pack_a + p * MR * kc);
           for (int64_t q = q0; q < q1; ++q) {
             const int nr = static_cast<int>(std::min<int64_t>(NR, nc - q * NR));
             for (int64_t p = 0; p < m_panels; ++p) {
