@@ -91,7 +91,7 @@ Tensor binary(const Tensor& a, const Tensor& b) {
   const int64_t inner = dims[nd - 1], rows = total / inner;
   const float *pa = a.f32(), *pb = b.f32();
   float* po = out.f32();
-#pragma omp parallel for schedule(static) if (total > kParallelGrain)
+#pragma omp parallel for schedule(static) if (total > kStreamGrain)
   for (int64_t r = 0; r < rows; ++r) {
     int64_t rem = r, oa = 0, ob = 0;
     for (int d = nd - 2; d >= 0; --d) {
@@ -213,10 +213,10 @@ Napi::Value AddInPlace(const Napi::CallbackInfo& info) {
   const float* s = src.f32();
   const int64_t n = dst.numel();
   if (alpha == 1.f) {
-#pragma omp parallel for schedule(static) if (n > kParallelGrain)
+#pragma omp parallel for schedule(static) if (n > kStreamGrain)
     for (int64_t i = 0; i < n; ++i) d[i] += s[i];
   } else {
-#pragma omp parallel for schedule(static) if (n > kParallelGrain)
+#pragma omp parallel for schedule(static) if (n > kStreamGrain)
     for (int64_t i = 0; i < n; ++i) d[i] += alpha * s[i];
   }
   return info.Env().Undefined();
@@ -228,7 +228,7 @@ Napi::Value ScaleInPlace(const Napi::CallbackInfo& info) {
   const float s = static_cast<float>(arg_number(info, 1, "s"));
   float* d = dst.f32();
   const int64_t n = dst.numel();
-#pragma omp parallel for schedule(static) if (n > kParallelGrain)
+#pragma omp parallel for schedule(static) if (n > kStreamGrain)
   for (int64_t i = 0; i < n; ++i) d[i] *= s;
   return info.Env().Undefined();
 }

@@ -30,6 +30,10 @@ inline Tensor arg_i32(const Napi::CallbackInfo& info, size_t i, const char* name
 
 // Work below this many elements is not worth waking threads for.
 constexpr int64_t kParallelGrain = 1 << 15;
+// The same for memory-bound streams (copies, adds, scales): on the 2-core dev machine a second thread did not
+// speed up an add of up to 2M floats (bandwidth-bound), and with OMP_WAIT_POLICY=PASSIVE (set by bench:cpu on
+// a busy machine) waking it made adds of 64K-1M floats 10-100% slower (measured 20-45 us per call).
+constexpr int64_t kStreamGrain = 1 << 19;
 
 inline Napi::Object result_object(Napi::Env env) { return Napi::Object::New(env); }
 

@@ -8,7 +8,7 @@ namespace {
 
 // Copies `outer` blocks of `src_len` bytes (source stride src_len) to a destination with stride dst_stride.
 void copy_blocks(const uint8_t* src, int64_t src_len, uint8_t* dst, int64_t dst_stride, int64_t outer) {
-#pragma omp parallel for schedule(static) if (outer * src_len > 4 * kParallelGrain)
+#pragma omp parallel for schedule(static) if (outer * src_len > 4 * kStreamGrain)
   for (int64_t o = 0; o < outer; ++o) std::memcpy(dst + o * dst_stride, src + o * src_len, src_len);
 }
 
@@ -50,7 +50,7 @@ Napi::Value Slice(const Napi::CallbackInfo& info) {
   const uint8_t* src = static_cast<const uint8_t*>(x.raw()) + start * inner;
   uint8_t* dst = static_cast<uint8_t*>(out.raw());
   if (len) {
-#pragma omp parallel for schedule(static) if (outer * len > 4 * kParallelGrain)
+#pragma omp parallel for schedule(static) if (outer * len > 4 * kStreamGrain)
     for (int64_t o = 0; o < outer; ++o) std::memcpy(dst + o * len, src + o * n * inner, len);
   }
   return wrap(info.Env(), out);
@@ -80,7 +80,7 @@ void transpose_copy(const E* src, E* dst, const std::vector<int64_t>& oshape, co
   const int nd = static_cast<int>(oshape.size());
   const int64_t inner = oshape[nd - 1], s_in = istride[nd - 1];
   const int64_t rows = shape_product(oshape, 0, nd - 1);
-#pragma omp parallel for schedule(static) if (rows * inner > kParallelGrain)
+#pragma omp parallel for schedule(static) if (rows * inner > kStreamGrain)
   for (int64_t r = 0; r < rows; ++r) {
     int64_t rem = r, off = 0;
     for (int d = nd - 2; d >= 0; --d) {

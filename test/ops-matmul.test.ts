@@ -70,6 +70,27 @@ test('matmul is bit-identical run to run and across thread counts', () => {
   }
 });
 
+// The team shares packed B blocks in two buffers used by turns (native/gemm.cc): several K slices and two N blocks
+// walk the buffers through more than one reuse; every transpose combination must match one thread bit for bit.
+test('matmul with several K slices and N blocks: 2 and 3 threads equal 1 thread bit for bit', () => {
+  const before = getNumThreads();
+  const [M, K, N] = [130, 900, 4150];
+  try {
+    for (const transA of [false, true])
+      for (const transB of [false, true]) {
+        const a = rand(transA ? [K, M] : [M, K], 40), b = rand(transB ? [N, K] : [K, N], 41);
+        setNumThreads(1);
+        const r1 = ops.matmul(a.t, b.t, { transA, transB }).toFloat32Array();
+        for (const n of [2, 3]) {
+          setNumThreads(n);
+          assertSameBits(`matmul transA=${transA} transB=${transB} ${n} threads vs 1`, r1, ops.matmul(a.t, b.t, { transA, transB }).toFloat32Array());
+        }
+      }
+  } finally {
+    setNumThreads(before);
+  }
+});
+
 test('matmul edge sizes: K = 0 gives zeros, empty M / N / batch give empty results', () => {
   assert.deepEqual([...ops.matmul(rand([2, 0], 1).t, rand([0, 3], 2).t).toFloat32Array()], [0, 0, 0, 0, 0, 0]);
   assert.deepEqual(ops.matmul(rand([0, 4], 1).t, rand([4, 3], 2).t).shape, [0, 3]);
