@@ -3,7 +3,8 @@
 // these: --num-steps to at most 3 and --batch-size to at most 2 for `run` and `sweep`, a run config with a micro
 // model and a one-batch evaluation added to `run` and `sweep` lines (flags still override it), two seeds for
 // `sweep`, and small settings for `demo`.
-// Uploads go to the local Hub stand-in (HF_ENDPOINT, HF_TOKEN).
+// Uploads go to the local Hub stand-in (HF_ENDPOINT, HF_TOKEN). Each `compare` table is checked number by number
+// against the compared runs' metrics files.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -74,12 +75,64 @@ async function runDoc(doc: string): Promise<void> {
   fs.writeFileSync(path.join(dir, 'fast.json'), JSON.stringify({ model: { config: path.join(dir, 'micro.json') }, data: { eval_examples: 4 }, schedule: { warmup_steps: 1 } }));
   const cmds = commandsOf(doc);
   assert.ok(cmds.length > 0, `${doc} shows no commands`);
+  let tables = 0;
   for (const line of cmds) {
     const words = shellWords(line);
     assert.deepEqual(words.slice(0, 2), ['npx', 'reclin'], `${doc}: every command shown must be an \`npx reclin\` command the test can run, got: ${line}`);
     const r = await runCli(cutDown(words.slice(2), dir), { cwd: dir, env: { HF_TOKEN: hub.token, HF_ENDPOINT: hub.url }, timeoutMs: 300_000 });
     assert.equal(r.code, 0, `${doc}: \`${line}\` failed:\n${r.stdout}\n${r.stderr}`);
+    // A compare of two or more runs (a sweep folder's compare prints statistics over seeds instead).
+    const runDirs = words.slice(3).filter((w) => !w.startsWith('-') && fs.existsSync(path.join(dir, w, 'metrics'))).map((w) => path.join(dir, w));
+    if (words[2] === 'compare' && runDirs.length >= 2) {
+      checkCompareTable(`${doc}: \`${line}\``, r.stdout, runDirs);
+      tables++;
+    }
   }
+  assert.ok(tables > 0, `${doc}: no compare of runs whose table could be checked`);
+}
+
+/** The last logged value and step of every metric in a run's metrics file. */
+function finalValues(runDir: string): Map<string, { value: number; step: number }> {
+  const out = new Map<string, { value: number; step: number }>();
+  for (const line of fs.readFileSync(path.join(runDir, 'metrics', 'metrics.jsonl'), 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const r = JSON.parse(line) as { step: number; metrics: Record<string, number> };
+    for (const [k, v] of Object.entries(r.metrics)) if (typeof v === 'number') out.set(k, { value: v, step: r.step });
+  }
+  return out;
+}
+
+/**
+ * Every "final @step" cell of compare's metrics table is the run's last logged value at that step, read from
+ * its metrics file here (perf/* rows are means, left out). The table prints 6 significant digits.
+ */
+function checkCompareTable(what: string, stdout: string, runDirs: string[]): void {
+  const lines = stdout.split('\n');
+  const head = lines.findIndex((l) => /^metric\s{2,}/.test(l));
+  assert.ok(head >= 0, `${what}: no metrics table in:\n${stdout}`);
+  const finals = runDirs.map(finalValues);
+  let checked = 0;
+  for (const line of lines.slice(head + 1)) {
+    if (!line.trim()) break;
+    const cells = line.trim().split(/\s{2,}/);
+    const metric = cells[0].replace(/ \((min|max)\)$/, '');
+    if (metric.startsWith('perf/')) continue;
+    // Columns: metric, then per run "final" and "best".
+    runDirs.forEach((dir, i) => {
+      const m = /^(\S+) @(\d+)$/.exec(cells[1 + 2 * i] ?? '');
+      const want = finals[i].get(metric);
+      if (!want) {
+        assert.ok(!m, `${what}: ${metric} printed for ${dir}, whose metrics file never logs it`);
+        return;
+      }
+      assert.ok(m, `${what}: ${metric} of ${dir}: expected "value @step", got ${JSON.stringify(cells[1 + 2 * i])}`);
+      assert.equal(Number(m[2]), want.step, `${what}: ${metric} of ${dir}: step`);
+      const got = Number(m[1]);
+      assert.ok(Math.abs(got - want.value) <= 5e-6 * Math.abs(want.value) + 1e-12, `${what}: ${metric} of ${dir}: printed ${m[1]}, metrics file ${want.value}`);
+      checked++;
+    });
+  }
+  assert.ok(checked >= 2 * runDirs.length, `${what}: only ${checked} values checked`);
 }
 
 /** The runs a guide compares (by `reclin compare a b`) were all run with the same, explicit --seed. */
