@@ -16,19 +16,12 @@ namespace {
 
 #include "gemm_kernels.cuh"
 
-bool opt_bool(const Napi::Object& opts, const char* key) {
-  Napi::Value v = opts.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return false;
-  if (!v.IsBoolean()) throw ArgError(std::string(key) + ": expected a boolean");
-  return v.As<Napi::Boolean>().Value();
-}
-
 Napi::Value MatmulCuda(const Napi::CallbackInfo& info) {
   Tensor a = arg_cuda_f32(info, 0, "a");
   Tensor b = arg_cuda_f32(info, 1, "b");
   expect_same_device(a, b, "a", "b");
   Napi::Object opts = arg_object(info, 2, "options");
-  const bool ta = opt_bool(opts, "transA"), tb = opt_bool(opts, "transB");
+  const bool ta = opt_bool(opts, "transA", false), tb = opt_bool(opts, "transB", false);
   const float alpha = static_cast<float>(opt_number(opts, "alpha", 1.0));
   const MatmulShape s = matmul_shape(a, b, ta, tb);
   const int64_t M = s.M, K = s.K, N = s.N, nbatch = s.nbatch;

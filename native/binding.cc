@@ -204,6 +204,13 @@ double opt_number(const Napi::Object& opts, const char* key, double fallback) {
   return v.As<Napi::Number>().DoubleValue();
 }
 
+bool opt_bool(const Napi::Object& opts, const char* key, bool fallback) {
+  Napi::Value v = opts.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  if (!v.IsBoolean()) throw ArgError(std::string(key) + ": expected a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
 static std::string number_text(double d) {
   std::ostringstream s;
   s.precision(17);

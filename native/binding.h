@@ -49,6 +49,8 @@ Tensor arg_tensor(const Napi::CallbackInfo& info, size_t i, const char* name);
 bool arg_is_undefined(const Napi::CallbackInfo& info, size_t i);
 Tensor opt_tensor(const Napi::Object& opts, const char* key);  // undefined/null -> empty Tensor
 double opt_number(const Napi::Object& opts, const char* key, double fallback);
+// A boolean option: `fallback` when absent or null, else it must be a boolean.
+bool opt_bool(const Napi::Object& opts, const char* key, bool fallback);
 // Integers from JS: a number that is a whole value within +-(2^53-1); NaN, 0.5 and 1e300 are refused.
 constexpr double kMaxSafeInteger = 9007199254740991.0;
 constexpr uint32_t kMaxShapeDims = 64;  // dimensions per shape

@@ -4,18 +4,11 @@
 
 namespace reclin {
 
-static bool opt_bool(const Napi::Object& opts, const char* key) {
-  Napi::Value v = opts.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return false;
-  if (!v.IsBoolean()) throw ArgError(std::string(key) + ": expected a boolean");
-  return v.As<Napi::Boolean>().Value();
-}
-
 static Napi::Value Matmul(const Napi::CallbackInfo& info) {
   Tensor a = arg_f32(info, 0, "a");
   Tensor b = arg_f32(info, 1, "b");
   Napi::Object opts = arg_object(info, 2, "options");
-  const bool ta = opt_bool(opts, "transA"), tb = opt_bool(opts, "transB");
+  const bool ta = opt_bool(opts, "transA", false), tb = opt_bool(opts, "transB", false);
   const float alpha = static_cast<float>(opt_number(opts, "alpha", 1.0));
   const MatmulShape s = matmul_shape(a, b, ta, tb);
   const int64_t M = s.M, K = s.K, N = s.N, nbatch = s.nbatch;

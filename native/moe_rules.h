@@ -31,11 +31,7 @@ inline int64_t moe_int_opt(const Napi::Object& o, const char* key, int64_t fallb
 // `forward`: also the selection options (topK, numGroups, topkGroup), checked against the E experts.
 inline MoeRouteOpts moe_route_opts(const Napi::Object& o, int64_t E, bool forward) {
   MoeRouteOpts r;
-  Napi::Value renorm = o.Get("renormalize");
-  if (!renorm.IsUndefined() && !renorm.IsNull()) {
-    if (!renorm.IsBoolean()) throw ArgError("renormalize: expected a boolean");
-    r.renormalize = renorm.As<Napi::Boolean>().Value();
-  }
+  r.renormalize = opt_bool(o, "renormalize", true);
   r.scale = static_cast<float>(opt_number(o, "scale", 1.0));
   Napi::Value act = o.Get("activation");
   const std::string a = act.IsString() ? act.As<Napi::String>().Utf8Value() : "sigmoid";

@@ -28,10 +28,12 @@ export interface CheckpointMetadata {
 
 export interface SaveCheckpointInput {
   step: number;
+  /** HF-style names -> Tensor or { dtype, shape, data }. */
   model: Record<string, TensorEntry>;
   /** Recursive sidecar and LoRA tensors: model/sidecar.safetensors, so model.safetensors stays a loadable base model. */
   sidecar?: Record<string, TensorEntry> | null;
   optimizer?: Record<string, TensorEntry> | null;
+  /** Step, schedule state, RNG state, data position, best-so-far: whatever resuming needs (JSON). */
   trainerState?: Record<string, unknown>;
   metrics?: Record<string, number>;
   isBest: boolean;

@@ -3,7 +3,7 @@
 import * as path from 'node:path';
 import { readJsonIfExists } from '../format/atomic';
 import type { TensorEntry } from '../format/safetensors';
-import { applyRetention, loadCheckpointDir, resolveCheckpoint, supersedeCheckpointsAfter, writeCheckpoint, type LoadedCheckpoint } from './checkpoint';
+import { applyRetention, loadCheckpointDir, resolveCheckpoint, supersedeCheckpointsAfter, writeCheckpoint, type LoadedCheckpoint, type SaveCheckpointInput } from './checkpoint';
 import type { RecursiveConfig } from './config';
 import { supersedeEventsAfter, supersedeJsonlAfter, METRICS_FILE, SAMPLES_FILE, SUPERSEDED_DIR, TEXT_FILE } from './metrics';
 import type { ExperimentMetadata, RunMetadata } from './run-metadata';
@@ -11,16 +11,8 @@ import { checkStep } from './tracker-options';
 import type { ModelDirFile } from '../tokenizer/files';
 import { METADATA_FILE } from './status';
 
-export interface SaveCheckpointArgs {
-  step: number;
-  /** HF-style names -> Tensor or { dtype: 'F32'|'BF16'|'I32', shape, data }. */
-  model: Record<string, TensorEntry>;
-  /** Recursive sidecar / LoRA tensors, kept beside the model (model/sidecar.safetensors). */
-  sidecar?: Record<string, TensorEntry> | null;
-  optimizer?: Record<string, TensorEntry> | null;
-  /** Step, schedule state, RNG state, data position, best-so-far: whatever resuming needs (JSON). */
-  trainerState?: Record<string, unknown>;
-  metrics?: Record<string, number>;
+/** saveCheckpoint's arguments: the checkpoint's contents (as checkpoint.ts writes them); the tracker adds the rest. */
+export interface SaveCheckpointArgs extends Pick<SaveCheckpointInput, 'step' | 'model' | 'sidecar' | 'optimizer' | 'trainerState' | 'metrics'> {
   /** Whether this is the best checkpoint so far; default: judged from metrics[bestMetric] and bestMode. */
   isBest?: boolean;
   /** Overrides the tracker's modelConfig for this checkpoint. */
