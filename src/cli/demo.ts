@@ -1,6 +1,6 @@
 // reclin demo (npm start): the honest study on embedded defaults, small enough for a laptop CPU, repeated over
 // several seeds so that it ends with a verdict instead of a single difference. For each seed, paired:
-//   1. base: a small Kimi Linear model (the kimi-demo preset: KDA, MLA and MoE layers) trained from scratch on 2-digit addition (the sum is written most
+//   1. base: a small Kimi Linear model (the kimi-demo preset: 3 KDA : 1 MLA, MoE) trained from scratch on 2-digit addition (the sum is written most
 //      significant digit first, so its first digit depends on a carry from the last: a task where refining the
 //      whole answer chunk can plausibly help);
 //   2. after surgery: the sidecar bolted on (zero-init, no latent token), evaluated only: it must equal the base
@@ -22,9 +22,9 @@ import { redactArgv } from './run-config';
 import { startRun } from './runner';
 
 /**
- * The demo architecture: the kimi-demo preset (configs/models/kimi-demo.json), Kimi Linear's layer kinds at toy
- * size: hidden 64, a KDA layer with a dense MLP, then an MLA layer with MoE (8 experts, top 2, one shared). Two
- * layers rather than the published 3:1 plan keep the demo's time near the dense model's (docs/MODEL.md).
+ * The demo architecture: the kimi-demo preset (configs/models/kimi-demo.json), Kimi Linear's published plan at toy
+ * size: hidden 64, three KDA layers then an MLA layer, a dense MLP in the first and MoE (8 experts, top 2, one
+ * shared) in the others (docs/MODEL.md).
  */
 export const DEMO_PRESET = 'kimi-demo';
 
@@ -51,7 +51,7 @@ function lastEval(dir: string): Record<string, number> {
   return out;
 }
 
-/** Defaults: 3 seeds x (base 300 steps + control and phase a 100 steps each), 2 to 3 minutes on 2 cores. */
+/** Defaults: 3 seeds x (base 300 steps + control and phase a 100 steps each), 2 to 4 minutes on 2 cores. */
 export const DEMO_DEFAULTS = { seeds: '0-2', baseSteps: 300, finetuneSteps: 100, batchSize: 16, evalExamples: 64 } as const;
 
 interface Stage {
