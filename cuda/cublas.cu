@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cublas.cuh"
+#include "cublas_plan_cache.h"
 #include "cuda_util.cuh"
 
 #if RECLIN_WITH_CUBLAS
@@ -25,6 +26,19 @@ namespace reclin {
 
 namespace {
 
+#if RECLIN_WITH_CUBLAS
+// One cached plan (cublas_plan_cache.h): made by make_plan on the first GEMM of its key.
+struct LtCached {
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t lb = nullptr, la = nullptr, lc = nullptr;
+  cublasLtMatmulAlgo_t algo{};
+  bool ok = false;
+};
+// Plans kept: a model's distinct GEMM shapes (forward and backward, every layer kind) plus MoE's segment sizes,
+// which change with the routing; a few hundred bytes of host memory each.
+constexpr size_t kPlanCapacity = 1024;
+#endif
+
 struct LtState {
   void* lib = nullptr;
   std::string path;
@@ -33,6 +47,7 @@ struct LtState {
   bool tf32 = false;
   bool tried = false;
 #if RECLIN_WITH_CUBLAS
+  LruCache<LtCached> plans{kPlanCapacity};
   decltype(&cublasLtCreate) create = nullptr;
   decltype(&cublasLtGetVersion) get_version = nullptr;
   decltype(&cublasLtMatmulDescCreate) desc_create = nullptr;
@@ -126,6 +141,54 @@ bool device_ready(int device) {
   s.workspace[device] = ws;
   return true;
 }
+
+void destroy_plan(LtCached& c) {
+  LtState& s = g_lt;
+  for (cublasLtMatrixLayout_t l : {c.lb, c.la, c.lc})
+    if (l) s.layout_destroy(l);
+  if (c.desc) s.desc_destroy(c.desc);
+  c = LtCached{};
+}
+
+// The descriptor, layouts and the heuristic's first algorithm for one key (ok = false when any step fails or no
+// algorithm fits; the handles made so far are kept for destroy_plan).
+LtCached make_plan(const LtPlan& p, const LtKey& key, int device) {
+  LtState& s = g_lt;
+  LtCached c;
+  const cublasOperation_t op1 = p.first.trans ? CUBLAS_OP_T : CUBLAS_OP_N, op2 = p.second.trans ? CUBLAS_OP_T : CUBLAS_OP_N;
+  // bf16 inputs: fp32 compute and scale, f32 C/D (CUBLAS_COMPUTE_32F with CUDA_R_16BF A/B is one of cuBLASLt's
+  // listed combinations); TF32 only for f32 inputs and only when asked
+  const cudaDataType_t in = p.in == GemmInput::BF16 ? CUDA_R_16BF : CUDA_R_32F;
+  bool ok = s.desc_create(&c.desc, key.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, CUDA_R_32F) == CUBLAS_STATUS_SUCCESS;
+  ok = ok && s.desc_set(c.desc, CUBLASLT_MATMUL_DESC_TRANSA, &op1, sizeof op1) == CUBLAS_STATUS_SUCCESS;
+  ok = ok && s.desc_set(c.desc, CUBLASLT_MATMUL_DESC_TRANSB, &op2, sizeof op2) == CUBLAS_STATUS_SUCCESS;
+  ok = ok && s.layout_create(&c.lb, in, p.first.rows, p.first.cols, p.first.ld) == CUBLAS_STATUS_SUCCESS;
+  ok = ok && s.layout_create(&c.la, in, p.second.rows, p.second.cols, p.second.ld) == CUBLAS_STATUS_SUCCESS;
+  ok = ok && s.layout_create(&c.lc, CUDA_R_32F, p.m, p.n, p.ldd) == CUBLAS_STATUS_SUCCESS;
+  if (ok && p.batch > 1) {
+    const int32_t count = static_cast<int32_t>(p.batch);
+    for (auto [l, stride] : {std::pair<cublasLtMatrixLayout_t, int64_t>{c.lb, p.first.stride}, {c.la, p.second.stride}, {c.lc, p.stride_d}}) {
+      ok = ok && s.layout_set(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof count) == CUBLAS_STATUS_SUCCESS;
+      ok = ok && s.layout_set(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride) == CUBLAS_STATUS_SUCCESS;
+    }
+  }
+  const size_t ws = s.workspace[device] ? kWorkspace : 0;
+  cublasLtMatmulPreference_t pref = nullptr;
+  ok = ok && s.pref_create(&pref) == CUBLAS_STATUS_SUCCESS;
+  ok = ok && s.pref_set(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws) == CUBLAS_STATUS_SUCCESS;
+  // the operands' real alignment (cublas_plan.h, part of the key), so the heuristic picks no algorithm that needs more
+  ok = ok && s.pref_set(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &key.align_first, sizeof key.align_first) == CUBLAS_STATUS_SUCCESS;
+  ok = ok && s.pref_set(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &key.align_second, sizeof key.align_second) == CUBLAS_STATUS_SUCCESS;
+  ok = ok && s.pref_set(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &key.align_d, sizeof key.align_d) == CUBLAS_STATUS_SUCCESS;
+  ok = ok && s.pref_set(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &key.align_d, sizeof key.align_d) == CUBLAS_STATUS_SUCCESS;
+  cublasLtMatmulHeuristicResult_t heur{};
+  int found = 0;
+  ok = ok && s.heuristic(s.handle[device], c.desc, c.lb, c.la, c.lc, c.lc, pref, 1, &heur, &found) == CUBLAS_STATUS_SUCCESS && found > 0;
+  if (pref) s.pref_destroy(pref);
+  c.algo = heur.algo;
+  c.ok = ok;
+  return c;
+}
 #endif
 
 std::string device_problem() {
@@ -161,44 +224,15 @@ bool cublas_gemm(const CublasGemm& g, int device, cudaStream_t st) {
   LtState& s = g_lt;
   if (!s.lib || !device_ready(device)) return false;
   const LtPlan p = lt_plan(g);  // cublas_plan.h: B's storage first, A's second, column-major
-  const cublasOperation_t op1 = p.first.trans ? CUBLAS_OP_T : CUBLAS_OP_N, op2 = p.second.trans ? CUBLAS_OP_T : CUBLAS_OP_N;
-  cublasLtMatmulDesc_t desc = nullptr;
-  cublasLtMatrixLayout_t lb = nullptr, la = nullptr, lc = nullptr;
-  cublasLtMatmulPreference_t pref = nullptr;
-  bool ok = s.desc_create(&desc, s.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, CUDA_R_32F) == CUBLAS_STATUS_SUCCESS;
-  ok = ok && s.desc_set(desc, CUBLASLT_MATMUL_DESC_TRANSA, &op1, sizeof op1) == CUBLAS_STATUS_SUCCESS;
-  ok = ok && s.desc_set(desc, CUBLASLT_MATMUL_DESC_TRANSB, &op2, sizeof op2) == CUBLAS_STATUS_SUCCESS;
-  ok = ok && s.layout_create(&lb, CUDA_R_32F, p.first.rows, p.first.cols, p.first.ld) == CUBLAS_STATUS_SUCCESS;
-  ok = ok && s.layout_create(&la, CUDA_R_32F, p.second.rows, p.second.cols, p.second.ld) == CUBLAS_STATUS_SUCCESS;
-  ok = ok && s.layout_create(&lc, CUDA_R_32F, p.m, p.n, p.ldd) == CUBLAS_STATUS_SUCCESS;
-  if (ok && p.batch > 1) {
-    const int32_t count = static_cast<int32_t>(p.batch);
-    for (auto [l, stride] : {std::pair<cublasLtMatrixLayout_t, int64_t>{lb, p.first.stride}, {la, p.second.stride}, {lc, p.stride_d}}) {
-      ok = ok && s.layout_set(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof count) == CUBLAS_STATUS_SUCCESS;
-      ok = ok && s.layout_set(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride) == CUBLAS_STATUS_SUCCESS;
-    }
-  }
+  const LtKey key = lt_key(p, device, s.tf32);
+  const LtCached* c = s.plans.get(key);
+  if (!c) c = s.plans.put(key, make_plan(p, key, device), [](LtCached& v) { destroy_plan(v); });
+  if (!c->ok) return false;  // no algorithm for this shape (remembered): the caller runs our kernel
   const size_t ws = s.workspace[device] ? kWorkspace : 0;
-  ok = ok && s.pref_create(&pref) == CUBLAS_STATUS_SUCCESS;
-  ok = ok && s.pref_set(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws) == CUBLAS_STATUS_SUCCESS;
-  // the operands' real alignment (cublas_plan.h), so the heuristic picks no algorithm that needs more
-  const uint32_t al_first = lt_alignment(p.first.p, p.first.stride, p.batch), al_second = lt_alignment(p.second.p, p.second.stride, p.batch),
-                 al_d = lt_alignment(p.d, p.stride_d, p.batch);
-  ok = ok && s.pref_set(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_first, sizeof al_first) == CUBLAS_STATUS_SUCCESS;
-  ok = ok && s.pref_set(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_second, sizeof al_second) == CUBLAS_STATUS_SUCCESS;
-  ok = ok && s.pref_set(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_d, sizeof al_d) == CUBLAS_STATUS_SUCCESS;
-  ok = ok && s.pref_set(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_d, sizeof al_d) == CUBLAS_STATUS_SUCCESS;
-  cublasLtMatmulHeuristicResult_t heur{};
-  int found = 0;
-  ok = ok && s.heuristic(s.handle[device], desc, lb, la, lc, lc, pref, 1, &heur, &found) == CUBLAS_STATUS_SUCCESS && found > 0;
   const float beta = 0.f;
-  ok = ok && s.matmul(s.handle[device], desc, &p.alpha, p.first.p, lb, p.second.p, la, &beta, p.d, lc, p.d, lc, &heur.algo,
-                      s.workspace[device], ws, st) == CUBLAS_STATUS_SUCCESS;
-  if (pref) s.pref_destroy(pref);
-  for (cublasLtMatrixLayout_t l : {lb, la, lc})
-    if (l) s.layout_destroy(l);
-  if (desc) s.desc_destroy(desc);
-  return ok;  // false: the caller runs our kernel instead (nothing was written, or it is overwritten)
+  return s.matmul(s.handle[device], c->desc, &p.alpha, p.first.p, c->lb, p.second.p, c->la, &beta, p.d, c->lc, p.d, c->lc,
+                  &c->algo, s.workspace[device], ws, st) == CUBLAS_STATUS_SUCCESS;
+  // false: the caller runs our kernel instead (nothing was written, or it is overwritten)
 #else
   (void)g, (void)device, (void)st;
   return false;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cuda_util.cuh"
+#include "staging_ring.h"
 
 namespace reclin {
 
@@ -122,19 +123,70 @@ void cuda_copy_to_host(void* dst, const void* src, size_t n, int device) {
   raise_device_check(device);  // a copy to the host is the natural moment to report a failed device-side check
 }
 
-void cuda_copy_to_device(void* dst, const void* src, size_t n, int device) {
-  cudaStream_t st = stream_for(device);
-  cuda_check(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, st), "cudaMemcpyAsync(H2D)");
-  // The host buffer may be a JS array collected after we return: wait for the copy to finish.
-  cuda_check(cudaStreamSynchronize(st), "cudaStreamSynchronize");
-}
-
 // An event recorded on `st` (whose device is current, as stream_for leaves it).
 static cudaEvent_t record_event(cudaStream_t st) {
   cudaEvent_t e = nullptr;
   cuda_check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate");
   cuda_check(cudaEventRecord(e, st), "cudaEventRecord");
   return e;
+}
+
+namespace {
+// Pinned staging of host→device uploads (staging_ring.h), one ring per device, made on the first upload. Uploads up
+// to a quarter of the ring (batches of token ids, targets, small tensors) go through it and return without waiting
+// for the device; larger ones (weights at load time) take the synchronous path.
+constexpr size_t kStagingBytes = size_t(16) << 20;
+struct Staging {
+  std::mutex mu;
+  char* base = nullptr;
+  bool failed = false;  // cudaHostAlloc refused: every upload is synchronous
+  StagingRing<cudaEvent_t> ring{kStagingBytes};
+};
+Staging g_staging[kMaxDevices];
+}  // namespace
+
+// Host→device copy of n bytes from any host memory, queued on the device's stream. What makes returning before the
+// copy has run safe:
+//  - the host bytes are first copied into a region of pinned staging memory, so the caller's buffer (a JS array the
+//    garbage collector may take once we return) is no longer read;
+//  - a staging region is reused only after the event recorded behind its copy has completed (StagingRing);
+//  - dst is read only by work queued later on the same stream (every kernel and copy of a device runs on its one
+//    stream, and a block taken from the allocator cache is ordered after its earlier users the same way), and the
+//    host reads it only through cuda_copy_to_host, which synchronises the stream first;
+//  - the stream is non-blocking and the source is pinned, so the copy does not wait for the legacy default stream
+//    nor (as a pageable-source cudaMemcpyAsync may) for the work already queued on the stream.
+// A failed copy surfaces at the next synchronisation of the stream, as a kernel fault does.
+void cuda_copy_to_device(void* dst, const void* src, size_t n, int device) {
+  cudaStream_t st = stream_for(device);
+  Staging& sg = g_staging[device];  // stream_for checked the index
+  if (n > 0 && n <= kStagingBytes / 4) {
+    std::lock_guard<std::mutex> lock(sg.mu);
+    if (!sg.base && !sg.failed) {
+      void* p = nullptr;
+      if (cudaHostAlloc(&p, kStagingBytes, cudaHostAllocPortable) == cudaSuccess) sg.base = static_cast<char*>(p);
+      else (void)cudaGetLastError(), sg.failed = true;
+    }
+    if (sg.base) {
+      const size_t at = sg.ring.reserve(
+          n, [](cudaEvent_t e) { return cudaEventQuery(e) == cudaSuccess; },
+          [](cudaEvent_t e) { cuda_check(cudaEventSynchronize(e), "cudaEventSynchronize(staging)"); },
+          [](cudaEvent_t e) { cudaEventDestroy(e); });
+      std::memcpy(sg.base + at, src, n);
+      cuda_check(cudaMemcpyAsync(dst, sg.base + at, n, cudaMemcpyHostToDevice, st), "cudaMemcpyAsync(H2D)");
+      cudaEvent_t ev = nullptr;
+      try {
+        ev = record_event(st);
+      } catch (...) {  // without an event the region cannot be tracked: let the copy finish before it is reused
+        (void)cudaStreamSynchronize(st);
+        throw;
+      }
+      sg.ring.push(at, n, ev);
+      return;
+    }
+  }
+  cuda_check(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, st), "cudaMemcpyAsync(H2D)");
+  // A pageable source may be a JS array collected after we return: wait for the copy to finish.
+  cuda_check(cudaStreamSynchronize(st), "cudaStreamSynchronize");
 }
 
 void cuda_copy_device_to_device(void* dst, int dst_device, const void* src, int src_device, size_t n) {

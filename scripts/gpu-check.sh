@@ -3,8 +3,10 @@
 #   node scripts/build-native.js --force --cuda --arch=90 --out=build-cuda && node scripts/build-ts.js && bash scripts/gpu-pack.sh
 # then run on the device with carry [".device", "build-cuda/Release", "dist"]:
 #   mkdir -p /tmp/bin && xz -dc .device/node.xz > /tmp/bin/node && chmod +x /tmp/bin/node && export PATH=/tmp/bin:$PATH && bash scripts/gpu-check.sh
-# Runs every test/gpu test with the CUDA binary (test/gpu/moe.test.ts: the MoE ops and a few kimi-tiny steps against the CPU), a 200-step `reclin run --device cuda` (fp32 and bf16) against the same
-# run on the CPU, then the benchmark (ours: bench/gpu.ts; peers: bench/peers.py with
+# Runs every test/gpu test with the CUDA binary (test/gpu/moe.test.ts: the MoE ops and a few kimi-tiny steps against the CPU;
+# test/gpu/matmul-bf16.test.ts: bf16-input matmuls and their gradients against the CPU GEMM on bf16-rounded inputs),
+# the matmul tests again with RECLIN_CUBLAS=0 (our SIMT GEMM, f32 and bf16), a 200-step `reclin run --device cuda`
+# (fp32 and bf16) against the same run on the CPU and bf16 against fp32 on the GPU (docs/precision.md), then the benchmark (ours: bench/gpu.ts; peers: bench/peers.py with
 # flash-linear-attention's chunk_kda, torch fused AdamW and the copy bandwidth) and prints a short table last.
 # Kernel values and barriers are already checked on the CPU in CI (test/cuda-emu.test.ts: real threads per block
 # under ThreadSanitizer); this run checks what that cannot: the hardware (launch limits, real warps, the
@@ -51,6 +53,10 @@ cpu_run_pid=$!
 for f in test/gpu/*.test.ts; do
   RECLIN_CUDA_SYNC=1 timeout "$(lim 60)" node --import tsx --test --test-reporter=spec "$f" >> "$out/gpu-tests.log" 2>&1 || status=1
 done
+# the matmul tests again (f32 and bf16 inputs) with cuBLASLt off, so reclin's own GEMM kernel runs on the hardware too
+echo "== matmul tests with RECLIN_CUBLAS=0 (reclin's SIMT GEMM) ==" >> "$out/gpu-tests.log"
+RECLIN_CUBLAS=0 RECLIN_CUDA_SYNC=1 timeout "$(lim 60)" node --import tsx --test --test-reporter=spec --test-name-pattern=matmul \
+  test/gpu/ops.test.ts test/gpu/matmul-bf16.test.ts >> "$out/gpu-tests.log" 2>&1 || status=1
 tail -n 60 "$out/gpu-tests.log"
 
 curve cuda-fp32 cuda fp32 "$(lim 90)"
@@ -99,4 +105,6 @@ for (const r of rows.filter((r) => r.what === "adamw"))
 for (const r of rows.filter((r) => r.what === "error")) console.log(`error ${r.impl}: ${r.error}`);
 ' "$out/bench-ours.jsonl" "$out/bench-peers.jsonl"
 node scripts/loss-curves.js "$runs/cpu" "$runs/cuda-fp32" "$runs/cuda-bf16" | tee "$out/loss-curves.txt" || status=1
+# bf16 (bf16 matmul inputs, bf16 KDA storage) against fp32 on the same GPU: only the precision differs
+node scripts/loss-curves.js "$runs/cuda-fp32" "$runs/cuda-bf16" | tee -a "$out/loss-curves.txt" || status=1
 exit $status

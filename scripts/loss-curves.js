@@ -4,7 +4,8 @@
 // Prints the loss every 20 steps and, per run, the RMS-relative difference to the reference over all steps and the
 // relative difference of the mean loss over the last 20 steps. The limits are ours, set before any GPU run: fp32
 // runs differ only by summation order (RMS-relative ≤ 1e-2 over 200 steps, last-20 mean within 1%); bf16 runs
-// (KDA storage in bf16) within 3% on both. A run is fp32 or bf16 by its run_config.json. Exit 1 if one misses.
+// (bf16 matmul inputs with fp32 accumulation, KDA storage in bf16; docs/precision.md) within 3% on both. A run is
+// fp32 or bf16 by its run_config.json. Exit 1 if one misses.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');

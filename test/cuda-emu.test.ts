@@ -86,10 +86,22 @@ function syncLine(header: string, anchor: string): number {
 }
 
 // cuBLASLt is column-major: cuda/cublas_plan.h describes each row-major matmul to it (operand order, transposes,
-// leading dimensions, batch strides, shared B). A column-major GEMM with cuBLASLt's semantics runs each plan here.
-test('cuBLASLt plans of row-major matmuls give the row-major product (every transpose, batched, shared B)', { skip }, async () => {
+// leading dimensions, batch strides, shared B). A column-major GEMM with cuBLASLt's semantics runs each plan here;
+// then the plan cache (cuda/cublas_plan_cache.h): which fields change the key, least-recently-used eviction.
+test('cuBLASLt plans of row-major matmuls give the row-major product (every transpose, batched, shared B); plan cache key and eviction', { skip }, async () => {
   const exe = path.join(dir, 'cublas_plan');
   const b = await run(cxx, ['-O1', '-std=c++20', '-I', path.join(root, 'cuda'), path.join(root, 'test', 'cuda-emu', 'cublas_plan_emu.cc'), '-o', exe], process.env);
+  assert.equal(b.code, 0, b.out);
+  const r = await run(exe, [], process.env);
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /all passed/);
+});
+
+// The pinned staging ring of async host→device uploads (cuda/staging_ring.h, used by runtime.cu): live regions never
+// overlap, waits only on regions still in flight, every region released once.
+test('the staging ring of async uploads never hands out bytes of a copy still in flight', { skip }, async () => {
+  const exe = path.join(dir, 'staging');
+  const b = await run(cxx, ['-O1', '-std=c++17', '-I', path.join(root, 'cuda'), path.join(root, 'test', 'cuda-emu', 'staging_emu.cc'), '-o', exe], process.env);
   assert.equal(b.code, 0, b.out);
   const r = await run(exe, [], process.env);
   assert.equal(r.code, 0, r.out);

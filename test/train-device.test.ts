@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { KimiLinearLM } from '../src/nn';
 import { Trainer } from '../src/train';
 import { TaskSource } from '../src/data';
-import { Tensor, Var, getDefaultDevice, scope, withDefaultDevice } from '../src/tensor';
+import { Parameter, Tensor, Var, backward, getDefaultDevice, scope, withDefaultDevice } from '../src/tensor';
 import { ag } from '../src';
 import { CFG, recursiveSettings, trainerConfig, task } from './recursive-fixtures';
 
@@ -44,4 +44,14 @@ test('a CPU trainer steps with every tensor on the CPU, and the default device i
   const z = (shape: number[], v = 0.1) => new Var(Tensor.from(new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(v), shape));
   const o = ag.withPrecision('bf16', () => ag.kda(z([1, 3, 1, 4]), z([1, 3, 1, 4]), z([1, 3, 1, 4]), z([1, 3, 1, 4], -0.1), z([1, 3, 1], 0.5)));
   assert.equal(o.o.data.dtype, 'f32');
+  // so is the matmul: on the CPU the product inside withPrecision('bf16') is the fp32 one, bit for bit, and so are
+  // its gradients (the CPU kernels compute in fp32; the Trainer refuses bf16 there)
+  const r = (shape: number[], f: number) => Tensor.from(Float32Array.from({ length: shape[0] * shape[1] }, (_, i) => Math.sin(i * f) + 0.01 * i), shape);
+  const run = (p: 'fp32' | 'bf16') => {
+    const [x, w] = [new Parameter('x', r([5, 7], 1.3)), new Parameter('w', r([6, 7], 0.7))];
+    const y = ag.withPrecision(p, () => ag.matmul(x, w, { transB: true }));
+    ag.withPrecision(p, () => backward(ag.sum(ag.mul(y, y))));
+    return [y.data, x.grad!, w.grad!].map((t) => [t.dtype, ...Array.from(t.toFloat32Array())]);
+  };
+  assert.deepEqual(run('bf16'), run('fp32'));
 });

@@ -118,7 +118,7 @@ export function addRunFlags(cmd: Command): Command {
     .option('--best-metric <name[:min|max]>', 'metric that picks the best checkpoint (default eval/loss:min)', bestMetricArg)
     .option('--seed <n>', 'seed of initialisation, data order and corruption', intArg(0))
     .addOption(new Option('--device <device>', 'where to train').choices(['cpu', 'cuda']))
-    .addOption(new Option('--precision <precision>', 'compute precision; bf16 needs --device cuda (it stores the KDA inputs in bf16; weights and AdamW state stay fp32)').choices(['bf16', 'fp32']))
+    .addOption(new Option('--precision <precision>', 'compute precision; bf16 needs --device cuda (bf16 matmul inputs with fp32 accumulation, KDA inputs stored in bf16; weights, gradients and AdamW state stay fp32)').choices(['bf16', 'fp32']))
     .option('--hf-repo <id>', 'upload the finished run to this Hub repo ("namespace/name")')
     .option('--hf-token <token>', 'Hub write token for --hf-repo (default: HF_TOKEN); never recorded')
     .option('--hub-url <url>', 'Hub endpoint for --hf-repo (default: HF_ENDPOINT, then https://huggingface.co)', urlArg)

@@ -77,15 +77,20 @@ let loaded: GemmBackendStatus | undefined;
 
 /**
  * Loads cuBLASLt into the CUDA addon once (the first CUDA matmul calls this). FP32 compute unless
- * RECLIN_ALLOW_TF32=1. When it is not found, prints one line and matmuls use reclin's own GEMM.
+ * RECLIN_ALLOW_TF32=1. When it is not found (or RECLIN_CUBLAS=0 asks for none), prints one line and matmuls use
+ * reclin's own GEMM.
  */
 export function ensureGemmBackend(search: CublasSearch = systemCublasSearch()): GemmBackendStatus | undefined {
   if (loaded) return loaded;
   const b = native();
   if (!b.cublasLoad) return undefined;  // a CPU build
   const allowTf32 = search.env.RECLIN_ALLOW_TF32 === '1';
-  loaded = b.cublasLoad(cublasCandidates(search), { allowTf32 });
-  if (loaded.backend === 'reclin' && search.env.RECLIN_QUIET !== '1')
+  // RECLIN_CUBLAS=0: no candidates, so reclin's own GEMM runs (scripts/gpu-check.sh checks that kernel on hardware)
+  const off = search.env.RECLIN_CUBLAS === '0';
+  loaded = b.cublasLoad(off ? [] : cublasCandidates(search), { allowTf32 });
+  if (loaded.backend === 'reclin' && off && search.env.RECLIN_QUIET !== '1')
+    process.stderr.write(`reclin: CUDA matmuls use reclin's own GEMM (RECLIN_CUBLAS=0).\n`);
+  else if (loaded.backend === 'reclin' && search.env.RECLIN_QUIET !== '1')
     process.stderr.write(`reclin: CUDA matmuls use reclin's own GEMM (slower): ${loaded.reason}. Install the pip wheel nvidia-cublas or set CUDA_HOME.\n`);
   return loaded;
 }

@@ -3,7 +3,7 @@
 // reduce gradients back to each input's shape with ops.sumToShape. Integer inputs (ids, targets) are plain
 // Tensors. Dims may be negative (counted from the end).
 import { kda as kdaOps, moe as moeOps, type MoeRouteOptions, ops } from '../ops';
-import { Var, record, zerosOn } from './autograd';
+import { Var, isGradEnabled, record, zerosOn } from './autograd';
 import { Tensor } from '../storage/tensor';
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
@@ -49,19 +49,45 @@ export function matmul(a: Var, b: Var, opts: MatmulOptions = {}): Var {
     const y = matmul(reshape(a, [numel(lead), a.shape[a.shape.length - 1]]), b, opts);
     return reshape(y, [...lead, y.shape[1]]);
   }
+  if (lowPrecision(a.data)) return matmulBf16(a, b, tA, tB);
   const y = ops.matmul(a.data, b.data, { transA: tA, transB: tB });
+  return record('matmul', y, [a, b], (g) => matmulGrads(a, b, a.data, b.data, g, tA, tB));
+}
+
+// dA = dC·op(B)ᵀ and dB = op(A)ᵀ·dC, each laid out like its input (transposes read in place); A, B and dC as given
+// (f32, or all bf16 under --precision bf16: the GEMM accumulates in fp32 and returns f32 either way).
+function matmulGrads(a: Var, b: Var, A: Tensor, B: Tensor, g: Tensor, tA: boolean, tB: boolean): (Tensor | null)[] {
+  let da: Tensor | null = null;
+  let db: Tensor | null = null;
+  if (a.requiresGrad) {
+    if (!tA) da = tB ? ops.matmul(g, B) : ops.matmul(g, B, { transB: true });
+    else da = tB ? ops.matmul(B, g, { transA: true, transB: true }) : ops.matmul(B, g, { transB: true });
+  }
+  if (b.requiresGrad) {
+    if (!tB) db = tA ? ops.matmul(A, g) : ops.matmul(A, g, { transA: true });
+    else db = tA ? ops.matmul(g, A, { transA: true, transB: true }) : ops.matmul(g, A, { transA: true });
+  }
+  return [da, db];
+}
+
+// The matmul under --precision bf16: A and B cast to bf16 (from fp32 activations and the fp32 master weights), the
+// product accumulated in fp32 and returned as f32; the backward casts dC to bf16 and multiplies it with the same
+// bf16 copies, so the gradients reaching the fp32 weights are fp32. Each copy is kept only if the backward needs it
+// (bf16 A for dB, bf16 B for dA) and freed by it (a graph is walked once).
+function matmulBf16(a: Var, b: Var, tA: boolean, tB: boolean): Var {
+  const a16 = ops.cast(a.data, 'bf16');
+  const b16 = ops.cast(b.data, 'bf16');
+  const y = ops.matmul(a16, b16, { transA: tA, transB: tB });
+  const graph = isGradEnabled() && (a.requiresGrad || b.requiresGrad);
+  if (!graph || !b.requiresGrad) a16.dispose();
+  if (!graph || !a.requiresGrad) b16.dispose();
   return record('matmul', y, [a, b], (g) => {
-    let da: Tensor | null = null;
-    let db: Tensor | null = null;
-    if (a.requiresGrad) {
-      if (!tA) da = tB ? ops.matmul(g, b.data) : ops.matmul(g, b.data, { transB: true });
-      else da = tB ? ops.matmul(b.data, g, { transA: true, transB: true }) : ops.matmul(b.data, g, { transB: true });
+    const g16 = ops.cast(g, 'bf16');
+    try {
+      return matmulGrads(a, b, a16, b16, g16, tA, tB);
+    } finally {
+      for (const t of [g16, a16, b16]) if (!t.disposed) t.dispose();
     }
-    if (b.requiresGrad) {
-      if (!tB) db = tA ? ops.matmul(a.data, g) : ops.matmul(a.data, g, { transA: true });
-      else db = tA ? ops.matmul(g, a.data, { transA: true, transB: true }) : ops.matmul(g, a.data, { transA: true });
-    }
-    return [da, db];
   });
 }
 
@@ -368,9 +394,12 @@ export type Precision = 'fp32' | 'bf16';
 let precision: Precision = 'fp32';
 
 /**
- * Runs fn with `p` as the compute precision of the ops that have a bf16 path (scoped, restored on a throw). Today
- * that is KDA on CUDA, which then stores q, k, v, β and dO in bf16 (fp32 arithmetic, fp32 gradients out); every
- * other op and all weights stay fp32. The Trainer runs its steps and evaluations this way under --precision bf16.
+ * Runs fn with `p` as the compute precision of the ops that have a bf16 path (scoped, restored on a throw). On CUDA
+ * under 'bf16': every autograd matmul (and so every linear layer) multiplies bf16 copies of its inputs with fp32
+ * accumulation and f32 output, forward and backward; KDA stores q, k, v, β and dO in bf16 (fp32 arithmetic). Weights,
+ * their gradients, AdamW state and every other op stay fp32 (docs/precision.md). The CPU kernels compute in fp32:
+ * the scope changes nothing for CPU tensors, and the Trainer and `reclin run` refuse bf16 on the CPU. The Trainer
+ * runs its steps and evaluations this way under --precision bf16; this scope is the one place the choice is read.
  */
 export function withPrecision<T>(p: Precision, fn: () => T): T {
   const prev = precision;
@@ -386,6 +415,11 @@ export function getPrecision(): Precision {
   return precision;
 }
 
+/** Whether an op on `x` takes its bf16 path: inside withPrecision('bf16') and on a device other than the CPU. */
+function lowPrecision(x: Tensor): boolean {
+  return precision === 'bf16' && x.device !== 'cpu';
+}
+
 /**
  * The KDA recurrence (docs/design/kda.md §2): q,k [B,T,H,K] (L2-normalised by the caller), v [B,T,H,V], g [B,T,H,K]
  * (log decay ≤ 0), beta [B,T,H]. Returns o as a Var and the final state [B,H,K,V] as a plain tensor.
@@ -393,7 +427,7 @@ export function getPrecision(): Precision {
 export function kda(q: Var, k: Var, v: Var, g: Var, beta: Var, opts: KdaOptions = {}): { o: Var; finalState: Tensor } {
   const scaleV = opts.scale ?? 1 / Math.sqrt(q.shape[q.shape.length - 1]);
   const initialState = opts.initialState ?? undefined;
-  const storage = opts.storage ?? (precision === 'bf16' && q.data.device !== 'cpu' ? 'bf16' : 'f32');
+  const storage = opts.storage ?? (lowPrecision(q.data) ? 'bf16' : 'f32');
   if (storage === 'bf16') return kdaBf16(q, k, v, g, beta, scaleV, initialState, opts.chunkSize);
   const fwd = kdaOps.forward(q.data, k.data, v.data, g.data, beta.data, { scale: scaleV, initialState, chunkSize: opts.chunkSize });
   const o = record('kda', fwd.o, [q, k, v, g, beta], (dO) => {

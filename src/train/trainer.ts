@@ -102,8 +102,9 @@ export interface TrainerOptions {
    */
   device?: Device;
   /**
-   * 'fp32' (default) or 'bf16' (CUDA only): the ops with a bf16 path run it (ag.withPrecision; today KDA's storage).
-   * Weights, gradients and the AdamW state stay fp32.
+   * 'fp32' (default) or 'bf16' (CUDA only): steps and evaluations run inside ag.withPrecision, the one place the
+   * choice is read: every autograd matmul multiplies bf16 copies with fp32 accumulation, KDA stores its inputs in
+   * bf16. Weights (the fp32 master copy), gradients and the AdamW state stay fp32 (docs/precision.md).
    */
   precision?: 'fp32' | 'bf16';
 }

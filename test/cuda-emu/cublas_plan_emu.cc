@@ -2,20 +2,23 @@
 // column-major GEMM with cuBLASLt's semantics (op(first)[m,k]·op(second)[k,n], leading dimensions, batch strides)
 // run on each plan must give the row-major product C = alpha·op(A)·op(B) of a float64 loop, for every transpose,
 // batched, shared B (folded into one taller GEMM without transA, stride 0 with it). Usage: cublas_plan_emu. Exit 1
-// on a failure.
+// on a failure. Also the plan cache's key and least-recently-used eviction (cuda/cublas_plan_cache.h).
 #include <cmath>
+#include <algorithm>
 #include <cstdio>
 #include <random>
 #include <vector>
 
 #include "cublas_plan.h"
+#include "cublas_plan_cache.h"
 
 using namespace reclin;
 
 // cuBLASLt's D = alpha·op(X)·op(Y), column-major, element (i,j) of a stored rows×cols matrix at i + j·ld.
 static void lt_reference(const LtPlan& p) {
   auto at = [](const LtOperand& o, int64_t z, uint64_t i, uint64_t j) {  // op(o)[i,j]
-    return o.trans ? o.p[z * o.stride + j + i * o.ld] : o.p[z * o.stride + i + j * o.ld];
+    const float* x = static_cast<const float*>(o.p);
+    return o.trans ? x[z * o.stride + j + i * o.ld] : x[z * o.stride + i + j * o.ld];
   };
   for (int64_t z = 0; z < p.batch; ++z)
     for (uint64_t i = 0; i < p.m; ++i)
@@ -68,9 +71,66 @@ int main() {
     alignas(256) static float buf[1024];
     const bool pass = lt_alignment(buf, 0, 1) == 256 && lt_alignment(buf + 1, 0, 1) == 4 && lt_alignment(buf + 4, 0, 1) == 16 &&
                       lt_alignment(buf + 64, 0, 1) == 256 && lt_alignment(buf, 2, 3) == 8 && lt_alignment(buf, 128, 3) == 256 &&
-                      lt_alignment(buf, 3, 1) == 256;
+                      lt_alignment(buf, 3, 1) == 256 &&
+                      // bf16 operands: 2-byte elements
+                      lt_alignment(reinterpret_cast<uint16_t*>(buf) + 1, 0, 1, 2) == 2 && lt_alignment(buf, 3, 2, 2) == 2 &&
+                      lt_alignment(buf, 64, 2, 2) == 128;
     ok = ok && pass;
     std::printf("%s lt_alignment\n", pass ? "ok  " : "FAIL");
+  }
+  {  // the plan cache's key: what changes the plan changes the key; what does not (pointers of equal alignment,
+     // batch strides of a single matrix) does not
+    alignas(256) static float a[4096], b[4096], c[4096];
+    auto key = [](const CublasGemm& g, int dev = 0, bool tf32 = false) { return lt_key(lt_plan(g), dev, tf32); };
+    const CublasGemm g0{a, b, c, 8, 16, 32, false, true, 1.f, 1, 256, 512, 128};
+    CublasGemm same = g0;
+    same.a = a + 64, same.b = b + 128, same.c = c + 64, same.sa = 7, same.alpha = 2.f;  // 256-aligned, unbatched
+    bool pass = key(g0) == key(same) && LtKeyHash{}(key(g0)) == LtKeyHash{}(key(same));
+    std::vector<CublasGemm> differ(12, g0);
+    differ[0].M = 9, differ[1].N = 17, differ[2].K = 33, differ[3].ta = true, differ[4].tb = false;
+    differ[5].in = GemmInput::BF16, differ[6].a = a + 1, differ[7].c = c + 4, differ[8].batch = 2;
+    differ[9].batch = 2, differ[9].sa = 128;  // vs differ[8]: another batch stride
+    differ[10].b = b + 8;
+    differ[11].batch = 2, differ[11].sc = 4;  // C's batch stride changes its alignment
+    std::vector<LtKey> keys = {key(g0)};
+    for (const CublasGemm& d : differ) keys.push_back(key(d));
+    keys.push_back(key(g0, 1)), keys.push_back(key(g0, 0, true));
+    for (size_t i = 0; i < keys.size(); ++i)
+      for (size_t j = i + 1; j < keys.size(); ++j)
+        if (keys[i] == keys[j]) pass = false, std::printf("FAIL keys %zu and %zu are equal\n", i, j);
+    // TF32 does not apply to bf16 inputs: one plan either way
+    pass = pass && key(differ[5], 0, true) == key(differ[5], 0, false);
+    ok = ok && pass;
+    std::printf("%s lt_key\n", pass ? "ok  " : "FAIL");
+
+    // least recently used eviction: capacity 3, every evicted value destroyed exactly once, in LRU order
+    LruCache<int> cache(3);
+    std::vector<int> evicted;
+    auto ev = [&](int& v) { evicted.push_back(v); };
+    auto k = [&](int m) { CublasGemm g = g0; g.M = m; return key(g); };
+    bool lru = cache.get(k(1)) == nullptr;
+    for (int m = 1; m <= 3; ++m) lru = lru && *cache.put(k(m), m * 10, ev) == m * 10;
+    lru = lru && cache.size() == 3 && evicted.empty();
+    lru = lru && cache.get(k(1)) && *cache.get(k(1)) == 10;  // 1 is now the most recent: 2 goes first
+    cache.put(k(4), 40, ev);
+    lru = lru && evicted == std::vector<int>{20} && !cache.get(k(2)) && cache.get(k(3)) && cache.get(k(4));
+    cache.put(k(5), 50, ev);  // order now 4, 3, 1 (most recent first): 1 goes
+    lru = lru && evicted == std::vector<int>{20, 10} && cache.size() == 3 && cache.evictions() == 2;
+    cache.clear(ev);
+    std::sort(evicted.begin() + 2, evicted.end());
+    lru = lru && evicted == std::vector<int>{20, 10, 30, 40, 50} && cache.size() == 0 && !cache.get(k(4));
+    // many keys through a small cache: never above capacity, every value destroyed once
+    LruCache<int> small(16);
+    std::vector<int> gone;
+    for (int i = 0; i < 1000; ++i) {
+      const int m = 1 + (i * 7919) % 97;  // repeats, in a scattered order
+      if (!small.get(k(m))) small.put(k(m), m, [&](int& v) { gone.push_back(v); });
+      lru = lru && small.size() <= 16;
+    }
+    small.clear([&](int& v) { gone.push_back(v); });
+    lru = lru && gone.size() == small.evictions() + 16 && small.size() == 0;
+    ok = ok && lru;
+    std::printf("%s plan cache (LRU)\n", lru ? "ok  " : "FAIL");
   }
   std::printf(ok ? "all passed\n" : "FAILED\n");
   return ok ? 0 : 1;

@@ -29,6 +29,7 @@ ops.sumSquares([rand([1000])]);
 ops.clipGradNorm([rand([1000]), rand([7, 3])], 0.5);
 ops.sumToShape(rand([301, 70]), [70]);  // the column-segment path
 ops.cast(ops.cast(rand([333]), 'bf16'), 'f32');
+ops.matmul(ops.cast(rand([37, 61]), 'bf16'), ops.cast(rand([5, 61]), 'bf16'), { transB: true });  // bf16 GEMM inputs
 const a = ops.causalAttention(rand([1, 37, 2, 40]), rand([1, 37, 2, 40]), rand([1, 37, 2, 24]));
 ops.causalAttentionBackward(rand([1, 37, 2, 24]), rand([1, 37, 2, 40]), rand([1, 37, 2, 40]), rand([1, 37, 2, 24]), a.o, a.lse);
 const logits = rand([5, 100]);

@@ -63,7 +63,7 @@ for (const phase of ['baseline', 'a', 'c'] as const) {
   });
 }
 
-test('bf16 precision on CUDA trains (KDA with bf16 storage) close to fp32', () => {
+test('bf16 precision on CUDA trains (bf16 matmul inputs, KDA with bf16 storage) close to fp32; weights and grads stay f32', () => {
   scope(() => {
     const a = make('baseline', 'cuda', 'fp32');
     const b = make('baseline', 'cuda', 'bf16');
@@ -73,6 +73,10 @@ test('bf16 precision on CUDA trains (KDA with bf16 storage) close to fp32', () =
       assert.ok(Number.isFinite(y) && close(x, y, 3e-2), `step ${i + 1}: fp32 ${x} bf16 ${y}`);
     }
     assert.ok(Tensor.from([1], [1]).device === 'cpu', 'the default device leaked out of the trainer');
+    for (const p of b.model.parameters()) {
+      assert.equal(p.data.dtype, 'f32', `${p.name}: the master weight stays f32`);
+      if (p.grad) assert.equal(p.grad.dtype, 'f32', `${p.name}: its gradient is f32`);
+    }
     for (const t of [a, b]) {
       t.dispose();
       t.model.dispose();
