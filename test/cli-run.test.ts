@@ -151,7 +151,7 @@ test('bad flags and configs: a clear message naming the flag, exit 1, nothing wr
     [['run', '--phase', 'd'], /option '--phase <phase>' argument 'd' is invalid\. Allowed choices are baseline, after_surgery, a, b, c\./],
     [['run', '--device', 'tpu'], /argument 'tpu' is invalid\. Allowed choices are cpu, cuda\./],
     ...(deviceProblem('cuda') === null ? [] : [[['run', '--device', 'cuda'], /^reclin: --device: cuda cannot train here: reclin runs its CPU build: /] as [string[], RegExp]]),
-    [['run', '--precision', 'bf16'], /^reclin: --precision: bf16 needs --device cuda \(the CPU kernels compute in fp32\), got --device cpu/],
+    [['run', '--precision', 'bf16'], /^reclin: --precision: bf16 cannot run on --device cpu \(the CPU kernels compute in fp32\); leave --precision out or give fp32/],
     [['run', '--precision', 'fp16'], /argument 'fp16' is invalid\. Allowed choices are bf16, fp32\./],
     [['run', '--best-metric', 'eval/loss:up'], /option '--best-metric <name\[:min\|max\]>' argument 'eval\/loss:up' is invalid/],
     [['run', '--phase', 'a'], /model\.path: got null, allowed: a model or experiment directory \(phase "a" starts from a trained base model\) \(flag --model-path\)/],

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, PHASES, loadRecursiveConfig, parseRunConfig, type Phase, type RecursiveConfig, type RunConfig } from '../experiment';
 import { CliError } from './errors';
-import { backendOf, deviceProblem } from '../native/route';
+import { bf16Problem, deviceProblem } from '../native/route';
 import { loadModelConfig } from '../nn';
 import { SPECIAL_ROLES, tokenizerProblems } from '../tokenizer';
 import { floatArg, intArg, urlArg } from './options';
@@ -118,7 +118,7 @@ export function addRunFlags(cmd: Command): Command {
     .option('--best-metric <name[:min|max]>', 'metric that picks the best checkpoint (default eval/loss:min)', bestMetricArg)
     .option('--seed <n>', 'seed of initialisation, data order and corruption', intArg(0))
     .addOption(new Option('--device <device>', 'where to train').choices(['cpu', 'cuda']))
-    .addOption(new Option('--precision <precision>', 'compute precision; bf16 needs --device cuda (bf16 matmul inputs with fp32 accumulation, KDA inputs stored in bf16; weights, gradients and AdamW state stay fp32)').choices(['bf16', 'fp32']))
+    .addOption(new Option('--precision <precision>', 'compute precision; bf16 needs --device cuda on compute capability 8.0+ (bf16 matmul inputs with fp32 accumulation, KDA inputs stored in bf16; weights, gradients and AdamW state stay fp32)').choices(['bf16', 'fp32']))
     .option('--hf-repo <id>', 'upload the finished run to this Hub repo ("namespace/name")')
     .option('--hf-token <token>', 'Hub write token for --hf-repo (default: HF_TOKEN); never recorded')
     .option('--hub-url <url>', 'Hub endpoint for --hf-repo (default: HF_ENDPOINT, then https://huggingface.co)', urlArg)
@@ -216,12 +216,12 @@ export function resolveRunFlags(f: RunFlags): ResolvedRun {
     throw new ConfigError(e.source, lines, 'run config');
   }
   // Precision follows the device unless named; a device that cannot run is refused here, before anything is written.
-  const onGpu = backendOf(runConfig.device) === 'cuda';
-  runConfig.precision ??= onGpu ? 'bf16' : 'fp32';
-  if (runConfig.precision === 'bf16' && !onGpu)
-    throw new CliError(`--precision: bf16 needs --device cuda (the CPU kernels compute in fp32), got --device ${runConfig.device}; leave --precision out or give fp32`);
   const deviceWhy = deviceProblem(runConfig.device);
   if (deviceWhy) throw new CliError(`--device: ${runConfig.device} cannot train here: ${deviceWhy}`);
+  const bf16Why = bf16Problem(runConfig.device);
+  runConfig.precision ??= bf16Why ? 'fp32' : 'bf16';
+  if (runConfig.precision === 'bf16' && bf16Why)
+    throw new CliError(`--precision: bf16 cannot run on --device ${runConfig.device} (${bf16Why}); leave --precision out or give fp32`);
   if (runConfig.model.path !== null && !fs.existsSync(runConfig.model.path)) throw new CliError(`--model-path: ${runConfig.model.path} does not exist`);
   for (const [field, flag] of [['train', '--data-path'], ['eval', '--eval-data-path']] as const) {
     const v = runConfig.data[field];

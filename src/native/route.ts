@@ -50,6 +50,17 @@ export function deviceProblem(device: string): string | null {
 }
 
 /**
+ * Why a CUDA device cannot compute in bf16, or null. bf16 arithmetic (and cuBLASLt's bf16 GEMMs) needs compute
+ * capability 8.0 (Ampere) or later; older cards train in fp32.
+ */
+export function bf16Problem(device: string): string | null {
+  if (backendOf(device) === 'cpu') return 'the CPU kernels compute in fp32';
+  const dev = loadAddon().probe?.devices[cudaIndex(device)];
+  if (dev && dev.major < 8) return `${dev.name} is compute capability ${dev.major}.${dev.minor}; bf16 needs 8.0 or later`;
+  return null;
+}
+
+/**
  * Waits for the queued work of a device and reports a failed device-side check (a KDA gate > 0, a cross-entropy
  * target or an embedding id out of range, found by a kernel since the last synchronisation) as an error naming
  * the op, the value and where it was. Reading any tensor to the host does the same; this is for code that reads

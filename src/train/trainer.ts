@@ -18,7 +18,7 @@ import { ChunkRefine, type SidecarConfig } from '../recursive/chunk-refine';
 import { recursiveLossVar } from '../recursive/loss-node';
 import { lossWeightsFromConfig } from '../recursive/losses';
 import { applyL2ToPretrainedScalar, type PhaseName, type PhaseSetup, setupPhase } from '../recursive/phases';
-import { backendOf } from '../native/route';
+import { backendOf, bf16Problem } from '../native/route';
 import { type Device, type Parameter, Tensor, ag, backward, keep, scope, withDefaultDevice } from '../tensor';
 import { evalSetHash, evaluateSteps, type EvalResult } from './evaluate';
 
@@ -142,7 +142,8 @@ export class Trainer {
     this.device = canonicalDevice(opts.device ?? 'cpu');
     const dev = this.device;
     this.precision = opts.precision ?? 'fp32';
-    if (this.precision === 'bf16' && backendOf(dev) === 'cpu') throw new RangeError('precision: bf16 needs a cuda device (the CPU kernels compute in fp32), got device cpu');
+    const bf16Why = this.precision === 'bf16' ? bf16Problem(dev) : null;
+    if (bf16Why) throw new RangeError(`precision: bf16 cannot run on device ${dev} (${bf16Why})`);
     if (dev !== 'cpu') opts.model.to(dev);
     // The sidecar, LoRA adapters and phase-c anchors are built on the device directly.
     this.sidecar = withDefaultDevice(dev, () => (opts.recursive.recursive_enabled ? new ChunkRefine(opts.model, opts.recursive, { seed: c.seed }) : null));
