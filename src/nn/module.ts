@@ -20,9 +20,10 @@ export abstract class Module {
     this.ctx = ctx;
   }
 
-  protected param(local: string, shape: number[], init: Init, opts: { noDecay?: boolean } = {}): Parameter {
+  /** bf16Ok: every op that reads it takes bf16 (see Parameter.bf16Ok), so a frozen copy may stay bf16. */
+  protected param(local: string, shape: number[], init: Init, opts: { noDecay?: boolean; bf16Ok?: boolean } = {}): Parameter {
     const name = this.prefix ? `${this.prefix}.${local}` : local;
-    const p = new Parameter(name, initTensor(shape, init, this.ctx.seed, name), { noDecay: opts.noDecay });
+    const p = new Parameter(name, initTensor(shape, init, this.ctx.seed, name), { noDecay: opts.noDecay, bf16Ok: opts.bf16Ok });
     this.ownParams.push(p);
     return p;
   }

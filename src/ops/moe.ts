@@ -40,8 +40,9 @@ export interface MoeExpertsResult {
 
 export interface MoeExpertsGrads {
   dx: Tensor;
-  dGateUp: Tensor;
-  dDown: Tensor;
+  /** Null when called with weightGrads: false (frozen experts). */
+  dGateUp: Tensor | null;
+  dDown: Tensor | null;
   dWeights: Tensor;
 }
 
@@ -64,8 +65,11 @@ export const moe = {
     return callMulti<'y' | 'h' | 'ye'>('moeExperts', x, gateUp, down, indices, weights);
   },
 
-  /** Gradients of the experts given dy and the forward's h and ye. */
-  expertsBackward(dy: Tensor, x: Tensor, gateUp: Tensor, down: Tensor, indices: Tensor, weights: Tensor, h: Tensor, ye: Tensor): MoeExpertsGrads {
-    return callMulti<'dx' | 'dGateUp' | 'dDown' | 'dWeights'>('moeExpertsBackward', dy, x, gateUp, down, indices, weights, h, ye);
+  /**
+   * Gradients of the experts given dy and the forward's h and ye. weightGrads: false skips dGateUp and dDown
+   * (frozen experts, possibly bf16: they would be f32 tensors of the weights' size).
+   */
+  expertsBackward(dy: Tensor, x: Tensor, gateUp: Tensor, down: Tensor, indices: Tensor, weights: Tensor, h: Tensor, ye: Tensor, opts: { weightGrads?: boolean } = {}): MoeExpertsGrads {
+    return callMulti<'dx' | 'dGateUp' | 'dDown' | 'dWeights'>('moeExpertsBackward', dy, x, gateUp, down, indices, weights, h, ye, opts);
   },
 };
