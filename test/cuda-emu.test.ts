@@ -163,8 +163,8 @@ test('CUDA moe kernels (emulated, under ThreadSanitizer) match the CPU op', { sk
     close(`${c.name}: ye`, ex.ye.toFloat32Array(), c.ye);
     const g = moe.expertsBackward(t(c.dy, [N, d]), x, gu, dn, idx, w, t(c.h, [N * k, 2 * I]), t(c.ye, [N * k, d]));
     close(`${c.name}: dx`, g.dx.toFloat32Array(), c.dx);
-    close(`${c.name}: dGateUp`, g.dGateUp!.toFloat32Array(), c.dGateUp);
-    close(`${c.name}: dDown`, g.dDown!.toFloat32Array(), c.dDown);
+    close(`${c.name}: dGateUp`, g.dGateUp.toFloat32Array(), c.dGateUp);
+    close(`${c.name}: dDown`, g.dDown.toFloat32Array(), c.dDown);
     close(`${c.name}: dWeights`, g.dWeights.toFloat32Array(), c.dWeights);
     for (let e = 0; e < E; e++) if (!c.indices.includes(e)) emptyExperts++;
   }

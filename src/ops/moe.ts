@@ -40,10 +40,22 @@ export interface MoeExpertsResult {
 
 export interface MoeExpertsGrads {
   dx: Tensor;
-  /** Null when called with weightGrads: false (frozen experts). */
-  dGateUp: Tensor | null;
-  dDown: Tensor | null;
+  dGateUp: Tensor;
+  dDown: Tensor;
   dWeights: Tensor;
+}
+
+/** expertsBackward with weightGrads: false (frozen experts): no weight gradients. */
+export type MoeExpertsInputGrads = Omit<MoeExpertsGrads, 'dGateUp' | 'dDown'> & { dGateUp: null; dDown: null };
+
+/**
+ * Gradients of the experts given dy and the forward's h and ye. weightGrads: false skips dGateUp and dDown
+ * (frozen experts, possibly bf16: they would be f32 tensors of the weights' size).
+ */
+function expertsBackward(dy: Tensor, x: Tensor, gateUp: Tensor, down: Tensor, indices: Tensor, weights: Tensor, h: Tensor, ye: Tensor, opts?: { weightGrads?: true }): MoeExpertsGrads;
+function expertsBackward(dy: Tensor, x: Tensor, gateUp: Tensor, down: Tensor, indices: Tensor, weights: Tensor, h: Tensor, ye: Tensor, opts: { weightGrads: boolean }): MoeExpertsGrads | MoeExpertsInputGrads;
+function expertsBackward(dy: Tensor, x: Tensor, gateUp: Tensor, down: Tensor, indices: Tensor, weights: Tensor, h: Tensor, ye: Tensor, opts: { weightGrads?: boolean } = {}): MoeExpertsGrads | MoeExpertsInputGrads {
+  return callMulti<'dx' | 'dGateUp' | 'dDown' | 'dWeights'>('moeExpertsBackward', dy, x, gateUp, down, indices, weights, h, ye, opts);
 }
 
 export const moe = {
@@ -65,11 +77,5 @@ export const moe = {
     return callMulti<'y' | 'h' | 'ye'>('moeExperts', x, gateUp, down, indices, weights);
   },
 
-  /**
-   * Gradients of the experts given dy and the forward's h and ye. weightGrads: false skips dGateUp and dDown
-   * (frozen experts, possibly bf16: they would be f32 tensors of the weights' size).
-   */
-  expertsBackward(dy: Tensor, x: Tensor, gateUp: Tensor, down: Tensor, indices: Tensor, weights: Tensor, h: Tensor, ye: Tensor, opts: { weightGrads?: boolean } = {}): MoeExpertsGrads {
-    return callMulti<'dx' | 'dGateUp' | 'dDown' | 'dWeights'>('moeExpertsBackward', dy, x, gateUp, down, indices, weights, h, ye, opts);
-  },
+  expertsBackward,
 };
