@@ -19,7 +19,7 @@ Napi::Value Embedding(const Napi::CallbackInfo& info) {
   Tensor w = arg_tensor(info, 0, "weight");
   expect_cpu(w, "weight");
   if (w.dtype != DType::F32 && w.dtype != DType::BF16)
-    throw ArgError(std::string("weight: expected dtype f32 or bf16, got ") + dtype_name(w.dtype));
+    throw DTypeError(std::string("weight: expected dtype f32 or bf16, got ") + dtype_name(w.dtype));
   expect_ndim(w, 2, "weight", "[V,D]");
   Tensor ids = arg_i32(info, 1, "ids");
   const int64_t V = w.dim(0), D = w.dim(1), n = ids.numel();

@@ -30,7 +30,7 @@ static Napi::Value Matmul(const Napi::CallbackInfo& info) {
   Tensor b = arg_tensor(info, 1, "b");
   expect_cpu(b, "b");
   if (b.dtype != DType::F32 && b.dtype != DType::BF16)
-    throw ArgError(std::string("b: expected dtype f32 or bf16, got ") + dtype_name(b.dtype));
+    throw DTypeError(std::string("b: expected dtype f32 or bf16, got ") + dtype_name(b.dtype));
   Napi::Object opts = arg_object(info, 2, "options");
   const bool ta = opt_bool(opts, "transA", false), tb = opt_bool(opts, "transB", false);
   const float alpha = static_cast<float>(opt_number(opts, "alpha", 1.0));

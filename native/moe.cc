@@ -238,7 +238,7 @@ Tensor arg_expert_weight(const Napi::CallbackInfo& info, size_t i, const char* n
   Tensor t = arg_tensor(info, i, name);
   expect_cpu(t, name);
   if (t.dtype != DType::F32 && t.dtype != DType::BF16)
-    throw ArgError(std::string(name) + ": expected dtype f32 or bf16, got " + dtype_name(t.dtype));
+    throw DTypeError(std::string(name) + ": expected dtype f32 or bf16, got " + dtype_name(t.dtype));
   return t;
 }
 

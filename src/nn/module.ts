@@ -1,6 +1,7 @@
 // The module base: a named node of the model tree that owns Parameters and child modules.
 // Parameter names are full Hugging Face–style paths (e.g. "model.layers.0.self_attn.q_proj.weight"),
 // fixed when the module is constructed from its prefix.
+import { ops } from '../ops';
 import { type Device, Parameter, keep } from '../tensor';
 import { type Init, initTensor } from './init';
 
@@ -59,7 +60,7 @@ export abstract class Module {
 
   /**
    * Moves every parameter to `device` ('cpu', 'cuda', 'cuda:N'): data is copied there and the old copy freed;
-   * gradients are dropped (the next backward allocates them on the new device).
+   * gradients are dropped (the next backward allocates them on the new device). bf16 weights become f32 on a GPU.
    */
   to(device: Device): this {
     for (const p of this.parameters()) {
@@ -68,6 +69,8 @@ export abstract class Module {
       const old = p.data;
       p.data = keep(old.to(device));
       old.dispose();
+      // bf16 weights (a frozen base) are read by the CPU kernels only; on a GPU they are widened to f32.
+      if (device !== 'cpu' && p.data.dtype === 'bf16') p.replaceData(ops.cast(p.data, 'f32'));
     }
     return this;
   }
