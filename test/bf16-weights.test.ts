@@ -87,9 +87,9 @@ test('only matmul b, the embedding table and the MoE expert weights take bf16; o
   scope(() => {
     const a = ops.cast(rand([4, 5], 1).t, 'bf16');
     const b = rand([5, 3], 2).t;
-    assert.throws(() => ops.matmul(a, b), /^matmul: a: expected dtype f32, got bf16$/);
-    assert.throws(() => ops.rmsnorm(rand([2, 5], 3).t, ops.cast(rand([5], 4).t, 'bf16'), 1e-6), /^rmsnorm: weight: expected dtype f32, got bf16$/);
-    assert.throws(() => ops.matmul(rand([4, 5], 1).t, Tensor.from(new Int32Array(15), [5, 3])), /^matmul: b: expected dtype f32 or bf16, got i32$/);
+    assert.throws(() => ops.matmul(a, b), /matmul: a: expected dtype f32, got bf16$/);
+    assert.throws(() => ops.rmsnorm(rand([2, 5], 3).t, ops.cast(rand([5], 4).t, 'bf16'), 1e-6), /rmsnorm: weight: expected dtype f32, got bf16$/);
+    assert.throws(() => ops.matmul(rand([4, 5], 1).t, Tensor.from(new Int32Array(15), [5, 3])), /matmul: b: expected dtype f32 or bf16, got i32$/);
     // a trained parameter is never bf16
     assert.throws(() => new Parameter('p', ops.cast(b, 'bf16')), /only allowed as bf16 for a frozen parameter marked bf16Ok/);
     assert.throws(() => new Parameter('p', ops.cast(b, 'bf16'), { requiresGrad: false }), /only allowed as bf16 for a frozen parameter marked bf16Ok/);
@@ -106,7 +106,7 @@ test('embedding from a bf16 table equals the widened table bit for bit', () =>
     const w = ops.cast(rand([37, 19], 5).t, 'bf16');
     const ids = Tensor.from(new Int32Array([0, 36, 5, 5, 12, 1, 30]), [7]);
     assertSameBits('embedding', bits(ops.embedding(w, ids)), bits(ops.embedding(ops.cast(w, 'f32'), ids)));
-    assert.throws(() => ops.embedding(Tensor.from(new Int32Array(4), [2, 2]), ids), /^embedding: weight: expected dtype f32 or bf16, got i32$/);
+    assert.throws(() => ops.embedding(Tensor.from(new Int32Array(4), [2, 2]), ids), /embedding: weight: expected dtype f32 or bf16, got i32$/);
   }));
 
 test('MoE experts with bf16 gateUp / down equal the widened weights (forward and dx); weightGrads: false skips their gradients', () =>
