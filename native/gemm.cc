@@ -187,6 +187,10 @@ void pack_rows_to_lanes_avx512(const T* src, int64_t ld, int rows, int64_t kc, i
     const int n = static_cast<int>(std::min<int64_t>(16, kc - k));
     const __mmask16 load_mask = static_cast<__mmask16>((1u << n) - 1u);
     __m512 r[16], t[16];
+    if constexpr (sizeof(T) == 2) {  // bf16 rows: one cache line holds two of these blocks; fetch ahead (measured)
+      if (k % 32 == 0)
+        for (int i = 0; i < rows; ++i) _mm_prefetch(reinterpret_cast<const char*>(src + i * ld + k + 64), _MM_HINT_T0);
+    }
     for (int i = 0; i < 16; ++i) r[i] = i < rows ? load16_avx512(src + i * ld + k, load_mask) : _mm512_setzero_ps();
     // within each 128-bit lane: rows 4g..4g+3 of one column
     for (int i = 0; i < 8; ++i) {
@@ -258,12 +262,20 @@ inline float widen(uint16_t b) {
   return f;
 }
 
-// out[j] = widen(src[j]) for j < n, 16 at a time.
+// An NR-wide panel of a row-major bf16 B (no transpose): out[k * NR + j] = widen(src[k * ldb + j]) for j < cols,
+// zeros for cols <= j < NR. One call per panel (not per row: a call per 32 values cost as much as the widening).
+constexpr int64_t kPrefetchRows = 8;
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
-void widen_row_avx512(const uint16_t* src, int n, float* out) {
-  for (int j = 0; j < n; j += 16) {
-    const __mmask16 m = static_cast<__mmask16>((1u << std::min(16, n - j)) - 1u);
-    _mm512_mask_storeu_ps(out + j, m, load16_avx512(src + j, m));
+void pack_bf16_rows_avx512(const uint16_t* src, int64_t ldb, int cols, int64_t kc, int NR, float* out) {
+  for (int64_t k = 0; k < kc; ++k) {
+    const uint16_t* s = src + k * ldb;
+    float* d = out + k * NR;
+    _mm_prefetch(reinterpret_cast<const char*>(s + kPrefetchRows * ldb), _MM_HINT_T0);
+    for (int j = 0; j < NR; j += 16) {
+      const int n = std::max(0, std::min(16, cols - j));
+      const __mmask16 m = static_cast<__mmask16>((1u << n) - 1u);
+      _mm512_storeu_ps(d + j, load16_avx512(s + j, m));  // masked-off lanes load as zero: the padding
+    }
   }
 }
 
@@ -275,13 +287,17 @@ void pack_b_panel(bool transB, const T* B, int64_t ldb, int64_t k0, int64_t j0, 
                   float* out) {
   constexpr bool kBf16 = std::is_same<T, uint16_t>::value;
   if (!transB) {
+    if constexpr (kBf16) {
+      if (NR % 16 == 0 && avx512_packing()) {
+        pack_bf16_rows_avx512(B + k0 * ldb + j0, ldb, cols, kc, NR, out);
+        return;
+      }
+    }
     for (int64_t k = 0; k < kc; ++k) {
       const T* src = B + (k0 + k) * ldb + j0;
       float* dst = out + k * NR;
       if constexpr (kBf16) {
-        if (avx512_packing()) widen_row_avx512(src, cols, dst);
-        else
-          for (int j = 0; j < cols; ++j) dst[j] = widen(src[j]);
+        for (int j = 0; j < cols; ++j) dst[j] = widen(src[j]);
       } else {
         std::memcpy(dst, src, sizeof(float) * cols);
       }
