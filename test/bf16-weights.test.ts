@@ -166,6 +166,14 @@ test('a bf16 checkpoint loaded as a frozen base keeps its weights bf16 and gives
         }),
       );
       assertSameBits('dh', dh[0], dh[1]);
+      // In a fresh process the load never held more than the loaded model plus one f32 parameter: no f32 copy
+      // of the model is made (the frozen model starts from bf16 zero placeholders, not f32 initial values).
+      const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(__dirname, 'bf16-weights-peak-child.ts'), dir], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const peak = JSON.parse(r.stdout) as { hostBytes: number; peakHostBytes: number; maxNumel: number; dtypes: string[] };
+      assert.deepEqual(peak.dtypes.sort(), ['bf16', 'f32']);
+      assert.equal(peak.hostBytes, narrowBytes);
+      assert.ok(peak.peakHostBytes <= peak.hostBytes + 4 * peak.maxNumel, `peak ${peak.peakHostBytes} bytes for a ${peak.hostBytes}-byte model (largest parameter ${peak.maxNumel} elements)`);
       // unfreezing a block widens its weights to f32 master weights with the same values
       narrow.layers[3].setRequiresGrad(true);
       const wideParams = wide.namedParameters();

@@ -280,7 +280,8 @@ export function loadModel(dir: string, opts: LoadModelOptions = {}): KimiLinearL
   const cfgFile = path.join(dir, CONFIG_FILE);
   if (!fs.existsSync(cfgFile)) throw new Error(`loadModel: ${dir} has no ${CONFIG_FILE}`);
   const { frozen = false, ...modelOpts } = opts;
-  const model = new KimiLinearLM(loadModelConfig(cfgFile), modelOpts);
+  // Frozen: zero placeholders (bf16 where the weight may stay bf16), each replaced by its checkpoint tensor.
+  const model = new KimiLinearLM(loadModelConfig(cfgFile), { ...modelOpts, placeholders: frozen || modelOpts.placeholders });
   try {
     if (frozen) model.setRequiresGrad(false);
     loadWeights(model, dir, { keepBf16: frozen });

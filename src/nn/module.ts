@@ -2,11 +2,16 @@
 // Parameter names are full Hugging Face–style paths (e.g. "model.layers.0.self_attn.q_proj.weight"),
 // fixed when the module is constructed from its prefix.
 import { ops } from '../ops';
-import { type Device, Parameter, keep } from '../tensor';
+import { type Device, Parameter, Tensor, keep } from '../tensor';
 import { type Init, initTensor } from './init';
 
 export interface InitContext {
   seed: number;
+  /**
+   * Parameters start as frozen zero placeholders that a checkpoint is about to overwrite: no random values are
+   * drawn, and bf16Ok ones are allocated in bf16, so loading a frozen bf16 base never holds an f32 copy of the model.
+   */
+  placeholders?: boolean;
 }
 
 export abstract class Module {
@@ -24,7 +29,9 @@ export abstract class Module {
   /** bf16Ok: every op that reads it takes bf16 (see Parameter.bf16Ok), so a frozen copy may stay bf16. */
   protected param(local: string, shape: number[], init: Init, opts: { noDecay?: boolean; bf16Ok?: boolean } = {}): Parameter {
     const name = this.prefix ? `${this.prefix}.${local}` : local;
-    const p = new Parameter(name, initTensor(shape, init, this.ctx.seed, name), { noDecay: opts.noDecay, bf16Ok: opts.bf16Ok });
+    const p = this.ctx.placeholders
+      ? new Parameter(name, Tensor.zeros(shape, { dtype: opts.bf16Ok ? 'bf16' : 'f32' }), { noDecay: opts.noDecay, bf16Ok: opts.bf16Ok, requiresGrad: false })
+      : new Parameter(name, initTensor(shape, init, this.ctx.seed, name), { noDecay: opts.noDecay, bf16Ok: opts.bf16Ok });
     this.ownParams.push(p);
     return p;
   }
