@@ -32,6 +32,8 @@ Napi::Value call_registered(const Napi::CallbackInfo& info) {
     throw;
   } catch (const SizeError& e) {
     throw Napi::RangeError::New(env, std::string(ex->name) + ": " + e.what());
+  } catch (const DTypeError& e) {
+    throw Napi::TypeError::New(env, std::string(ex->name) + ": " + e.what());
   } catch (const ArgError& e) {
     throw Napi::TypeError::New(env, e.what());
   } catch (const AllocError& e) {
@@ -284,7 +286,7 @@ Napi::Object arg_object(const Napi::CallbackInfo& info, size_t i, const char* na
 
 void expect_dtype(const Tensor& t, DType d, const char* name) {
   if (t.dtype != d)
-    throw ArgError(std::string(name) + ": expected dtype " + dtype_name(d) + ", got " + dtype_name(t.dtype));
+    throw DTypeError(std::string(name) + ": expected dtype " + dtype_name(d) + ", got " + dtype_name(t.dtype));
 }
 
 void expect_shape(const Tensor& t, const std::vector<int64_t>& shape, const char* name, const char* layout) {

@@ -14,9 +14,12 @@ void check_ids(const int32_t* ids, int64_t n, int64_t V) {
                      " is out of range [0, " + std::to_string(V) + ")");
 }
 
-// embedding(weight [V,D], ids i32 [...]) -> [...,D]
+// embedding(weight [V,D] f32 or bf16, ids i32 [...]) -> [...,D] f32
 Napi::Value Embedding(const Napi::CallbackInfo& info) {
-  Tensor w = arg_f32(info, 0, "weight");
+  Tensor w = arg_tensor(info, 0, "weight");
+  expect_cpu(w, "weight");
+  if (w.dtype != DType::F32 && w.dtype != DType::BF16)
+    throw DTypeError(std::string("weight: expected dtype f32 or bf16, got ") + dtype_name(w.dtype));
   expect_ndim(w, 2, "weight", "[V,D]");
   Tensor ids = arg_i32(info, 1, "ids");
   const int64_t V = w.dim(0), D = w.dim(1), n = ids.numel();
@@ -25,8 +28,18 @@ Napi::Value Embedding(const Napi::CallbackInfo& info) {
   std::vector<int64_t> shape = ids.shape;
   shape.push_back(D);
   Tensor out = empty(shape);
-  const float* pw = w.f32();
   float* po = out.f32();
+  if (w.dtype == DType::BF16) {  // a frozen table kept in bf16: rows widened exactly (bf16 is an f32's high half)
+    const uint16_t* pw = static_cast<const uint16_t*>(w.raw());
+#pragma omp parallel for schedule(static) if (n * D > kParallelGrain)
+    for (int64_t i = 0; i < n; ++i) {
+      const uint16_t* src = pw + static_cast<int64_t>(pid[i]) * D;
+      uint32_t* dst = reinterpret_cast<uint32_t*>(po + i * D);
+      for (int64_t j = 0; j < D; ++j) dst[j] = static_cast<uint32_t>(src[j]) << 16;
+    }
+    return wrap(info.Env(), out);
+  }
+  const float* pw = w.f32();
 #pragma omp parallel for schedule(static) if (n * D > kParallelGrain)
   for (int64_t i = 0; i < n; ++i) std::memcpy(po + i * D, pw + static_cast<int64_t>(pid[i]) * D, sizeof(float) * D);
   return wrap(info.Env(), out);

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
 
 #include "threads.h"
 
@@ -170,14 +171,27 @@ const KernelInfo& kernel() {
 // (GCC 12 warns inside the unmasked unpack/shuffle intrinsics about their deliberately undefined source.)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// Up to 16 consecutive values of one source row as f32 lanes (masked past n): f32 as is, bf16 widened exactly.
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
-void pack_rows_to_lanes_avx512(const float* src, int64_t ld, int rows, int64_t kc, int lanes, int64_t stride, float* out) {
+inline __m512 load16_avx512(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+inline __m512 load16_avx512(const uint16_t* p, __mmask16 m) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p)), 16));
+}
+
+template <class T>
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+void pack_rows_to_lanes_avx512(const T* src, int64_t ld, int rows, int64_t kc, int lanes, int64_t stride, float* out) {
   const __mmask16 store_mask = static_cast<__mmask16>((1u << lanes) - 1u);
   for (int64_t k = 0; k < kc; k += 16) {
     const int n = static_cast<int>(std::min<int64_t>(16, kc - k));
     const __mmask16 load_mask = static_cast<__mmask16>((1u << n) - 1u);
     __m512 r[16], t[16];
-    for (int i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_maskz_loadu_ps(load_mask, src + i * ld + k) : _mm512_setzero_ps();
+    if constexpr (sizeof(T) == 2) {  // bf16 rows: one cache line holds two of these blocks; fetch ahead (measured)
+      if (k % 32 == 0)
+        for (int i = 0; i < rows; ++i) _mm_prefetch(reinterpret_cast<const char*>(src + i * ld + k + 64), _MM_HINT_T0);
+    }
+    for (int i = 0; i < 16; ++i) r[i] = i < rows ? load16_avx512(src + i * ld + k, load_mask) : _mm512_setzero_ps();
     // within each 128-bit lane: rows 4g..4g+3 of one column
     for (int i = 0; i < 8; ++i) {
       t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
@@ -239,14 +253,54 @@ void pack_a_panel(bool transA, const float* A, int64_t lda, int64_t i0, int64_t 
     for (int64_t k = 0; k < kc; ++k) out[k * MR + i] = 0.f;
 }
 
+// bf16 bits -> f32 (exact: bf16 is the high half of an f32).
+inline float widen(float x) { return x; }
+inline float widen(uint16_t b) {
+  const uint32_t u = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+// An NR-wide panel of a row-major bf16 B (no transpose): out[k * NR + j] = widen(src[k * ldb + j]) for j < cols,
+// zeros for cols <= j < NR. One call per panel (not per row: a call per 32 values cost as much as the widening).
+constexpr int64_t kPrefetchRows = 8;
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+void pack_bf16_rows_avx512(const uint16_t* src, int64_t ldb, int cols, int64_t kc, int NR, float* out) {
+  for (int64_t k = 0; k < kc; ++k) {
+    const uint16_t* s = src + k * ldb;
+    float* d = out + k * NR;
+    _mm_prefetch(reinterpret_cast<const char*>(s + kPrefetchRows * ldb), _MM_HINT_T0);
+    for (int j = 0; j < NR; j += 16) {
+      const int n = std::max(0, std::min(16, cols - j));
+      const __mmask16 m = static_cast<__mmask16>((1u << n) - 1u);
+      _mm512_storeu_ps(d + j, load16_avx512(s + j, m));  // masked-off lanes load as zero: the padding
+    }
+  }
+}
+
 // Packs rows [k0, k0+kc) x cols [j0, j0+cols) of op(B) into one NR-wide panel (zero-padded past cols).
-void pack_b_panel(bool transB, const float* B, int64_t ldb, int64_t k0, int64_t j0, int cols, int64_t kc, int NR,
+// B may be f32 or bf16 (T = uint16_t, the weight of a frozen layer): bf16 is widened here, so the panel and
+// everything after it are f32 and the results equal those from the f32-widened matrix bit for bit.
+template <class T>
+void pack_b_panel(bool transB, const T* B, int64_t ldb, int64_t k0, int64_t j0, int cols, int64_t kc, int NR,
                   float* out) {
+  constexpr bool kBf16 = std::is_same<T, uint16_t>::value;
   if (!transB) {
+    if constexpr (kBf16) {
+      if (NR % 16 == 0 && avx512_packing()) {
+        pack_bf16_rows_avx512(B + k0 * ldb + j0, ldb, cols, kc, NR, out);
+        return;
+      }
+    }
     for (int64_t k = 0; k < kc; ++k) {
-      const float* src = B + (k0 + k) * ldb + j0;
+      const T* src = B + (k0 + k) * ldb + j0;
       float* dst = out + k * NR;
-      std::memcpy(dst, src, sizeof(float) * cols);
+      if constexpr (kBf16) {
+        for (int j = 0; j < cols; ++j) dst[j] = widen(src[j]);
+      } else {
+        std::memcpy(dst, src, sizeof(float) * cols);
+      }
       for (int j = cols; j < NR; ++j) dst[j] = 0.f;
     }
   } else if (NR % 16 == 0 && avx512_packing()) {
@@ -257,8 +311,8 @@ void pack_b_panel(bool transB, const float* B, int64_t ldb, int64_t k0, int64_t 
     }
   } else {
     for (int j = 0; j < cols; ++j) {
-      const float* src = B + (j0 + j) * ldb + k0;
-      for (int64_t k = 0; k < kc; ++k) out[k * NR + j] = src[k];
+      const T* src = B + (j0 + j) * ldb + k0;
+      for (int64_t k = 0; k < kc; ++k) out[k * NR + j] = widen(src[k]);
     }
     for (int j = cols; j < NR; ++j)
       for (int64_t k = 0; k < kc; ++k) out[k * NR + j] = 0.f;
@@ -295,8 +349,9 @@ int64_t balanced_block(int64_t n, int64_t max_block, int64_t unit) {
 }
 
 // One thread computes the whole product (Goto loop order: jc / pc / ic / tiles).
+template <class T>
 void gemm_serial_impl(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                      int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+                      int64_t lda, const T* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   const KernelInfo& kern = kernel();
   const int MR = kern.mr, NR = kern.nr;
   // Blocks no larger than the kernel's cache sizes, balanced so no slice is a small leftover.
@@ -338,8 +393,9 @@ void gemm_serial_impl(bool transA, bool transB, int64_t M, int64_t N, int64_t K,
 // Threads share one packed B block per (jc, pc) step and take (row block, column chunk) items of C
 // dynamically, each packing its own A block; a busy core just takes fewer items. Every C element still sums
 // its K products in the same order as the serial code.
+template <class T>
 void gemm_shared_b_impl(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                        int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc, int threads) {
+                        int64_t lda, const T* B, int64_t ldb, float beta, float* C, int64_t ldc, int threads) {
   const KernelInfo& kern = kernel();
   const int MR = kern.mr, NR = kern.nr;
   const int64_t KC = balanced_block(K, kern.kc, 8);
@@ -390,8 +446,9 @@ void gemm_shared_b_impl(bool transA, bool transB, int64_t M, int64_t N, int64_t 
 
 // Runs on the calling thread when the product is small, threads are unavailable or we are already inside a
 // parallel region; otherwise on all OpenMP threads sharing packed B blocks.
+template <class T>
 void gemm_impl(bool parallel, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
-               const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+               const float* A, int64_t lda, const T* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.f) {
     scale_c(M, N, beta, C, ldc);
@@ -419,6 +476,16 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha
 
 void gemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  gemm_impl(false, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+          const uint16_t* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  gemm_impl(true, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void gemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                 int64_t lda, const uint16_t* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   gemm_impl(false, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 

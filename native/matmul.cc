@@ -1,28 +1,19 @@
-// matmul(a, b, {transA, transB, alpha}): batched GEMM over the leading dimensions (see src/ops/matmul.ts).
+// matmul(a, b, {transA, transB, alpha}): batched GEMM over the leading dimensions (see src/ops/matmul.ts); b f32 or bf16.
 #include "gemm.h"
 #include "op_util.h"
 
 namespace reclin {
 
-static Napi::Value Matmul(const Napi::CallbackInfo& info) {
-  Tensor a = arg_f32(info, 0, "a");
-  Tensor b = arg_f32(info, 1, "b");
-  Napi::Object opts = arg_object(info, 2, "options");
-  const bool ta = opt_bool(opts, "transA", false), tb = opt_bool(opts, "transB", false);
-  const float alpha = static_cast<float>(opt_number(opts, "alpha", 1.0));
-  const MatmulShape s = matmul_shape(a, b, ta, tb);
+// b may be bf16 (a frozen weight kept in bf16): the GEMM widens it while packing, a and the result stay f32.
+template <class T>
+static void matmul_run(const MatmulShape& s, bool ta, bool tb, float alpha, const float* pa, int64_t lda, const T* pb,
+                       int64_t ldb, float* pc) {
   const int64_t M = s.M, K = s.K, N = s.N, nbatch = s.nbatch;
-  const bool shared_b = s.shared_b;
-  Tensor c = empty(s.out);
-  const float* pa = a.f32();
-  const float* pb = b.f32();
-  float* pc = c.f32();
-  const int64_t lda = a.dim(-1), ldb = b.dim(-1);
-  if (shared_b && !ta) {  // one tall GEMM: the batch folds into M
+  if (s.shared_b && !ta) {  // one tall GEMM: the batch folds into M
     gemm(false, tb, nbatch * M, N, K, alpha, pa, lda, pb, ldb, 0.f, pc, N);
-    return wrap(info.Env(), c);
+    return;
   }
-  const int64_t sa = M * K, sb = shared_b ? 0 : K * N, sc = M * N;
+  const int64_t sa = M * K, sb = s.shared_b ? 0 : K * N, sc = M * N;
   const double flops_each = 2.0 * M * N * K;
   if (nbatch >= num_threads() && flops_each < 64e6) {  // many small products: one per thread at a time
 #pragma omp parallel for schedule(static)
@@ -32,6 +23,24 @@ static Napi::Value Matmul(const Napi::CallbackInfo& info) {
     for (int64_t i = 0; i < nbatch; ++i)
       gemm(ta, tb, M, N, K, alpha, pa + i * sa, lda, pb + i * sb, ldb, 0.f, pc + i * sc, N);
   }
+}
+
+static Napi::Value Matmul(const Napi::CallbackInfo& info) {
+  Tensor a = arg_f32(info, 0, "a");
+  Tensor b = arg_tensor(info, 1, "b");
+  expect_cpu(b, "b");
+  if (b.dtype != DType::F32 && b.dtype != DType::BF16)
+    throw DTypeError(std::string("b: expected dtype f32 or bf16, got ") + dtype_name(b.dtype));
+  Napi::Object opts = arg_object(info, 2, "options");
+  const bool ta = opt_bool(opts, "transA", false), tb = opt_bool(opts, "transB", false);
+  const float alpha = static_cast<float>(opt_number(opts, "alpha", 1.0));
+  const MatmulShape s = matmul_shape(a, b, ta, tb);
+  Tensor c = empty(s.out);
+  const int64_t lda = a.dim(-1), ldb = b.dim(-1);
+  if (b.dtype == DType::BF16)
+    matmul_run(s, ta, tb, alpha, a.f32(), lda, static_cast<const uint16_t*>(b.raw()), ldb, c.f32());
+  else
+    matmul_run(s, ta, tb, alpha, a.f32(), lda, b.f32(), ldb, c.f32());
   return wrap(info.Env(), c);
 }
 RECLIN_EXPORT("matmul", Matmul)

@@ -12,7 +12,9 @@
 //       -> { y [N,d], h [N·k,2I], ye [N·k,d] }
 //     y[n] = Σ_j weights[n,j] · down_e(silu(gate_e(x_n)) · up_e(x_n)), e = indices[n,j]; gateUp[e] stacks gate
 //     (rows 0..I-1) over up (rows I..2I-1). h and ye are the expert-major rows kept for the backward.
-//   moeExpertsBackward(dy, x, gateUp, down, indices, weights, h, ye) -> { dx, dGateUp, dDown, dWeights }
+//   moeExpertsBackward(dy, x, gateUp, down, indices, weights, h, ye, {weightGrads = true})
+//       -> { dx, dGateUp, dDown, dWeights } (dGateUp and dDown null without weightGrads)
+//   gateUp and down may be bf16 (frozen experts kept in bf16): they are only ever the GEMMs' B operand.
 //
 // Assignments (n, j) are sorted by expert with a stable counting sort, so each expert's rows are one contiguous
 // segment and every expert runs one packed GEMM per projection (gemm.h). Per-token sums run in slot order and
@@ -215,11 +217,36 @@ struct ExpertArgs {
   int64_t N, d, E, I, k;
 };
 
+// An expert weight stack, f32 or bf16 (frozen experts kept in bf16). It is only ever the B operand of the GEMMs
+// below, which widen bf16 while packing, so the results equal those of the f32-widened weights.
+struct ExpertWeight {
+  const float* f = nullptr;
+  const uint16_t* h = nullptr;
+  explicit ExpertWeight(const Tensor& t) {
+    if (t.dtype == DType::BF16) h = static_cast<const uint16_t*>(t.raw());
+    else f = t.f32();
+  }
+  // C[M,N] = A · op(W[e]) where W[e] starts `off` elements in.
+  void gemm(bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, int64_t off, int64_t ldb, float* C,
+            int64_t ldc) const {
+    if (h) reclin::gemm(false, tb, M, N, K, 1.f, A, lda, h + off, ldb, 0.f, C, ldc);
+    else reclin::gemm(false, tb, M, N, K, 1.f, A, lda, f + off, ldb, 0.f, C, ldc);
+  }
+};
+
+Tensor arg_expert_weight(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  Tensor t = arg_tensor(info, i, name);
+  expect_cpu(t, name);
+  if (t.dtype != DType::F32 && t.dtype != DType::BF16)
+    throw DTypeError(std::string(name) + ": expected dtype f32 or bf16, got " + dtype_name(t.dtype));
+  return t;
+}
+
 ExpertArgs read_expert_args(const Napi::CallbackInfo& info, size_t first) {
   ExpertArgs a;
   a.x = arg_f32(info, first, "x");
-  a.gate_up = arg_f32(info, first + 1, "gateUp");
-  a.down = arg_f32(info, first + 2, "down");
+  a.gate_up = arg_expert_weight(info, first + 1, "gateUp");
+  a.down = arg_expert_weight(info, first + 2, "down");
   a.indices = arg_i32(info, first + 3, "indices");
   a.weights = arg_f32(info, first + 4, "weights");
   const MoeExpertDims m = moe_experts_shapes(a.x, a.gate_up, a.down, a.indices, a.weights);
@@ -247,15 +274,16 @@ Napi::Value MoeExperts(const Napi::CallbackInfo& info) {
   const int64_t N = a.N, d = a.d, E = a.E, I = a.I, k = a.k, A = N * k;
   const Segments s = sort_by_expert(a.indices.i32(), A, E);
   Tensor xs = empty({A, d}), h = empty({A, 2 * I}), act = empty({A, I}), ye = empty({A, d}), y = empty({N, d});
-  const float *pgu = a.gate_up.f32(), *pdown = a.down.f32(), *pw = a.weights.f32();
+  const ExpertWeight gu(a.gate_up), dn(a.down);
+  const float* pw = a.weights.f32();
   float *pxs = xs.f32(), *ph = h.f32(), *pact = act.f32(), *pye = ye.f32(), *py = y.f32();
   const float* px = a.x.f32();
   for_each_expert(s, E, [&](int64_t e) {
     const int64_t r0 = s.offsets[e], r1 = s.offsets[e + 1], c = r1 - r0;
     gather_rows(px, s, k, d, r0, r1, pxs);
-    gemm(false, true, c, 2 * I, d, 1.f, pxs + r0 * d, d, pgu + e * 2 * I * d, d, 0.f, ph + r0 * 2 * I, 2 * I);
+    gu.gemm(true, c, 2 * I, d, pxs + r0 * d, d, e * 2 * I * d, d, ph + r0 * 2 * I, 2 * I);
     swiglu_rows(ph, r0, r1, I, pact);
-    gemm(false, true, c, d, I, 1.f, pact + r0 * I, I, pdown + e * d * I, I, 0.f, pye + r0 * d, d);
+    dn.gemm(true, c, d, I, pact + r0 * I, I, e * d * I, I, pye + r0 * d, d);
   });
 #pragma omp parallel for schedule(static) if (N * k * d > kParallelGrain)
   for (int64_t n = 0; n < N; ++n) {
@@ -284,21 +312,32 @@ Napi::Value MoeExpertsBackward(const Napi::CallbackInfo& info) {
   const Segments s = sort_by_expert(a.indices.i32(), A, E);
   Tensor xs = empty({A, d}), act = empty({A, I}), dye = empty({A, d}), da = empty({A, I}), dh = empty({A, 2 * I}),
          dxs = empty({A, d});
-  Tensor dx = empty({N, d}), dgu = empty(a.gate_up.shape), ddown = empty(a.down.shape), dw = empty({N, k});
-  const float *pgu = a.gate_up.f32(), *pdown = a.down.f32(), *pw = a.weights.f32(), *pdy = dy.f32(), *ph = h.f32(),
-              *pye = ye.f32();
+  // {weightGrads: false} (frozen experts): no dGateUp / dDown, which would be f32 copies of the weights' size.
+  bool weight_grads = true;
+  if (info.Length() > 8 && !info[8].IsUndefined()) weight_grads = opt_bool(arg_object(info, 8, "options"), "weightGrads", true);
+  Tensor dx = empty({N, d}), dw = empty({N, k}), dgu, ddown;
+  if (weight_grads) {
+    dgu = empty(a.gate_up.shape);
+    ddown = empty(a.down.shape);
+  }
+  const ExpertWeight gu(a.gate_up), dn(a.down);
+  const float *pw = a.weights.f32(), *pdy = dy.f32(), *ph = h.f32(), *pye = ye.f32();
   float *pxs = xs.f32(), *pact = act.f32(), *pdye = dye.f32(), *pda = da.f32(), *pdh = dh.f32(), *pdxs = dxs.f32(),
-        *pdx = dx.f32(), *pdgu = dgu.f32(), *pddown = ddown.f32(), *pdw = dw.f32();
+        *pdx = dx.f32(), *pdw = dw.f32();
+  float* pdgu = weight_grads ? dgu.f32() : nullptr;
+  float* pddown = weight_grads ? ddown.f32() : nullptr;
   const float* px = a.x.f32();
-  for (int64_t e = 0; e < E; ++e)  // experts without rows get zero gradients; the GEMMs below write the others whole
+  for (int64_t e = 0; weight_grads && e < E; ++e)  // experts without rows get zero gradients; the GEMMs below write the others whole
     if (s.offsets[e + 1] == s.offsets[e]) {
       std::fill(pdgu + e * 2 * I * d, pdgu + (e + 1) * 2 * I * d, 0.f);
       std::fill(pddown + e * d * I, pddown + (e + 1) * d * I, 0.f);
     }
   for_each_expert(s, E, [&](int64_t e) {
     const int64_t r0 = s.offsets[e], r1 = s.offsets[e + 1], c = r1 - r0;
-    gather_rows(px, s, k, d, r0, r1, pxs);
-    swiglu_rows(ph, r0, r1, I, pact);
+    if (weight_grads) {
+      gather_rows(px, s, k, d, r0, r1, pxs);
+      swiglu_rows(ph, r0, r1, I, pact);
+    }
     for (int64_t r = r0; r < r1; ++r) {  // dye[r] = w · dy[token]; dWeights = dy[token] · ye[r]
       const int64_t asg = s.order[r];
       const float* g = pdy + (asg / k) * d;
@@ -306,12 +345,14 @@ Napi::Value MoeExpertsBackward(const Napi::CallbackInfo& info) {
       for (int64_t i = 0; i < d; ++i) pdye[r * d + i] = w * g[i];
       pdw[asg] = static_cast<float>(vec::dot(g, pye + r * d, d));
     }
-    gemm(false, false, c, I, d, 1.f, pdye + r0 * d, d, pdown + e * d * I, I, 0.f, pda + r0 * I, I);
-    gemm(true, false, d, I, c, 1.f, pdye + r0 * d, d, pact + r0 * I, I, 0.f, pddown + e * d * I, I);
+    dn.gemm(false, c, I, d, pdye + r0 * d, d, e * d * I, I, pda + r0 * I, I);
+    if (weight_grads)
+      gemm(true, false, d, I, c, 1.f, pdye + r0 * d, d, pact + r0 * I, I, 0.f, pddown + e * d * I, I);
     for (int64_t r = r0; r < r1; ++r)
       vec::swiglu_backward(pda + r * I, ph + r * 2 * I, ph + r * 2 * I + I, I, pdh + r * 2 * I, pdh + r * 2 * I + I);
-    gemm(true, false, 2 * I, d, c, 1.f, pdh + r0 * 2 * I, 2 * I, pxs + r0 * d, d, 0.f, pdgu + e * 2 * I * d, d);
-    gemm(false, false, c, d, 2 * I, 1.f, pdh + r0 * 2 * I, 2 * I, pgu + e * 2 * I * d, d, 0.f, pdxs + r0 * d, d);
+    if (weight_grads)
+      gemm(true, false, 2 * I, d, c, 1.f, pdh + r0 * 2 * I, 2 * I, pxs + r0 * d, d, 0.f, pdgu + e * 2 * I * d, d);
+    gu.gemm(false, c, d, 2 * I, pdh + r0 * 2 * I, 2 * I, e * 2 * I * d, d, pdxs + r0 * d, d);
   });
 #pragma omp parallel for schedule(static) if (A * d > kParallelGrain)
   for (int64_t n = 0; n < N; ++n) {

@@ -111,5 +111,10 @@ struct DeviceCheckError : std::runtime_error {
 struct ArgError : std::invalid_argument {
   explicit ArgError(const std::string& msg) : std::invalid_argument(msg) {}
 };
+// A tensor whose dtype the op does not take (e.g. a bf16 frozen weight handed to an op that computes in f32 only);
+// the binding puts the op's name in front, since such a tensor can reach any op through user code.
+struct DTypeError : ArgError {
+  using ArgError::ArgError;
+};
 
 }  // namespace reclin

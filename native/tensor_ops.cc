@@ -34,7 +34,8 @@ void cuda_copy_to_host(void* dst, const void* src, size_t n, int device);
 void cuda_copy_device_to_device(void* dst, int dst_device, const void* src, int src_device, size_t n);
 #endif
 
-// fromArray(typedArray, shape, dtype, device): copies a Float32Array (f32/bf16) or Int32Array (i32).
+// fromArray(typedArray, shape, dtype, device): copies a Float32Array (f32/bf16), Int32Array (i32) or Uint16Array
+// (bf16 bits, as a checkpoint stores them: copied unchanged).
 static Napi::Value FromArray(const Napi::CallbackInfo& info) {
   std::vector<int64_t> shape = arg_shape(info, 1, "shape");
   DType dtype = parse_dtype(info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "f32", "dtype");
@@ -43,8 +44,10 @@ static Napi::Value FromArray(const Napi::CallbackInfo& info) {
   Napi::TypedArray arr = info[0].As<Napi::TypedArray>();
   bool is_i32 = arr.TypedArrayType() == napi_int32_array;
   bool is_f32 = arr.TypedArrayType() == napi_float32_array;
+  const bool bf16_bits = dtype == DType::BF16 && arr.TypedArrayType() == napi_uint16_array;
   if (dtype == DType::I32 && !is_i32) throw ArgError("data: dtype i32 needs an Int32Array");
-  if (dtype != DType::I32 && !is_f32) throw ArgError(std::string("data: dtype ") + dtype_name(dtype) + " needs a Float32Array");
+  if (dtype == DType::F32 && !is_f32) throw ArgError("data: dtype f32 needs a Float32Array");
+  if (dtype == DType::BF16 && !is_f32 && !bf16_bits) throw ArgError("data: dtype bf16 needs a Float32Array or a Uint16Array of bf16 bits");
   Tensor probe;
   probe.shape = shape;
   if (static_cast<int64_t>(arr.ElementLength()) != probe.numel())
@@ -53,7 +56,7 @@ static Napi::Value FromArray(const Napi::CallbackInfo& info) {
   const uint8_t* src = static_cast<const uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
   std::vector<uint16_t> bf;
   size_t n = arr.ElementLength();
-  if (dtype == DType::BF16) {  // round to nearest even
+  if (dtype == DType::BF16 && !bf16_bits) {  // round to nearest even
     bf.resize(n);
     const float* f = reinterpret_cast<const float*>(src);
     for (size_t i = 0; i < n; ++i) {

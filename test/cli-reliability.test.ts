@@ -297,4 +297,9 @@ test('a sharded checkpoint as published is a base: the run keeps its index and s
   const again = await cli(['resume', dir]);
   assert.equal(again.code, 0, again.stdout + again.stderr);
   assert.ok(fs.existsSync(path.join(dir, 'checkpoints', 'step_000002', 'model', 'model.safetensors')));
+  // Phases a and b start from the same bf16 shards as a frozen base (its weights stay bf16 in memory).
+  for (const phase of ['a', 'b']) {
+    const p = await cli(['run', '--experiment-name', `from_shards_${phase}`, ...FAST, '--phase', phase, '--recursive-config', 'small_a.json', '--model-path', 'sharded-moved', '--num-steps', '2', '--batch-size', '2', '--eval-interval', '1000']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+  }
 });

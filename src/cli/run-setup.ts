@@ -205,7 +205,9 @@ export function checkRun(rc: RunConfig, rec: RecursiveConfig, baseDir: string | 
 export function buildModel(rc: RunConfig, checked: CheckedRun): KimiLinearLM {
   if (checked.weightsDir === null) return new KimiLinearLM(checked.modelConfig, { seed: rc.seed });
   try {
-    return loadModel(checked.weightsDir, { seed: rc.seed });
+    // Phases other than baseline start from a frozen base: its bf16 weights stay bf16 on the CPU (setupPhase
+    // widens any it unfreezes). The GPU kernels take f32 weights.
+    return loadModel(checked.weightsDir, { seed: rc.seed, frozen: rc.phase !== 'baseline' && rc.device === 'cpu' });
   } catch (e) {
     throw new CliError(`--model-path: ${checked.weightsDir}: ${(e as Error).message}`);
   }

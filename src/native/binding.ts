@@ -88,7 +88,7 @@ export interface RawOps {
 
 interface RawBindingBase extends RawOps {
   NativeTensor: Function;
-  fromArray(data: Float32Array | Int32Array, shape: number[], dtype: DTypeName, device: string): NativeTensor;
+  fromArray(data: Float32Array | Int32Array | Uint16Array, shape: number[], dtype: DTypeName, device: string): NativeTensor;
   zeros(shape: number[], dtype: DTypeName, device: string): NativeTensor;
   reshape(t: NativeTensor, shape: number[]): NativeTensor;
   /** Whether another live handle (a reshape view) shares t's storage. */

@@ -12,7 +12,7 @@ export type { LayerState, ModelOptions } from './model';
 export { KNOWN_CONFIG_FIELDS, LinearAttnConfigSchema, parseModelConfig, loadModelConfig, declaredSpecialIds, SPECIAL_ID_FIELDS, layerKind, presetDir, listPresets } from './config';
 export type { ModelConfig, LinearAttnConfig } from './config';
 export { saveModel, loadModel, loadWeights, weightFiles, CONFIG_FILE, WEIGHTS_FILE, INDEX_FILE } from './io';
-export type { SaveOptions } from './io';
+export type { SaveOptions, LoadOptions, LoadModelOptions } from './io';
 export { KimiMoE, checkMoEConfig } from './moe';
 export { countParameters, type ParameterCount } from './size';
 export type { KimiMoEConfig, PublishedPart } from './moe';

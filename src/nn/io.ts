@@ -8,7 +8,8 @@
 //   runtime (transformers' module names): self_attn.conv1d.weight [3C,1,W] (q, k, v stacked),
 //     self_attn.forget_gate.*, mlp.*, fused mlp.experts.gate_up_proj [E,2I,d] and down_proj [E,d,I].
 // Every parameter is assembled from contiguous element ranges of checkpoint tensors, read one tensor at a
-// time from its shard and widened to f32 only for that parameter (BF16/F16/F32/F64 accepted). Names or
+// time from its shard and widened to f32 only for that parameter (BF16/F16/F32/F64 accepted), or, for a frozen
+// base (LoadOptions.keepBf16), kept bf16 where every op that reads it takes bf16. Names or
 // shapes that do not fit the config are refused with the tensor name and both shapes; a shard named by the
 // index but absent is named. Writing produces the published layout, which KimiLinearForCausalLM.from_pretrained
 // loads. Each file is written atomically; the index last.
@@ -154,8 +155,8 @@ function piecesFor(c: string, p: Parameter, stored: Map<string, Stored>, what: s
   return null;
 }
 
-/** Reads elements [start, end) of a stored tensor as f32. */
-function readPiece(fd: number, piece: Piece): Float32Array {
+/** The raw bytes of elements [start, end) of a stored tensor. */
+function readPieceBytes(fd: number, piece: Piece): Uint8Array {
   const { entry, dataStart, name, file } = piece.src;
   const size = ELEMENT_BYTES[entry.dtype];
   if (!size) throw new TypeError(`${file}: ${name} has dtype ${entry.dtype}; weights must be F32, BF16, F16 or F64`);
@@ -167,6 +168,13 @@ function readPiece(fd: number, piece: Piece): Float32Array {
     if (r === 0) throw new Error(`${file}: unexpected end of file reading ${name}`);
     got += r;
   }
+  return buf;
+}
+
+/** Reads elements [start, end) of a stored tensor as f32. */
+function readPiece(fd: number, piece: Piece): Float32Array {
+  const { entry } = piece.src;
+  const buf = readPieceBytes(fd, piece);
   const n = piece.end - piece.start;
   const data = entry.dtype === 'F64' ? new Float64Array(buf.buffer, 0, n) : entry.dtype === 'F32' ? new Float32Array(buf.buffer, 0, n) : new Uint16Array(buf.buffer, 0, n);
   return tensorDataToFloat32({ dtype: entry.dtype, shape: [n], data });
@@ -186,11 +194,22 @@ export function weightFiles(dir: string): string[] | null {
   return fs.existsSync(path.join(dir, WEIGHTS_FILE)) ? [WEIGHTS_FILE] : null;
 }
 
+export interface LoadOptions {
+  /**
+   * Frozen parameters (requiresGrad false) that every consuming op takes as bf16 (Parameter.bf16Ok: linear
+   * weights, embedding, LM head, MoE router and experts) keep a BF16 checkpoint's storage on the CPU instead of
+   * being widened to f32: half the memory, and the ops widen exactly as they compute, so the logits are those of
+   * the widened load. Everything else (trainable parameters, norms, convolutions, A_log, dt_bias, weights on a
+   * GPU, whose kernels take f32) is f32. Unfreezing a bf16 weight later widens it (Parameter.setRequiresGrad).
+   */
+  keepBf16?: boolean;
+}
+
 /**
  * Copies weights into the model's parameters from a model directory (single file or sharded) or one
  * .safetensors file. Every parameter must be provided and every stored tensor used.
  */
-export function loadWeights(model: KimiLinearLM, where: string): void {
+export function loadWeights(model: KimiLinearLM, where: string, opts: LoadOptions = {}): void {
   if (!fs.existsSync(where)) throw new Error(`loadWeights: ${where} does not exist`);
   const { stored, what } = listStored(where);
   const plan: [Parameter, Piece[]][] = [];
@@ -212,31 +231,60 @@ export function loadWeights(model: KimiLinearLM, where: string): void {
   try {
     // Shard by shard (in file order), one parameter widened at a time.
     plan.sort((a, b) => a[1][0].src.file.localeCompare(b[1][0].src.file));
+    const fdOf = (file: string) => {
+      let fd = fds.get(file);
+      if (fd === undefined) fds.set(file, (fd = fs.openSync(file, 'r')));
+      return fd;
+    };
     for (const [p, pieces] of plan) {
+      const device = p.data.device as Device;
+      const bf16 = !!opts.keepBf16 && p.bf16Ok && !p.requiresGrad && device === 'cpu' && pieces.every((x) => x.src.entry.dtype === 'BF16');
+      if (bf16) {
+        const bits = new Uint16Array(numel(p.shape));
+        let at = 0;
+        for (const piece of pieces) {
+          const buf = readPieceBytes(fdOf(piece.src.file), piece);
+          bits.set(new Uint16Array(buf.buffer, 0, piece.end - piece.start), at);
+          at += piece.end - piece.start;
+        }
+        p.replaceData(Tensor.fromBf16Bits(bits, p.shape, { device }));
+        continue;
+      }
       const out = new Float32Array(numel(p.shape));
       let at = 0;
       for (const piece of pieces) {
-        let fd = fds.get(piece.src.file);
-        if (fd === undefined) fds.set(piece.src.file, (fd = fs.openSync(piece.src.file, 'r')));
-        out.set(readPiece(fd, piece), at);
+        out.set(readPiece(fdOf(piece.src.file), piece), at);
         at += piece.end - piece.start;
       }
-      const t = Tensor.from(out, p.shape, { device: p.data.device as Device });
-      p.assign(t);
-      t.dispose();
+      const t = Tensor.from(out, p.shape, { device });
+      if (p.data.dtype === 'f32') {
+        p.assign(t);
+        t.dispose();
+      } else p.replaceData(t);  // a bf16 weight loaded again from an f32 source
     }
   } finally {
     for (const fd of fds.values()) fs.closeSync(fd);
   }
 }
 
+export interface LoadModelOptions extends ModelOptions {
+  /**
+   * Load the model frozen (every parameter requiresGrad false), keeping a bf16 checkpoint's weights bf16 where
+   * the ops allow (LoadOptions.keepBf16): for a base that a sidecar, LoRA or evaluation only reads.
+   */
+  frozen?: boolean;
+}
+
 /** Builds the model from `dir`/config.json and loads its weights (single file or sharded). */
-export function loadModel(dir: string, opts: ModelOptions = {}): KimiLinearLM {
+export function loadModel(dir: string, opts: LoadModelOptions = {}): KimiLinearLM {
   const cfgFile = path.join(dir, CONFIG_FILE);
   if (!fs.existsSync(cfgFile)) throw new Error(`loadModel: ${dir} has no ${CONFIG_FILE}`);
-  const model = new KimiLinearLM(loadModelConfig(cfgFile), opts);
+  const { frozen = false, ...modelOpts } = opts;
+  // Frozen: zero placeholders (bf16 where the weight may stay bf16), each replaced by its checkpoint tensor.
+  const model = new KimiLinearLM(loadModelConfig(cfgFile), { ...modelOpts, placeholders: frozen || modelOpts.placeholders });
   try {
-    loadWeights(model, dir);
+    if (frozen) model.setRequiresGrad(false);
+    loadWeights(model, dir, { keepBf16: frozen });
   } catch (e) {
     model.dispose();
     throw e;

@@ -14,7 +14,8 @@ export class Linear extends Module {
 
   constructor(prefix: string, inFeatures: number, outFeatures: number, ctx: InitContext & { std: number }, opts: { bias?: boolean } = {}) {
     super(prefix, ctx);
-    this.weight = this.param('weight', [outFeatures, inFeatures], { kind: 'normal', std: ctx.std });
+    // Read only as matmul's B operand (forward x·Wᵀ, backward dY·W), which takes bf16.
+    this.weight = this.param('weight', [outFeatures, inFeatures], { kind: 'normal', std: ctx.std }, { bf16Ok: true });
     this.bias = opts.bias ? this.param('bias', [outFeatures], { kind: 'constant', value: 0 }, { noDecay: true }) : null;
   }
 

@@ -81,6 +81,8 @@ export class DecoderLayer extends Module {
 export interface ModelOptions {
   /** Seed of the initialisation (default 0). Same config + seed → bit-identical weights. */
   seed?: number;
+  /** Frozen zero placeholders instead of initial values, for a checkpoint to fill (InitContext.placeholders). */
+  placeholders?: boolean;
 }
 
 export class KimiLinearLM extends Module {
@@ -93,15 +95,16 @@ export class KimiLinearLM extends Module {
   constructor(config: ModelConfig | unknown, opts: ModelOptions = {}) {
     const seed = opts.seed ?? 0;
     if (!Number.isInteger(seed)) throw new TypeError(`seed: expected an integer, got ${seed}`);
-    super('', { seed });
+    super('', { seed, placeholders: !!opts.placeholders });
     const c = parseModelConfig(config);
     this.config = c;
-    const ctx = { seed, std: c.initializer_range };
-    this.embed_tokens = this.param('model.embed_tokens.weight', [c.vocab_size, c.hidden_size], { kind: 'normal', std: c.initializer_range });
+    const ctx = { seed, std: c.initializer_range, placeholders: !!opts.placeholders };
+    // Embedding table and LM head take bf16 (embedding lookup; matmul's B operand).
+    this.embed_tokens = this.param('model.embed_tokens.weight', [c.vocab_size, c.hidden_size], { kind: 'normal', std: c.initializer_range }, { bf16Ok: true });
     this.layers = [];
     for (let i = 0; i < c.num_hidden_layers; i++) this.layers.push(this.child(new DecoderLayer(i, c, ctx)));
     this.norm = this.child(new RMSNorm('model.norm', c.hidden_size, c.rms_norm_eps, ctx));
-    this.lm_head = c.tie_word_embeddings ? this.embed_tokens : this.param('lm_head.weight', [c.vocab_size, c.hidden_size], { kind: 'normal', std: c.initializer_range });
+    this.lm_head = c.tie_word_embeddings ? this.embed_tokens : this.param('lm_head.weight', [c.vocab_size, c.hidden_size], { kind: 'normal', std: c.initializer_range }, { bf16Ok: true });
   }
 
   /** ids i32 [B, T] → hidden states [B, T, hidden]. */

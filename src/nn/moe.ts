@@ -81,11 +81,12 @@ export class KimiMoE extends Module {
     checkMoEConfig(config);
     const { hidden_size: d, moe_intermediate_size: I, num_experts: E } = config;
     const std = config.initializer_range ?? 0.02;
-    this.gateWeight = this.param('gate.weight', [E, d], { kind: 'normal', std });
+    // Router and experts are read only as GEMM B operands (ag.moe), which take bf16.
+    this.gateWeight = this.param('gate.weight', [E, d], { kind: 'normal', std }, { bf16Ok: true });
     this.scoreBias = this.param('gate.e_score_correction_bias', [E], { kind: 'constant', value: 0 }, { noDecay: true });
     this.scoreBias.setRequiresGrad(false);
-    this.gateUp = this.param('experts.gate_up_proj', [E, 2 * I, d], { kind: 'normal', std });
-    this.down = this.param('experts.down_proj', [E, d, I], { kind: 'normal', std });
+    this.gateUp = this.param('experts.gate_up_proj', [E, 2 * I, d], { kind: 'normal', std }, { bf16Ok: true });
+    this.down = this.param('experts.down_proj', [E, d, I], { kind: 'normal', std }, { bf16Ok: true });
     this.shared_experts =
       config.num_shared_experts > 0 ? this.child(new SwiGLUMLP(`${prefix}.shared_experts`, d, I * config.num_shared_experts, { ...ctx, std })) : null;
   }

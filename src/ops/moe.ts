@@ -45,6 +45,19 @@ export interface MoeExpertsGrads {
   dWeights: Tensor;
 }
 
+/** expertsBackward with weightGrads: false (frozen experts): no weight gradients. */
+export type MoeExpertsInputGrads = Omit<MoeExpertsGrads, 'dGateUp' | 'dDown'> & { dGateUp: null; dDown: null };
+
+/**
+ * Gradients of the experts given dy and the forward's h and ye. weightGrads: false skips dGateUp and dDown
+ * (frozen experts, possibly bf16: they would be f32 tensors of the weights' size).
+ */
+function expertsBackward(dy: Tensor, x: Tensor, gateUp: Tensor, down: Tensor, indices: Tensor, weights: Tensor, h: Tensor, ye: Tensor, opts?: { weightGrads?: true }): MoeExpertsGrads;
+function expertsBackward(dy: Tensor, x: Tensor, gateUp: Tensor, down: Tensor, indices: Tensor, weights: Tensor, h: Tensor, ye: Tensor, opts: { weightGrads: boolean }): MoeExpertsGrads | MoeExpertsInputGrads;
+function expertsBackward(dy: Tensor, x: Tensor, gateUp: Tensor, down: Tensor, indices: Tensor, weights: Tensor, h: Tensor, ye: Tensor, opts: { weightGrads?: boolean } = {}): MoeExpertsGrads | MoeExpertsInputGrads {
+  return callMulti<'dx' | 'dGateUp' | 'dDown' | 'dWeights'>('moeExpertsBackward', dy, x, gateUp, down, indices, weights, h, ye, opts);
+}
+
 export const moe = {
   /**
    * Top-k routing: scores = activation(logits); choice = scores + bias (bias [E] or null only steers the choice,
@@ -64,8 +77,5 @@ export const moe = {
     return callMulti<'y' | 'h' | 'ye'>('moeExperts', x, gateUp, down, indices, weights);
   },
 
-  /** Gradients of the experts given dy and the forward's h and ye. */
-  expertsBackward(dy: Tensor, x: Tensor, gateUp: Tensor, down: Tensor, indices: Tensor, weights: Tensor, h: Tensor, ye: Tensor): MoeExpertsGrads {
-    return callMulti<'dx' | 'dGateUp' | 'dDown' | 'dWeights'>('moeExpertsBackward', dy, x, gateUp, down, indices, weights, h, ye);
-  },
+  expertsBackward,
 };

@@ -79,6 +79,14 @@ export class Tensor {
     return new Tensor(native().fromArray(arr, [...shape], dtype, opts.device ?? defaultDevice));
   }
 
+  /** A bf16 tensor from raw bf16 bits (as a safetensors BF16 tensor stores them), copied unchanged. */
+  static fromBf16Bits(bits: Uint16Array, shape: readonly number[], opts: { device?: Device } = {}): Tensor {
+    const n = checkShape(shape, 'shape');
+    if (!(bits instanceof Uint16Array)) throw new TypeError('bits: expected a Uint16Array of bf16 bit patterns');
+    if (bits.length !== n) throw new RangeError(`bits: has ${bits.length} elements but shape [${shape.join(',')}] needs ${n}`);
+    return new Tensor(native().fromArray(bits, [...shape], 'bf16', opts.device ?? defaultDevice));
+  }
+
   static zeros(shape: readonly number[], opts: TensorOptions = {}): Tensor {
     checkShape(shape, 'shape');
     return new Tensor(native().zeros([...shape], opts.dtype ?? 'f32', opts.device ?? defaultDevice));

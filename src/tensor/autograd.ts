@@ -92,23 +92,57 @@ export class Parameter extends Var {
   readonly name: string;
   /** Excluded from weight decay by convention (norm weights, A_log, dt_bias, biases). */
   noDecay: boolean;
+  /**
+   * Every op that reads this weight takes bf16 storage (the B operand of matmul, the embedding table, MoE
+   * experts), so while frozen it may be kept as a bf16 checkpoint stores it. A trained parameter is always f32.
+   */
+  readonly bf16Ok: boolean;
 
-  constructor(name: string, data: Tensor, opts: { requiresGrad?: boolean; noDecay?: boolean } = {}) {
-    super(keep(data), opts.requiresGrad ?? true);
+  constructor(name: string, data: Tensor, opts: { requiresGrad?: boolean; noDecay?: boolean; bf16Ok?: boolean } = {}) {
     if (!name) throw new TypeError('Parameter: name must be a non-empty string');
+    const requiresGrad = opts.requiresGrad ?? true;
+    if (data.dtype !== 'f32' && (requiresGrad || !opts.bf16Ok || data.dtype !== 'bf16'))
+      throw new TypeError(`Parameter ${name}: dtype ${data.dtype} is only allowed as bf16 for a frozen parameter marked bf16Ok; trained parameters are f32`);
+    super(keep(data), requiresGrad);
     this.name = name;
     this.noDecay = opts.noDecay ?? false;
+    this.bf16Ok = opts.bf16Ok ?? false;
   }
 
-  /** Replaces the values (same shape, f32), e.g. when loading weights. */
+  /**
+   * Replaces the data with `t` (same shape; taken over, not copied): f32, or bf16 while frozen when bf16Ok.
+   * Loading a bf16 checkpoint into a frozen base uses it to keep the weights bf16.
+   */
+  replaceData(t: Tensor): void {
+    if (t.shape.join(',') !== this.data.shape.join(','))
+      throw new RangeError(`${this.name}: expected shape [${this.data.shape.join(',')}], got [${t.shape.join(',')}]`);
+    if (t.dtype !== 'f32' && (this.requiresGrad || !this.bf16Ok || t.dtype !== 'bf16'))
+      throw new TypeError(`${this.name}: dtype ${t.dtype} is only allowed as bf16 for a frozen parameter marked bf16Ok (this one is ${this.requiresGrad ? 'trainable' : 'not bf16Ok'})`);
+    if (t === this.data) return;
+    const old = this.data;
+    this.data = keep(t);
+    old.dispose();
+  }
+
+  /** Replaces the values (same shape), e.g. when loading weights. */
   assign(values: Tensor): void {
     if (values.shape.join(',') !== this.data.shape.join(','))
       throw new RangeError(`${this.name}: expected shape [${this.data.shape.join(',')}], got [${values.shape.join(',')}]`);
-    ops.copyInPlace(this.data, values);
+    // A bf16 (frozen) weight given f32 values takes them as f32: storing them in bf16 could round them.
+    if (this.data.dtype === 'bf16' && values.dtype === 'f32') this.replaceData(ops.copy(values));
+    else ops.copyInPlace(this.data, values);
   }
 
-  /** Freezes (false) or unfreezes (true); freezing frees the gradient buffer. */
+  /**
+   * Freezes (false) or unfreezes (true); freezing frees the gradient buffer. Unfreezing a bf16 weight widens it
+   * to f32 first (exact), so the optimizer always updates f32 master weights.
+   */
   setRequiresGrad(on: boolean): void {
+    if (on && this.data.dtype === 'bf16') {
+      const old = this.data;
+      this.data = keep(ops.cast(old, 'f32'));
+      old.dispose();
+    }
     this.requiresGrad = on;
     if (!on) this.zeroGrad();
   }
@@ -119,7 +153,7 @@ export class Parameter extends Var {
   }
 
   toString(): string {
-    return `Parameter(${this.name}, [${this.shape.join(',')}]${this.requiresGrad ? '' : ', frozen'})`;
+    return `Parameter(${this.name}, [${this.shape.join(',')}]${this.data.dtype === 'f32' ? '' : `, ${this.data.dtype}`}${this.requiresGrad ? '' : ', frozen'})`;
   }
 }
 

@@ -482,7 +482,7 @@ export function moe(x: Var, routerWeight: Var, gateUp: Var, down: Var, opts: Moe
   logits.dispose();
   const e = moeOps.experts(x.data, gateUp.data, down.data, r.indices, r.weights);
   const out = record('moe', e.y, [x, routerWeight, gateUp, down], (g) => {
-    const eg = moeOps.expertsBackward(g, x.data, gateUp.data, down.data, r.indices, r.weights, e.h, e.ye);
+    const eg = moeOps.expertsBackward(g, x.data, gateUp.data, down.data, r.indices, r.weights, e.h, e.ye, { weightGrads: gateUp.requiresGrad || down.requiresGrad });
     let dx: Tensor | null = null;
     let dRouter: Tensor | null = null;
     if (x.requiresGrad || routerWeight.requiresGrad) {
@@ -497,8 +497,8 @@ export function moe(x: Var, routerWeight: Var, gateUp: Var, down: Var, opts: Moe
     }
     eg.dx.dispose();
     eg.dWeights.dispose();
-    if (!gateUp.requiresGrad) eg.dGateUp.dispose();
-    if (!down.requiresGrad) eg.dDown.dispose();
+    if (!gateUp.requiresGrad) eg.dGateUp?.dispose();
+    if (!down.requiresGrad) eg.dDown?.dispose();
     return [dx, dRouter, gateUp.requiresGrad ? eg.dGateUp : null, down.requiresGrad ? eg.dDown : null];
   });
   if (!out.node) for (const t of [r.weights, r.indices, r.scores, e.h, e.ye]) t.dispose();

@@ -148,8 +148,11 @@ export class Trainer {
     // The sidecar, LoRA adapters and phase-c anchors are built on the device directly.
     this.sidecar = withDefaultDevice(dev, () => (opts.recursive.recursive_enabled ? new ChunkRefine(opts.model, opts.recursive, { seed: c.seed }) : null));
     this.setup = withDefaultDevice(dev, () => setupPhase(c.phase, opts.model, this.sidecar, { lora: c.lora, unfreeze: c.unfreeze, seed: c.seed }));
-    for (const t of this.setup.trainable)
+    for (const t of this.setup.trainable) {
       if (t.param.data.device !== dev) throw new Error(`trainer: parameter ${t.name} is on ${t.param.data.device}, not on ${dev}`);
+      // A bf16 (frozen-base) weight is widened when unfrozen; one that is still bf16 was unfrozen another way.
+      if (t.param.data.dtype !== 'f32') throw new Error(`trainer: trainable parameter ${t.name} is ${t.param.data.dtype}; trained weights must be f32 (unfreeze with setRequiresGrad(true), which widens)`);
+    }
     this.groups = buildParamGroups(this.setup.trainable, {
       lr: c.optimizer.lr,
       boundaryLrMult: c.optimizer.boundary_lr_scale,
