@@ -18,6 +18,12 @@ namespace reclin {
 namespace {
 
 constexpr int64_t kBlockQ = 128;
+// Row sub-blocks of a query block: each computes scores only up to its own last key (a multiple of the AVX-512
+// kernel's 14-row panel), so the masked triangle costs ~kSub/2 columns per row instead of ~kBlockQ/2.
+constexpr int64_t kSub = 28;
+
+// Columns of row r of a block (first = keys before the block) that the stairs compute: up to the end of r's sub-block.
+inline int64_t stair(int64_t first, int64_t r, int64_t nq) { return first + std::min(nq, (r / kSub + 1) * kSub); }
 
 struct Dims {
   int64_t B, Tq, Tk, H, D, Dv;
@@ -34,11 +40,12 @@ Dims check_args(const AttentionTensors& a, const Napi::Object& opts) {
 
 // Row r of a block sees keys 0 .. first + r (inclusive); P = exp(S - lse) there, 0 after (the causal mask).
 inline void masked_probs(float* S, int64_t nq, int64_t nk, int64_t first, const float* lse) {
+  (void)nk;
   for (int64_t r = 0; r < nq; ++r) {
     float* s = S + r * nk;
     const int64_t n = first + r + 1;
     vec::exp_scaled(s, n, lse[r], 1.f, s);
-    for (int64_t j = n; j < nk; ++j) s[j] = 0.f;
+    for (int64_t j = n; j < stair(first, r, nq); ++j) s[j] = 0.f;
   }
 }
 
@@ -68,20 +75,28 @@ Napi::Value CausalAttention(const Napi::CallbackInfo& info) {
     const float* qb = pq + (b * d.Tq + i0) * ldq + h * d.D;
     const float* kb = pk + b * d.Tk * ldq + h * d.D;
     const float* vb = pv + b * d.Tk * ldv + h * d.Dv;
-    gemm_serial(false, true, nq, nk, d.D, scale, qb, ldq, kb, ldq, 0.f, S.data(), nk);
+    // Scores and P·V in row stairs: no work above the diagonal beyond each sub-block's own square.
+    for (int64_t r0 = 0; r0 < nq; r0 += kSub) {
+      const int64_t m = std::min(kSub, nq - r0);
+      gemm_serial(false, true, m, first + r0 + m, d.D, scale, qb + r0 * ldq, ldq, kb, ldq, 0.f, S.data() + r0 * nk, nk);
+    }
     float* lrow = pl + bh * d.Tq + i0;
-    // Row softmax over the visible keys; P overwrites S (zeros past the diagonal).
+    // Row softmax over the visible keys; P overwrites S (zeros up to the sub-block's stair).
     for (int64_t r = 0; r < nq; ++r) {
       float* s = S.data() + r * nk;
-      const int64_t n = first + r + 1;
+      const int64_t n = first + r + 1, w = stair(first, r, nq);
       const float m = vec::max(s, n);
       const double sum = vec::exp_sum(s, n, m, s);
       lrow[r] = m + static_cast<float>(std::log(sum));
       const float inv = static_cast<float>(1.0 / sum);
       for (int64_t j = 0; j < n; ++j) s[j] *= inv;
-      for (int64_t j = n; j < nk; ++j) s[j] = 0.f;
+      for (int64_t j = n; j < w; ++j) s[j] = 0.f;
     }
-    gemm_serial(false, false, nq, d.Dv, nk, 1.f, S.data(), nk, vb, ldv, 0.f, po + (b * d.Tq + i0) * ldv + h * d.Dv, ldv);
+    float* ob = po + (b * d.Tq + i0) * ldv + h * d.Dv;
+    for (int64_t r0 = 0; r0 < nq; r0 += kSub) {
+      const int64_t m = std::min(kSub, nq - r0);
+      gemm_serial(false, false, m, d.Dv, first + r0 + m, 1.f, S.data() + r0 * nk, nk, vb, ldv, 0.f, ob + r0 * ldv, ldv);
+    }
   }
   Napi::Object res = result_object(info.Env());
   res.Set("o", wrap(info.Env(), o));
@@ -119,17 +134,36 @@ Napi::Value CausalAttentionBackward(const Napi::CallbackInfo& info) {
       const float* qb = pq + (b * d.Tq + i0) * ldq + h * d.D;
       const float* dob = pdo + (b * d.Tq + i0) * ldv + h * d.Dv;
       const float* ob = po + (b * d.Tq + i0) * ldv + h * d.Dv;
-      gemm_serial(false, true, nq, nk, d.D, scale, qb, ldq, kb, ldq, 0.f, P.data(), nk);
+      // Row stairs for P, dP and dQ; column stairs (the transposed shape) for dV and dK. Entries above the
+      // diagonal inside a stair are exact zeros of P and dS, so the sums match the full-block ones.
+      for (int64_t r0 = 0; r0 < nq; r0 += kSub) {
+        const int64_t m = std::min(kSub, nq - r0), w = first + r0 + m;
+        gemm_serial(false, true, m, w, d.D, scale, qb + r0 * ldq, ldq, kb, ldq, 0.f, P.data() + r0 * nk, nk);
+        gemm_serial(false, true, m, w, d.Dv, 1.f, dob + r0 * ldv, ldv, vb, ldv, 0.f, dS.data() + r0 * nk, nk);
+      }
       masked_probs(P.data(), nq, nk, first, pl + bh * d.Tq + i0);
-      gemm_serial(true, false, nk, d.Dv, nq, 1.f, P.data(), nk, dob, ldv, 1.f, dvb, ldv);
-      gemm_serial(false, true, nq, nk, d.Dv, 1.f, dob, ldv, vb, ldv, 0.f, dS.data(), nk);
       for (int64_t r = 0; r < nq; ++r) {
         const float dif = static_cast<float>(vec::dot(dob + r * ldv, ob + r * ldv, d.Dv));
         float *ds = dS.data() + r * nk, *p = P.data() + r * nk;
-        for (int64_t j = 0; j < nk; ++j) ds[j] = p[j] * (ds[j] - dif);
+        const int64_t w = stair(first, r, nq);
+        for (int64_t j = 0; j < w; ++j) ds[j] = p[j] * (ds[j] - dif);
       }
-      gemm_serial(false, false, nq, d.D, nk, scale, dS.data(), nk, kb, ldq, 0.f, pdq + (b * d.Tq + i0) * ldq + h * d.D, ldq);
-      gemm_serial(true, false, nk, d.D, nq, scale, dS.data(), nk, qb, ldq, 1.f, dkb, ldq);
+      float* dqb = pdq + (b * d.Tq + i0) * ldq + h * d.D;
+      for (int64_t r0 = 0; r0 < nq; r0 += kSub) {
+        const int64_t m = std::min(kSub, nq - r0);
+        gemm_serial(false, false, m, d.D, first + r0 + m, scale, dS.data() + r0 * nk, nk, kb, ldq, 0.f, dqb + r0 * ldq, ldq);
+      }
+      // keys before the block: every row of the block sees them
+      if (first > 0) {
+        gemm_serial(true, false, first, d.Dv, nq, 1.f, P.data(), nk, dob, ldv, 1.f, dvb, ldv);
+        gemm_serial(true, false, first, d.D, nq, scale, dS.data(), nk, qb, ldq, 1.f, dkb, ldq);
+      }
+      // the block's own keys first + c0 .. : seen by rows c0 .. nq - 1
+      for (int64_t c0 = 0; c0 < nq; c0 += kSub) {
+        const int64_t n = std::min(kSub, nq - c0), c = first + c0;
+        gemm_serial(true, false, n, d.Dv, nq - c0, 1.f, P.data() + c0 * nk + c, nk, dob + c0 * ldv, ldv, 1.f, dvb + c * ldv, ldv);
+        gemm_serial(true, false, n, d.D, nq - c0, scale, dS.data() + c0 * nk + c, nk, qb + c0 * ldq, ldq, 1.f, dkb + c * ldq, ldq);
+      }
     }
   }
   Napi::Object res = result_object(info.Env());

@@ -142,3 +142,19 @@ test('attention validates shapes by name', () => {
   assert.throws(() => ops.causalAttention(rand([1, 5, 2, 3], 5).t, q, q), /k: expected shape \[B,Tk,H,D\] .* and Tk >= Tq = 5/);
   assert.throws(() => ops.causalAttentionBackward(o, q, q, q, o, rand([1, 4, 2], 4).t), /lse: expected shape \[B,H,Tq\] = \[1,2,4\]/);
 });
+
+test('a query block past cached keys (Tq = 100 of Tk = 333) matches float64 in every row sub-block of the diagonal', () => {
+  const d = { B: 1, T: 100, Tk: 333, H: 2, D: 3, Dv: 5 };
+  const q = rand([d.B, d.T, d.H, d.D], 21), k = rand([d.B, d.Tk, d.H, d.D], 22), v = rand([d.B, d.Tk, d.H, d.Dv], 23);
+  const { o, lse } = ops.causalAttention(q.t, k.t, v.t);
+  const scale = 1 / Math.sqrt(d.D);
+  const ref = attnRef(q.x, k.x, v.x, d, scale);
+  assertClose('o', ref.o, vals(o), 1e-5);
+  assertClose('lse', ref.lse, vals(lse), 1e-6);
+  const dO = rand([d.B, d.T, d.H, d.Dv], 24);
+  const g = ops.causalAttentionBackward(dO.t, q.t, k.t, v.t, o, lse);
+  const gr = attnBackwardRef(dO.x, q.x, k.x, v.x, d, scale);
+  assertClose('dq', gr.dq, vals(g.dq), 1e-5);
+  assertClose('dk', gr.dk, vals(g.dk), 1e-5);
+  assertClose('dv', gr.dv, vals(g.dv), 1e-5);
+});

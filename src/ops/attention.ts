@@ -21,3 +21,24 @@ export function causalAttentionBackward(
 ): { dq: Tensor; dk: Tensor; dv: Tensor } {
   return callMulti<'dq' | 'dk' | 'dv'>('causalAttentionBackward', dO, q, k, v, o, lse, opts);
 }
+
+export interface MlaKVOptions {
+  /** qk_nope_head_dim: kv's last dim is nope + v_head_dim. */
+  nope: number;
+  /** Where the shared key part starts in src's last dim (its length is src's last dim minus ropeStart). */
+  ropeStart?: number;
+}
+
+/**
+ * MLA key/value assembly (CPU only; MLAttention uses it on the CPU): kv [B,S,H,nope+dv], src [B,S,C] ->
+ * k [B,S,H,nope+rope] = [kv[..., :nope], src[..., ropeStart:]] (the shared part repeated per head),
+ * v [B,S,H,dv] = kv[..., nope:].
+ */
+export function mlaKV(kv: Tensor, src: Tensor, opts: MlaKVOptions): { k: Tensor; v: Tensor } {
+  return callMulti<'k' | 'v'>('mlaKV', kv, src, { nope: opts.nope, ropeStart: opts.ropeStart ?? 0 });
+}
+
+/** Gradients of mlaKV: dkv [B,S,H,nope+dv], dsrc [B,S,C] (dk's shared part summed over heads, zeros before ropeStart). */
+export function mlaKVBackward(dk: Tensor, dv: Tensor, opts: MlaKVOptions & { C: number }): { dkv: Tensor; dsrc: Tensor } {
+  return callMulti<'dkv' | 'dsrc'>('mlaKVBackward', dk, dv, { nope: opts.nope, ropeStart: opts.ropeStart ?? 0, C: opts.C });
+}

@@ -332,6 +332,26 @@ export function causalAttention(q: Var, k: Var, v: Var, opts: { scale?: number }
   });
 }
 
+/**
+ * MLA attention from kv_b_proj's output (CPU): keys [kv[..., :nope], src[..., ropeStart:]] (the shared part
+ * repeated per head), values kv[..., nope:], then causalAttention(q, k, v). One node, so the assembly and its
+ * backward are one native pass each (ops.mlaKV) instead of slice/concat/broadcast copies.
+ * q [B,T,H,nope+rope], kv [B,S,H,nope+dv], src [B,S,C] -> [B,T,H,dv].
+ */
+export function mlaCausalAttention(q: Var, kv: Var, src: Var, opts: { nope: number; ropeStart: number; scale: number }): Var {
+  const { nope, ropeStart, scale } = opts;
+  const C = src.shape[src.shape.length - 1];
+  const { k, v } = ops.mlaKV(kv.data, src.data, { nope, ropeStart });
+  const { o, lse } = ops.causalAttention(q.data, k, v, { scale });
+  return record('mlaCausalAttention', o, [q, kv, src], (g) => {
+    const { dq, dk, dv } = ops.causalAttentionBackward(g, q.data, k, v, o, lse, { scale });
+    const { dkv, dsrc } = ops.mlaKVBackward(dk, dv, { nope, ropeStart, C });
+    dk.dispose();
+    dv.dispose();
+    return [dq, dkv, dsrc];
+  });
+}
+
 export interface CrossEntropyOptions {
   ignoreIndex?: number;
   /** 'mean' (default) averages over targets that are not ignoreIndex; 'sum'; 'none' gives [N]. */
