@@ -6,20 +6,36 @@ export interface AttentionOptions {
   scale?: number;
 }
 
+export interface AttentionForwardOptions extends AttentionOptions {
+  /**
+   * CPU: keep the probabilities P for the backward when they take at most this many bytes (about
+   * B·H·Tq·Tk·2 for causal self-attention); default 0, never. The backward then skips recomputing them
+   * (~25% of its time); its results are bit-identical either way.
+   */
+  probsBudget?: number;
+}
+
+export interface AttentionBackwardOptions extends AttentionOptions {
+  /** The forward's `probs` (same q, k, v and scale), or null/undefined to recompute them. */
+  probs?: Tensor | null;
+}
+
 /**
  * Causal softmax attention, no positional encoding: q [B,Tq,H,D], k [B,Tk,H,D], v [B,Tk,H,Dv] ->
  * o [B,Tq,H,Dv], lse [B,H,Tq]. Usually Tq == Tk; with Tq < Tk the queries are the last Tq positions (query i
  * sits at position Tk - Tq + i and sees keys 0 .. Tk - Tq + i), e.g. a chunk attending to cached keys.
  */
-export function causalAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): { o: Tensor; lse: Tensor } {
-  return callMulti<'o' | 'lse'>('causalAttention', q, k, v, opts);
+export function causalAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionForwardOptions = {}): { o: Tensor; lse: Tensor; probs: Tensor | null } {
+  return callMulti<'o' | 'lse' | 'probs'>('causalAttention', q, k, v, opts);
 }
 
 /** Gradients of causalAttention from its saved o and lse: dq [B,Tq,H,D], dk [B,Tk,H,D], dv [B,Tk,H,Dv]. */
 export function causalAttentionBackward(
-  dO: Tensor, q: Tensor, k: Tensor, v: Tensor, o: Tensor, lse: Tensor, opts: AttentionOptions = {},
+  dO: Tensor, q: Tensor, k: Tensor, v: Tensor, o: Tensor, lse: Tensor, opts: AttentionBackwardOptions = {},
 ): { dq: Tensor; dk: Tensor; dv: Tensor } {
-  return callMulti<'dq' | 'dk' | 'dv'>('causalAttentionBackward', dO, q, k, v, o, lse, opts);
+  const { probs, ...rest } = opts;
+  if (probs && probs.disposed) throw new TypeError('probs: tensor was disposed');
+  return callMulti<'dq' | 'dk' | 'dv'>('causalAttentionBackward', dO, q, k, v, o, lse, probs ? { ...rest, probs: probs.handle } : rest);
 }
 
 export interface MlaKVOptions {

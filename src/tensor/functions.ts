@@ -3,7 +3,7 @@
 // reduce gradients back to each input's shape with ops.sumToShape. Integer inputs (ids, targets) are plain
 // Tensors. Dims may be negative (counted from the end).
 import { kda as kdaOps, moe as moeOps, type MoeRouteOptions, ops } from '../ops';
-import { Var, record, zerosOn } from './autograd';
+import { Var, isGradEnabled, record, zerosOn } from './autograd';
 import { Tensor } from '../storage/tensor';
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
@@ -323,11 +323,18 @@ export function shortConv(x: Var, w: Var): Var {
 }
 
 /** Causal softmax attention, no positional encoding: q,k [B,T,H,D], v [B,T,H,Dv] -> [B,T,H,Dv]. */
+/**
+ * Bytes of attention probabilities a CPU attention node may keep for its backward (instead of recomputing
+ * them there, bit-identical either way): 64 MiB per call, so long sequences fall back to recomputing.
+ */
+export const ATTENTION_PROBS_BUDGET = 64 * 2 ** 20;
+
 export function causalAttention(q: Var, k: Var, v: Var, opts: { scale?: number } = {}): Var {
   const scaleV = opts.scale ?? 1 / Math.sqrt(q.shape[q.shape.length - 1]);
-  const { o, lse } = ops.causalAttention(q.data, k.data, v.data, { scale: scaleV });
+  const keep = isGradEnabled() && [q, k, v].some((x) => x.requiresGrad) && q.data.device === 'cpu';
+  const { o, lse, probs } = ops.causalAttention(q.data, k.data, v.data, keep ? { scale: scaleV, probsBudget: ATTENTION_PROBS_BUDGET } : { scale: scaleV });
   return record('causalAttention', o, [q, k, v], (g) => {
-    const { dq, dk, dv } = ops.causalAttentionBackward(g, q.data, k.data, v.data, o, lse, { scale: scaleV });
+    const { dq, dk, dv } = ops.causalAttentionBackward(g, q.data, k.data, v.data, o, lse, { scale: scaleV, probs });
     return [dq, dk, dv];
   });
 }
@@ -342,9 +349,9 @@ export function mlaCausalAttention(q: Var, kv: Var, src: Var, opts: { nope: numb
   const { nope, ropeStart, scale } = opts;
   const C = src.shape[src.shape.length - 1];
   const { k, v } = ops.mlaKV(kv.data, src.data, { nope, ropeStart });
-  const { o, lse } = ops.causalAttention(q.data, k, v, { scale });
+  const { o, lse, probs } = ops.causalAttention(q.data, k, v, { scale, probsBudget: isGradEnabled() && [q, kv, src].some((x) => x.requiresGrad) ? ATTENTION_PROBS_BUDGET : 0 });
   return record('mlaCausalAttention', o, [q, kv, src], (g) => {
-    const { dq, dk, dv } = ops.causalAttentionBackward(g, q.data, k, v, o, lse, { scale });
+    const { dq, dk, dv } = ops.causalAttentionBackward(g, q.data, k, v, o, lse, { scale, probs });
     const { dkv, dsrc } = ops.mlaKVBackward(dk, dv, { nope, ropeStart, C });
     dk.dispose();
     dv.dispose();
