@@ -4,8 +4,8 @@
 // 0 .. Tk - Tq + i.
 // Work is split into (batch, head, query block) tasks; each block computes S = scale * Q K^T against the
 // keys it may see, a masked softmax (saving lse = log sum exp per query), and O = P V with the packed GEMM.
-// The backward recomputes P from lse, per (batch, head), walking query blocks in order so dK and dV
-// accumulate in a fixed order. Within a block, the keys before it are one GEMM for all its rows and its own
+// The backward takes P as the forward kept it (probsBudget) or recomputes it from lse, per (batch, head),
+// walking query blocks in order so dK and dV accumulate in a fixed order. Within a block, the keys before it are one GEMM for all its rows and its own
 // (diagonal) keys are done per row sub-block of kSub rows, so the masked triangle is mostly skipped.
 #include <algorithm>
 #include <cmath>
