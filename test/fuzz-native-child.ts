@@ -108,12 +108,23 @@ const SPECS: Spec[] = [
     kinds: ['tl', 'tl', 'tl', 'tl', 'opts'],
     opts: { lr: optNums, beta1: optNums, beta2: optNums, eps: optNums, weightDecay: optNums, step: optNums },
   },
-  { op: 'causalAttention', args: () => [f(1, 3, 2, 4), f(1, 3, 2, 4), f(1, 3, 2, 4), {}], kinds: ['t', 't', 't', 'opts'], opts: { scale: optNums } },
+  {
+    op: 'causalAttention', args: () => [f(1, 3, 2, 4), f(1, 3, 2, 4), f(1, 3, 2, 4), {}], kinds: ['t', 't', 't', 'opts'],
+    opts: { scale: optNums, probsBudget: optNums },
+  },
   {
     op: 'causalAttentionBackward',
     args: () => [f(1, 3, 2, 4), f(1, 3, 2, 4), f(1, 3, 2, 4), f(1, 3, 2, 4), f(1, 3, 2, 4), f(1, 2, 3), {}],
     kinds: ['t', 't', 't', 't', 't', 't', 'opts'],
-    opts: { scale: optNums },
+    opts: { scale: optNums, probs: [f(18), f(17), f(2, 9), ids(18), 'x'] },
+  },
+  {
+    op: 'mlaKV', args: () => [f(2, 3, 2, 5), f(2, 3, 4), { nope: 2, ropeStart: 1 }], kinds: ['t', 't', 'opts'],
+    opts: { nope: [...optNums, 6, 2 ** 40], ropeStart: [...optNums, 5, 2 ** 40] },
+  },
+  {
+    op: 'mlaKVBackward', args: () => [f(2, 3, 2, 5), f(2, 3, 2, 3), { nope: 2, ropeStart: 1, C: 4 }], kinds: ['t', 't', 'opts'],
+    opts: { nope: [...optNums, 6, 2 ** 40], ropeStart: [...optNums, 2 ** 40 - 3], C: [...optNums, 2 ** 40] },
   },
   { op: 'shortConv', args: () => [f(2, 5, 3), f(3, 4)], kinds: ['t', 't'] },
   { op: 'shortConvBackward', args: () => [f(2, 5, 3), f(2, 5, 3), f(3, 4)], kinds: ['t', 't', 't'] },

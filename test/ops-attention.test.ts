@@ -142,3 +142,41 @@ test('attention validates shapes by name', () => {
   assert.throws(() => ops.causalAttention(rand([1, 5, 2, 3], 5).t, q, q), /k: expected shape \[B,Tk,H,D\] .* and Tk >= Tq = 5/);
   assert.throws(() => ops.causalAttentionBackward(o, q, q, q, o, rand([1, 4, 2], 4).t), /lse: expected shape \[B,H,Tq\] = \[1,2,4\]/);
 });
+
+test('a query block past cached keys (Tq = 100 of Tk = 333) matches float64 in every row sub-block of the diagonal', () => {
+  const d = { B: 1, T: 100, Tk: 333, H: 2, D: 3, Dv: 5 };
+  const q = rand([d.B, d.T, d.H, d.D], 21), k = rand([d.B, d.Tk, d.H, d.D], 22), v = rand([d.B, d.Tk, d.H, d.Dv], 23);
+  const { o, lse } = ops.causalAttention(q.t, k.t, v.t);
+  const scale = 1 / Math.sqrt(d.D);
+  const ref = attnRef(q.x, k.x, v.x, d, scale);
+  assertClose('o', ref.o, vals(o), 1e-5);
+  assertClose('lse', ref.lse, vals(lse), 1e-6);
+  const dO = rand([d.B, d.T, d.H, d.Dv], 24);
+  const g = ops.causalAttentionBackward(dO.t, q.t, k.t, v.t, o, lse);
+  const gr = attnBackwardRef(dO.x, q.x, k.x, v.x, d, scale);
+  assertClose('dq', gr.dq, vals(g.dq), 1e-5);
+  assertClose('dk', gr.dk, vals(g.dk), 1e-5);
+  assertClose('dv', gr.dv, vals(g.dv), 1e-5);
+});
+
+test('saved probabilities (probsBudget) give bit-identical outputs and gradients to recomputing them', () => {
+  for (const d of [{ B: 2, T: 131, H: 3, D: 5, Dv: 7 }, { B: 1, T: 100, Tk: 333, H: 2, D: 3, Dv: 5 }]) {
+    const Tk = d.Tk ?? d.T;
+    const q = rand([d.B, d.T, d.H, d.D], 31), k = rand([d.B, Tk, d.H, d.D], 32), v = rand([d.B, Tk, d.H, d.Dv], 33);
+    const dO = rand([d.B, d.T, d.H, d.Dv], 34);
+    const plain = ops.causalAttention(q.t, k.t, v.t);
+    assert.equal(plain.probs, null);
+    const saved = ops.causalAttention(q.t, k.t, v.t, { probsBudget: 2 ** 30 });
+    assert.ok(saved.probs, 'probs kept within the budget');
+    assertSameBits('o', plain.o.toFloat32Array(), saved.o.toFloat32Array());
+    assertSameBits('lse', plain.lse.toFloat32Array(), saved.lse.toFloat32Array());
+    const g1 = ops.causalAttentionBackward(dO.t, q.t, k.t, v.t, plain.o, plain.lse);
+    const g2 = ops.causalAttentionBackward(dO.t, q.t, k.t, v.t, saved.o, saved.lse, { probs: saved.probs });
+    for (const n of ['dq', 'dk', 'dv'] as const) assertSameBits(n, g1[n].toFloat32Array(), g2[n].toFloat32Array());
+    assert.equal(ops.causalAttention(q.t, k.t, v.t, { probsBudget: 100 }).probs, null, 'over the budget: not kept');
+  }
+  const q = rand([1, 4, 2, 3], 1).t;
+  const { o, lse } = ops.causalAttention(q, q, q);
+  assert.throws(() => ops.causalAttentionBackward(o.reshape([1, 4, 2, 3]), q, q, q, o, lse, { probs: rand([7], 2).t }),
+    /probs: expected the forward's saved probabilities \[32\], got \[7\]/);
+});

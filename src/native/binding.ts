@@ -51,8 +51,12 @@ export interface RawOps {
   swiglu(gate: T, up: T): T;
   swigluBackward(dy: T, gate: T, up: T): { dGate: T; dUp: T };
   adamwStep(params: T[], grads: T[], m: T[], v: T[], opts: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number }): void;
-  causalAttention(q: T, k: T, v: T, opts?: { scale?: number }): { o: T; lse: T };
-  causalAttentionBackward(dO: T, q: T, k: T, v: T, o: T, lse: T, opts?: { scale?: number }): { dq: T; dk: T; dv: T };
+  /** probsBudget / probs: CPU only (the CUDA twins ignore them: probs stays null). */
+  causalAttention(q: T, k: T, v: T, opts?: { scale?: number; probsBudget?: number }): { o: T; lse: T; probs: T | null };
+  causalAttentionBackward(dO: T, q: T, k: T, v: T, o: T, lse: T, opts?: { scale?: number; probs?: T }): { dq: T; dk: T; dv: T };
+  /** CPU only (no CUDA twin): MLAttention falls back to slice/concat on other devices. */
+  mlaKV(kv: T, src: T, opts: { nope: number; ropeStart: number }): { k: T; v: T };
+  mlaKVBackward(dk: T, dv: T, opts: { nope: number; ropeStart: number; C: number }): { dkv: T; dsrc: T };
   shortConv(x: T, w: T): T;
   shortConvBackward(dy: T, x: T, w: T): { dx: T; dw: T };
   binary(a: T, b: T, kind: 'add' | 'sub' | 'mul' | 'div'): T;

@@ -79,11 +79,11 @@ export class MLAttention extends Module {
     return ag.reshape(q, [B, T, this.H, this.nope + this.rope]);
   }
 
-  /** The compressed latent of x: normed c [B,T,rank] and kr [B,T,rope]. */
-  private latents(x: Var): { latent: Var; kRot: Var | null } {
+  /** The compressed latent of x: normed c [B,T,rank], and kv_a_proj's whole output ckv = [c, kr] [B,T,rank+rope]. */
+  private latents(x: Var): { latent: Var; ckv: Var } {
     const ckv = this.kv_a_proj_with_mqa.forward(x);
     const c = this.rope ? ag.slice(ckv, 2, 0, this.rank) : ckv;
-    return { latent: this.kv_a_layernorm.forward(c), kRot: this.rope ? ag.slice(ckv, 2, this.rank, this.rank + this.rope) : null };
+    return { latent: this.kv_a_layernorm.forward(c), ckv };
   }
 
   /** Keys [B,S,H,nope+rope] and values [B,S,H,dv] from latents of S positions. */
@@ -98,16 +98,30 @@ export class MLAttention extends Module {
     return { k, v };
   }
 
-  private attend(q: Var, k: Var, v: Var): Var {
+  /**
+   * Attention of queries q over S positions given by their latents [B,S,rank] and src [B,S,C], whose last
+   * rope columns (from ropeStart) are the shared key part kr. On the CPU the key/value assembly is fused
+   * into the attention node (ag.mlaCausalAttention); elsewhere it is slices and a concat.
+   */
+  private attend(q: Var, latent: Var, src: Var, ropeStart: number): Var {
     const [B, T] = q.shape;
-    const o = ag.causalAttention(q, k, v, { scale: 1 / Math.sqrt(this.nope + this.rope) });
+    const scale = 1 / Math.sqrt(this.nope + this.rope);
+    let o: Var;
+    if (latent.data.device === 'cpu') {
+      const S = latent.shape[1];
+      const kv = ag.reshape(this.kv_b_proj.forward(latent), [B, S, this.H, this.nope + this.dv]);
+      o = ag.mlaCausalAttention(q, kv, src, { nope: this.nope, ropeStart, scale });
+    } else {
+      const kRot = !this.rope ? null : ropeStart === 0 && src.shape[2] === this.rope ? src : ag.slice(src, 2, ropeStart, ropeStart + this.rope);
+      const { k, v } = this.expand(latent, kRot);
+      o = ag.causalAttention(q, k, v, { scale });
+    }
     return this.o_proj.forward(ag.reshape(o, [B, T, this.H * this.dv]));
   }
 
   forward(x: Var): Var {
-    const { latent, kRot } = this.latents(x);
-    const { k, v } = this.expand(latent, kRot);
-    return this.attend(this.queries(x), k, v);
+    const { latent, ckv } = this.latents(x);
+    return this.attend(this.queries(x), latent, ckv, this.rank);
   }
 
   /**
@@ -120,12 +134,11 @@ export class MLAttention extends Module {
     if (state && (state.latent.shape[0] !== B || state.latent.shape[2] !== this.rank || state.kRot.shape[2] !== this.rope))
       throw new RangeError(`${this.prefix}: state latent [${state.latent.shape.join(',')}] / kRot [${state.kRot.shape.join(',')}] do not fit batch ${B}, kv_lora_rank ${this.rank}, qk_rope_head_dim ${this.rope}`);
     const cur = this.latents(x);
-    const kRotNew = cur.kRot ?? new Var(zerosOn([B, x.shape[1], 0], x.data));
+    const kRotNew = this.rope ? ag.slice(cur.ckv, 2, this.rank, this.rank + this.rope) : new Var(zerosOn([B, x.shape[1], 0], x.data));
     const P = state ? state.latent.shape[1] : 0;
     const latent = P ? ag.concat([new Var(state!.latent), cur.latent], 1) : cur.latent;
-    const kRot = this.rope ? (P ? ag.concat([new Var(state!.kRot), kRotNew], 1) : kRotNew) : null;
-    const { k, v } = this.expand(latent, kRot);
-    const out = this.attend(this.queries(x), k, v);
+    const kRot = !P ? kRotNew : this.rope ? ag.concat([new Var(state!.kRot), kRotNew], 1) : new Var(zerosOn([B, P + x.shape[1], 0], x.data));
+    const out = this.attend(this.queries(x), latent, kRot, 0);
     const next: AttentionState = state
       ? { kind: 'attention', latent: ops.concat([state.latent, cur.latent.data], 1), kRot: ops.concat([state.kRot, kRotNew.data], 1) }
       : { kind: 'attention', latent: ops.copy(cur.latent.data), kRot: ops.copy(kRotNew.data) };

@@ -349,12 +349,39 @@ export function shortConv(x: Var, w: Var): Var {
 }
 
 /** Causal softmax attention, no positional encoding: q,k [B,T,H,D], v [B,T,H,Dv] -> [B,T,H,Dv]. */
+/**
+ * Bytes of attention probabilities a CPU attention node may keep for its backward (instead of recomputing
+ * them there, bit-identical either way): 64 MiB per call, so long sequences fall back to recomputing.
+ */
+export const ATTENTION_PROBS_BUDGET = 64 * 2 ** 20;
+
 export function causalAttention(q: Var, k: Var, v: Var, opts: { scale?: number } = {}): Var {
   const scaleV = opts.scale ?? 1 / Math.sqrt(q.shape[q.shape.length - 1]);
-  const { o, lse } = ops.causalAttention(q.data, k.data, v.data, { scale: scaleV });
+  const keep = isGradEnabled() && [q, k, v].some((x) => x.requiresGrad) && q.data.device === 'cpu';
+  const { o, lse, probs } = ops.causalAttention(q.data, k.data, v.data, keep ? { scale: scaleV, probsBudget: ATTENTION_PROBS_BUDGET } : { scale: scaleV });
   return record('causalAttention', o, [q, k, v], (g) => {
-    const { dq, dk, dv } = ops.causalAttentionBackward(g, q.data, k.data, v.data, o, lse, { scale: scaleV });
+    const { dq, dk, dv } = ops.causalAttentionBackward(g, q.data, k.data, v.data, o, lse, { scale: scaleV, probs });
     return [dq, dk, dv];
+  });
+}
+
+/**
+ * MLA attention from kv_b_proj's output (CPU): keys [kv[..., :nope], src[..., ropeStart:]] (the shared part
+ * repeated per head), values kv[..., nope:], then causalAttention(q, k, v). One node, so the assembly and its
+ * backward are one native pass each (ops.mlaKV) instead of slice/concat/broadcast copies.
+ * q [B,T,H,nope+rope], kv [B,S,H,nope+dv], src [B,S,C] -> [B,T,H,dv].
+ */
+export function mlaCausalAttention(q: Var, kv: Var, src: Var, opts: { nope: number; ropeStart: number; scale: number }): Var {
+  const { nope, ropeStart, scale } = opts;
+  const C = src.shape[src.shape.length - 1];
+  const { k, v } = ops.mlaKV(kv.data, src.data, { nope, ropeStart });
+  const { o, lse, probs } = ops.causalAttention(q.data, k, v, { scale, probsBudget: isGradEnabled() && [q, kv, src].some((x) => x.requiresGrad) ? ATTENTION_PROBS_BUDGET : 0 });
+  return record('mlaCausalAttention', o, [q, kv, src], (g) => {
+    const { dq, dk, dv } = ops.causalAttentionBackward(g, q.data, k, v, o, lse, { scale, probs });
+    const { dkv, dsrc } = ops.mlaKVBackward(dk, dv, { nope, ropeStart, C });
+    dk.dispose();
+    dv.dispose();
+    return [dq, dkv, dsrc];
   });
 }
 
