@@ -51,7 +51,7 @@ function lastEval(dir: string): Record<string, number> {
   return out;
 }
 
-/** Defaults: 3 seeds x (base 300 steps + control and phase a 100 steps each), 2 to 4 minutes on 2 cores. */
+/** Defaults: 3 seeds x (base 300 steps + control and phase a 100 steps each), 1.5 to 4 minutes on 2 cores (80 s idle). */
 export const DEMO_DEFAULTS = { seeds: '0-2', baseSteps: 300, finetuneSteps: 100, batchSize: 16, evalExamples: 64 } as const;
 
 interface Stage {
