@@ -1,9 +1,13 @@
 // reclin side of `npm run bench:train` (started by bench/train.sh, which also runs the PyTorch side on the same
-// token file and prints the comparison). Trains the `tiny` preset: batch B x T, AdamW (fused native step), global
-// gradient-norm clipping at 1.0, every step inside a memory scope; then times inference (forward only).
-// Prints one JSON line like bench/train_torch.py.
+// token file and prints the comparison) and of the training row of scripts/gpu-check.sh. Trains a preset: batch
+// B x T, AdamW (fused native step), global gradient-norm clipping at 1.0, every step inside a memory scope; then
+// times inference (forward only). Prints one JSON line like bench/train_torch.py.
+// --device cuda[:N] takes the path `reclin run --device cuda` takes (src/train/trainer.ts): model and AdamW state on
+// the device, each step inside withDefaultDevice + ag.withPrecision (--precision bf16|fp32, default bf16 on CUDA),
+// the clip decided on the device, the loss read once after the update is queued; the device is synchronised before
+// each clock read. --device cpu (default) is fp32 only and unchanged.
 import * as fs from 'node:fs';
-import { KimiLinearLM, Tensor, adamw, backward, loadModelConfig, noGrad, ops, scope, setNumThreads } from '../src';
+import { KimiLinearLM, Tensor, adamw, ag, backward, loadModelConfig, noGrad, ops, scope, setNumThreads, syncCheck, withDefaultDevice } from '../src';
 
 function arg(name: string, fallback: string): string {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));
@@ -13,21 +17,31 @@ const B = Number(arg('batch', '8'));
 const T = Number(arg('seq', '512'));
 const steps = Number(arg('steps', '6'));
 const warmup = Number(arg('warmup', '2'));
+const devArg = arg('device', 'cpu');
+if (devArg !== 'cpu' && !/^cuda(:\d+)?$/.test(devArg)) throw new RangeError(`--device: expected cpu, cuda or cuda:N, got ${JSON.stringify(devArg)}`);
+const device = devArg === 'cuda' ? 'cuda:0' : devArg;  // the name tensors report
+const onCpu = device === 'cpu';
+const precision = arg('precision', onCpu ? 'fp32' : 'bf16');
+if (precision !== 'fp32' && precision !== 'bf16') throw new RangeError(`--precision: expected bf16 or fp32, got ${JSON.stringify(precision)}`);
+if (onCpu && precision !== 'fp32') throw new RangeError('--precision: bf16 needs --device cuda (the CPU kernels compute in fp32)');
 // --threads=auto keeps reclin's default policy (the team follows the cores other processes leave free).
 if (arg('threads', '2') !== 'auto') setNumThreads(Number(arg('threads', '2')));
 
 const tokens = new Int32Array(fs.readFileSync(arg('tokens', '.bench/train_tokens.bin')).buffer.slice(0));
 const model = new KimiLinearLM(loadModelConfig(arg('config', 'tiny')), { seed: 0 });
+if (!onCpu) model.to(device);
 const params = model.parameters();
-const m = params.map((p) => Tensor.zeros(p.data.shape));
-const v = params.map((p) => Tensor.zeros(p.data.shape));
+const m = params.map((p) => Tensor.zeros(p.data.shape, { device }));
+const v = params.map((p) => Tensor.zeros(p.data.shape, { device }));
+/** fn on the bench's device and precision (what the Trainer wraps each step and evaluation in). */
+const here = <R>(fn: () => R): R => withDefaultDevice(device, () => ag.withPrecision(precision, fn));
 
 function batch(i: number): Tensor {
   const n = B * (T + 1);
   const off = (i * n) % (tokens.length - n);
   const ids = new Int32Array(B * T); // inputs only: model.loss shifts targets itself, so take T of each T+1 row
   for (let b = 0; b < B; b++) ids.set(tokens.subarray(off + b * (T + 1), off + b * (T + 1) + T), b * T);
-  return Tensor.from(ids, [B, T]);
+  return Tensor.from(ids, [B, T], { device });  // uploaded before the clock starts (as the PyTorch side)
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -35,19 +49,28 @@ const times: number[] = [];
 const losses: number[] = [];
 for (let i = 0; i < warmup + steps; i++) {
   const ids = batch(i);
+  syncCheck(device);  // no-op on the CPU
   const t0 = performance.now();
-  const loss = scope(() => {
+  const loss = here(() => scope(() => {
     const l = model.loss(ids);
     backward(l);
-    return l.data.toFloat32Array()[0];
-  });
-  // As the Trainer does: a parameter without a gradient (MoE's frozen router bias) is not stepped.
-  const live = params.flatMap((p, j) => (p.grad ? [j] : []));
-  const grads = live.map((j) => params[j].grad!);
-  const norm = Math.sqrt(ops.sumSquares(grads));
-  if (norm > 1) for (const g of grads) ops.scaleInPlace(g, 1 / norm);
-  adamw.step(live.map((j) => params[j].data), grads, live.map((j) => m[j]), live.map((j) => v[j]), { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, step: i + 1 });
+    // As the Trainer does: a parameter without a gradient (MoE's frozen router bias) is not stepped.
+    const live = params.flatMap((p, j) => (p.grad ? [j] : []));
+    const grads = live.map((j) => params[j].grad!);
+    let loss = NaN;
+    if (onCpu) {
+      loss = l.data.toFloat32Array()[0];
+      const norm = Math.sqrt(ops.sumSquares(grads));
+      if (norm > 1) for (const g of grads) ops.scaleInPlace(g, 1 / norm);
+    } else {
+      ops.clipGradNorm(grads, 1);  // decided on the device, no wait
+    }
+    adamw.step(live.map((j) => params[j].data), grads, live.map((j) => m[j]), live.map((j) => v[j]), { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, step: i + 1 });
+    if (!onCpu) loss = l.data.toFloat32Array()[0];  // the step's one wait, after the update is queued
+    return loss;
+  }));
   for (const p of params) p.zeroGrad();
+  syncCheck(device);
   const dt = performance.now() - t0;
   ids.dispose();
   losses.push(loss);
@@ -56,8 +79,10 @@ for (let i = 0; i < warmup + steps; i++) {
 const infer: number[] = [];
 for (let i = 0; i < warmup + steps; i++) {
   const ids = batch(i);
+  syncCheck(device);
   const t0 = performance.now();
-  noGrad(() => scope(() => void model.forward(ids)));
+  here(() => noGrad(() => scope(() => void model.forward(ids))));
+  syncCheck(device);
   if (i >= warmup) infer.push(performance.now() - t0);
   ids.dispose();
 }
@@ -67,4 +92,6 @@ console.log(JSON.stringify({
   infer_tokens_per_s: (B * T) / (median(infer) / 1000),
   losses,
   params: nParams,
+  device,
+  precision,
 }));

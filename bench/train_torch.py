@@ -1,10 +1,19 @@
-"""PyTorch side of `npm run bench:train`: the same Kimi-style architecture as reclin's KimiLinearLM, built from the
-same config.json (KDA layers per docs/design/kda.md §1 with our chunked KDA from bench/torch_cpu.py, NoPE causal softmax
-attention, SwiGLU MLP, pre-norm blocks), trained with torch.optim.AdamW(fused=True) on the same token file.
-Prints one JSON line: {"train_tokens_per_s", "infer_tokens_per_s", "losses", "params"}.
+"""PyTorch side of `npm run bench:train` and of the training row of scripts/gpu-check.sh: the same Kimi-style
+architecture as reclin's KimiLinearLM, built from the same config.json (KDA layers per docs/design/kda.md §1, NoPE
+causal softmax attention, SwiGLU MLP, pre-norm blocks), trained with torch.optim.AdamW(fused=True) on the same token
+file.
+--device cpu (default): fp32, KDA by our chunked KDA from bench/torch_cpu.py.
+--device cuda: KDA by flash-linear-attention's chunk_kda (fla 0.5.2), called as fla's own KDA layer calls it: the q/k
+  L2 norm (x / sqrt(sum x^2 + 1e-6)), the gate -exp(A_log) * softplus(f + dt_bias) and beta = sigmoid(.) computed in
+  its kernels (the formulas of kda.md §1; --fla-fused 0 computes them in torch instead and passes an fp32 gate);
+  --precision bf16 (default there) runs under torch.autocast(bfloat16) with fp32 weights and AdamW state, fp32 turns
+  TF32 off; timings synchronise the device before each clock read.
+Prints one JSON line: {"train_tokens_per_s", "infer_tokens_per_s", "losses", "params", ...}.
 Usage: python bench/train_torch.py --config C --tokens F --batch 8 --seq 512 --steps N --warmup W --threads 2
+         [--device cpu|cuda] [--precision fp32|bf16] [--fla-fused 1|0]
 """
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -45,6 +54,8 @@ class ShortConv(nn.Module):
 
 
 class KDA(nn.Module):
+    fla = None  # "fused" or "plain": chunk_kda from fla (CUDA), set by main(); None: our chunked KDA (CPU)
+
     def __init__(self, d, H, K, conv, eps):
         super().__init__()
         HK = H * K
@@ -60,6 +71,8 @@ class KDA(nn.Module):
         self.o_proj = nn.Linear(HK, d, bias=False)
 
     def forward(self, x):
+        if KDA.fla:
+            return self.forward_fla(x)
         B, T, _ = x.shape
         H, K = self.H, self.K
         q = F.normalize(self.q_conv(self.q_proj(x)).view(B, T, H, K), dim=-1, eps=1e-6)
@@ -69,9 +82,33 @@ class KDA(nn.Module):
         g = -torch.exp(self.A_log).view(H, 1) * F.softplus(f)
         beta = torch.sigmoid(self.b_proj(x))
         o, _ = kda_chunked(q, k, v, g, beta, K ** -0.5)
+        return self.output(x, o)
+
+    def output(self, x, o):
+        B, T, H, K = o.shape
         gate = self.g_b(self.g_a(x)).view(B, T, H, K)
         o = o * torch.rsqrt(o.pow(2).mean(-1, keepdim=True) + self.eps) * self.o_norm * torch.sigmoid(gate)
         return self.o_proj(o.reshape(B, T, H * K))
+
+    def forward_fla(self, x):
+        from fla.ops.kda import chunk_kda
+
+        B, T, _ = x.shape
+        H, K = self.H, self.K
+        q = self.q_conv(self.q_proj(x)).view(B, T, H, K)
+        k = self.k_conv(self.k_proj(x)).view(B, T, H, K)
+        v = self.v_conv(self.v_proj(x)).view(B, T, H, K)
+        f = self.f_b(self.f_a(x)).view(B, T, H, K)
+        b = self.b_proj(x)
+        if KDA.fla == "fused":  # as fla.layers.kda calls it: the norm, gate and sigmoid inside fla's kernels
+            o, _ = chunk_kda(q, k, v, f, b, scale=K ** -0.5, A_log=self.A_log, dt_bias=self.dt_bias,
+                             use_qk_l2norm_in_kernel=True, use_gate_in_kernel=True, use_beta_sigmoid_in_kernel=True)
+        else:  # the same formulas in torch; the gate in fp32 (as bench/peers.py passes it)
+            dt = v.dtype
+            n2 = lambda z: (z.float() * torch.rsqrt(z.float().pow(2).sum(-1, keepdim=True) + 1e-6)).to(dt)  # noqa: E731
+            g = -torch.exp(self.A_log.float()).view(H, 1) * F.softplus(f.float() + self.dt_bias.float().view(H, K))
+            o, _ = chunk_kda(n2(q), n2(k), v, g, torch.sigmoid(b.float()).to(dt), scale=K ** -0.5)
+        return self.output(x, o)
 
 
 class Attention(nn.Module):
@@ -133,29 +170,57 @@ def main():
         ap.add_argument("--" + a, required=True)
     for a, v in (("batch", 8), ("seq", 512), ("steps", 6), ("warmup", 2), ("threads", 2)):
         ap.add_argument("--" + a, type=int, default=v)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    ap.add_argument("--precision", choices=("fp32", "bf16"), help="default: fp32 on cpu, bf16 on cuda")
+    ap.add_argument("--fla-fused", type=int, choices=(0, 1), default=1, help="cuda: norm/gate/sigmoid in fla's kernels")
     args = ap.parse_args()
+    dev = torch.device(args.device)
+    cuda = dev.type == "cuda"
+    if dev.type not in ("cpu", "cuda"):
+        ap.error(f"--device: expected cpu, cuda or cuda:N, got {args.device!r}")
+    precision = args.precision or ("bf16" if cuda else "fp32")
+    if precision == "bf16" and not cuda:
+        ap.error("--precision: bf16 needs --device cuda (the CPU side is the fp32 reference)")
+    if args.steps < 1:
+        ap.error(f"--steps: expected at least 1, got {args.steps}")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     cfg = json.load(open(args.config))
     model = LM(cfg)
+    if cuda:
+        import fla
+
+        KDA.fla = "fused" if args.fla_fused else "plain"
+        torch.cuda.set_device(dev)
+        model = model.to(dev)
+        if precision == "fp32":  # full fp32 like reclin's fp32 (no TF32 unless asked)
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
     tokens = np.fromfile(args.tokens, dtype=np.int32)
     B, T = args.batch, args.seq
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05, fused=True)
+    amp = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if precision == "bf16" else contextlib.nullcontext
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
 
     def batch(i):
         off = (i * B * (T + 1)) % (len(tokens) - B * (T + 1))
         x = torch.from_numpy(tokens[off:off + B * (T + 1)].copy()).long().view(B, T + 1)
+        if cuda:  # uploaded before the clock starts (as the reclin side)
+            x = x.to(dev)
         return x[:, :-1], x[:, 1:]
 
     times, losses = [], []
     for i in range(args.warmup + args.steps):
         x, y = batch(i)
+        sync()
         t0 = time.perf_counter()
-        loss = F.cross_entropy(model(x).reshape(B * T, -1), y.reshape(-1))
+        with amp():
+            loss = F.cross_entropy(model(x).reshape(B * T, -1), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        sync()
         dt = time.perf_counter() - t0
         losses.append(float(loss.detach()))
         if i >= args.warmup:
@@ -164,17 +229,24 @@ def main():
     with torch.no_grad():
         for i in range(args.warmup + args.steps):
             x, _ = batch(i)
+            sync()
             t0 = time.perf_counter()
-            model(x)
+            with amp():
+                model(x)
+            sync()
             if i >= args.warmup:
                 infer.append(time.perf_counter() - t0)
-    print(json.dumps({
+    out = {
         "train_tokens_per_s": B * T / statistics.median(times),
         "infer_tokens_per_s": B * T / statistics.median(infer),
         "losses": losses,
         "params": sum(p.numel() for p in model.parameters()),
         "torch": torch.__version__,
-    }))
+    }
+    if cuda:
+        out.update(device=torch.cuda.get_device_name(dev), precision=precision,
+                   kda=f"fla {getattr(fla, '__version__', '?')} chunk_kda ({KDA.fla})")
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":
