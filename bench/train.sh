@@ -7,6 +7,9 @@
 # Options (env): CASES="dense moe" THREADS=2; dense: BATCH=8 SEQ=512 STEPS=6 WARMUP=2; moe: MOE_BATCH=2 MOE_SEQ=256
 # MOE_STEPS=3 MOE_WARMUP=1 EXPERTS=grouped_mm (a comma list of transformers' experts implementations; the fastest
 # is reported). transformers is taken from RECLIN_PYTHON or .venv when it has it. Never part of npm test or CI.
+# On a GPU the dense comparison runs in scripts/gpu-check.sh instead (the same two programs with --device=cuda
+# --precision=bf16: reclin through the Trainer's device path, PyTorch with flash-linear-attention's chunk_kda, bf16
+# autocast and fused AdamW; bench/train_fla_check.py checks that fla call against the CPU KDA). This script is CPU/fp32.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BATCH=${BATCH:-8} SEQ=${SEQ:-512} STEPS=${STEPS:-6} WARMUP=${WARMUP:-2} THREADS=${THREADS:-2}

@@ -7,7 +7,7 @@
 // the clip decided on the device, the loss read once after the update is queued; the device is synchronised before
 // each clock read. --device cpu (default) is fp32 only and unchanged.
 import * as fs from 'node:fs';
-import { KimiLinearLM, Tensor, adamw, ag, backward, loadModelConfig, noGrad, ops, scope, setNumThreads, syncCheck, withDefaultDevice } from '../src';
+import { type Device, KimiLinearLM, Tensor, adamw, ag, backward, loadModelConfig, noGrad, ops, scope, setNumThreads, syncCheck, withDefaultDevice } from '../src';
 
 function arg(name: string, fallback: string): string {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));
@@ -19,9 +19,9 @@ const steps = Number(arg('steps', '6'));
 const warmup = Number(arg('warmup', '2'));
 const devArg = arg('device', 'cpu');
 if (devArg !== 'cpu' && !/^cuda(:\d+)?$/.test(devArg)) throw new RangeError(`--device: expected cpu, cuda or cuda:N, got ${JSON.stringify(devArg)}`);
-const device = devArg === 'cuda' ? 'cuda:0' : devArg;  // the name tensors report
+const device = (devArg === 'cuda' ? 'cuda:0' : devArg) as Device;  // the name tensors report
 const onCpu = device === 'cpu';
-const precision = arg('precision', onCpu ? 'fp32' : 'bf16');
+const precision = arg('precision', onCpu ? 'fp32' : 'bf16') as 'fp32' | 'bf16';
 if (precision !== 'fp32' && precision !== 'bf16') throw new RangeError(`--precision: expected bf16 or fp32, got ${JSON.stringify(precision)}`);
 if (onCpu && precision !== 'fp32') throw new RangeError('--precision: bf16 needs --device cuda (the CPU kernels compute in fp32)');
 // --threads=auto keeps reclin's default policy (the team follows the cores other processes leave free).

@@ -188,10 +188,13 @@ def main():
     cfg = json.load(open(args.config))
     model = LM(cfg)
     if cuda:
+        if not torch.cuda.is_available():
+            ap.error(f"--device {args.device}: this torch ({torch.__version__}) sees no CUDA device")
         import fla
 
         KDA.fla = "fused" if args.fla_fused else "plain"
-        torch.cuda.set_device(dev)
+        if dev.index is not None:
+            torch.cuda.set_device(dev)
         model = model.to(dev)
         if precision == "fp32":  # full fp32 like reclin's fp32 (no TF32 unless asked)
             torch.backends.cuda.matmul.allow_tf32 = False
