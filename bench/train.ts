@@ -36,23 +36,30 @@ const v = params.map((p) => Tensor.zeros(p.data.shape, { device }));
 /** fn on the bench's device and precision (what the Trainer wraps each step and evaluation in). */
 const here = <R>(fn: () => R): R => withDefaultDevice(device, () => ag.withPrecision(precision, fn));
 
-function batch(i: number): Tensor {
+/** Inputs [B, T] and, on a GPU, targets [B*T] (each row of T + 1 tokens shifted), uploaded before the clock starts. */
+function batch(i: number): { ids: Tensor; targets: Tensor | null } {
   const n = B * (T + 1);
   const off = (i * n) % (tokens.length - n);
-  const ids = new Int32Array(B * T); // inputs only: model.loss shifts targets itself, so take T of each T+1 row
+  const ids = new Int32Array(B * T); // on the CPU inputs only: model.loss shifts targets itself, so take T of each T+1 row
   for (let b = 0; b < B; b++) ids.set(tokens.subarray(off + b * (T + 1), off + b * (T + 1) + T), b * T);
-  return Tensor.from(ids, [B, T], { device });  // uploaded before the clock starts (as the PyTorch side)
+  if (onCpu) return { ids: Tensor.from(ids, [B, T]), targets: null };
+  // On a GPU as the Trainer does (targets made on the host, no read-back of ids inside the step) and as the PyTorch
+  // side: T predictions per row.
+  const tgt = new Int32Array(B * T);
+  for (let b = 0; b < B; b++) tgt.set(tokens.subarray(off + b * (T + 1) + 1, off + (b + 1) * (T + 1)), b * T);
+  return { ids: Tensor.from(ids, [B, T], { device }), targets: Tensor.from(tgt, [B * T], { device }) };
 }
+const V = model.config.vocab_size;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const times: number[] = [];
 const losses: number[] = [];
 for (let i = 0; i < warmup + steps; i++) {
-  const ids = batch(i);
+  const { ids, targets } = batch(i);
   syncCheck(device);  // no-op on the CPU
   const t0 = performance.now();
   const loss = here(() => scope(() => {
-    const l = model.loss(ids);
+    const l = targets ? ag.crossEntropy(ag.reshape(model.forward(ids), [B * T, V]), targets) : model.loss(ids);
     backward(l);
     // As the Trainer does: a parameter without a gradient (MoE's frozen router bias) is not stepped.
     const live = params.flatMap((p, j) => (p.grad ? [j] : []));
@@ -73,12 +80,14 @@ for (let i = 0; i < warmup + steps; i++) {
   syncCheck(device);
   const dt = performance.now() - t0;
   ids.dispose();
+  targets?.dispose();
   losses.push(loss);
   if (i >= warmup) times.push(dt);
 }
 const infer: number[] = [];
 for (let i = 0; i < warmup + steps; i++) {
-  const ids = batch(i);
+  const { ids, targets } = batch(i);
+  targets?.dispose();
   syncCheck(device);
   const t0 = performance.now();
   here(() => noGrad(() => scope(() => void model.forward(ids))));
