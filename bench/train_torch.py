@@ -1,7 +1,7 @@
 """PyTorch side of `npm run bench:train` and of the training row of scripts/gpu-check.sh: the same Kimi-style
-architecture as reclin's KimiLinearLM, built from the same config.json (KDA layers per docs/design/kda.md §1, NoPE
-causal softmax attention, SwiGLU MLP, pre-norm blocks), trained with torch.optim.AdamW(fused=True) on the same token
-file.
+architecture as reclin's KimiLinearLM, built from the same config.json (KDA layers per docs/design/kda.md §1, MLA
+(NoPE causal softmax attention, transformers' KimiLinearAttention math from bench/mla_torch.py), SwiGLU MLP,
+pre-norm blocks), trained with torch.optim.AdamW(fused=True) on the same token file.
 --device cpu (default): fp32, KDA by our chunked KDA from bench/torch_cpu.py.
 --device cuda: KDA by flash-linear-attention's chunk_kda (fla 0.5.2), called as fla's own KDA layer calls it: the q/k
   L2 norm (x / sqrt(sum x^2 + 1e-6)), the gate -exp(A_log) * softplus(f + dt_bias) and beta = sigmoid(.) computed in
@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
 from torch_cpu import kda_chunked  # noqa: E402
+from mla_torch import MLA  # noqa: E402
 
 
 class RMSNorm(nn.Module):
@@ -111,20 +112,6 @@ class KDA(nn.Module):
         return self.output(x, o)
 
 
-class Attention(nn.Module):
-    def __init__(self, d, H, D):
-        super().__init__()
-        self.H, self.D = H, D
-        self.q_proj, self.k_proj, self.v_proj = (nn.Linear(d, H * D, bias=False) for _ in range(3))
-        self.o_proj = nn.Linear(H * D, d, bias=False)
-
-    def forward(self, x):
-        B, T, _ = x.shape
-        q, k, v = (p(x).view(B, T, self.H, self.D).transpose(1, 2) for p in (self.q_proj, self.k_proj, self.v_proj))
-        o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        return self.o_proj(o.transpose(1, 2).reshape(B, T, self.H * self.D))
-
-
 class Block(nn.Module):
     def __init__(self, cfg, kda):
         super().__init__()
@@ -134,7 +121,8 @@ class Block(nn.Module):
         if kda:
             self.mixer = KDA(d, lac["num_heads"], lac["head_dim"], lac["short_conv_kernel_size"], eps)
         else:
-            self.mixer = Attention(d, cfg["num_attention_heads"], cfg.get("attention_head_dim", d // cfg["num_attention_heads"]))
+            # the full-attention layers are MLA, as in reclin's presets (bench/mla_torch.py: transformers' math)
+            self.mixer = MLA(d, cfg["num_attention_heads"], cfg["kv_lora_rank"], cfg["qk_nope_head_dim"], cfg["qk_rope_head_dim"], cfg["v_head_dim"])
         i = cfg["intermediate_size"]
         self.gate, self.up, self.down = nn.Linear(d, i, bias=False), nn.Linear(d, i, bias=False), nn.Linear(i, d, bias=False)
 
