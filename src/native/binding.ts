@@ -75,6 +75,7 @@ export interface RawOps {
   crossEntropy(logits: T, targets: T, opts?: { ignoreIndex?: number }): { loss: T; lse: T };
   crossEntropyBackward(dLoss: T, logits: T, targets: T, lse: T, opts?: { ignoreIndex?: number }): T;
   matmul(a: T, b: T, opts?: { transA?: boolean; transB?: boolean; alpha?: number }): T;
+  matmulAccumulate(c: T, a: T, b: T, opts?: { transA?: boolean; transB?: boolean; alpha?: number }): void;
   rmsnorm(x: T, weight: T | null, eps: number): { y: T; rstd: T };
   rmsnormBackward(dy: T, x: T, weight: T | null, rstd: T): { dx: T; dWeight: T | null };
   l2norm(x: T, eps: number): { y: T; rnorm: T };
