@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Parameter, Tensor, Var, ag, backward, memory, noGrad, scope } from '../src';
+import { Parameter, Tensor, Var, ag, backward, memory, noGrad, ops, scope } from '../src';
 
 const vals = (t: Tensor | null) => [...t!.toFloat32Array()];
 
@@ -109,4 +109,16 @@ test('x feeding two projections: the second dX is added in place into the first 
   for (const v of [w1, w2]) v.dispose();
   x.zeroGrad();
   leaf.zeroGrad();
+});
+
+test('two slices of one value: the second slice gradient is added in place into the first (same result as separate adds)', () => {
+  const x = new Var(Tensor.from([1, 2, 3, 4, 5, 6], [2, 3]), true);
+  const c = Tensor.from([10, 20, 30, 40, 50, 60], [2, 3]);
+  scope(() => {
+    const a = ag.slice(x, 1, 0, 2), b = ag.slice(x, -1, 1, 3);
+    backward(ag.add(ag.sum(ag.mul(a, new Var(ops.slice(c, 1, 0, 2)))), ag.sum(ag.mul(b, new Var(ops.slice(c, 1, 1, 3))))));
+  });
+  assert.deepEqual(vals(x.grad), [10, 40, 30, 40, 100, 60]);
+  x.zeroGrad();
+  c.dispose();
 });

@@ -171,6 +171,10 @@ const SPECS: Spec[] = [
   { op: 'crossEntropy', args: () => [f(3, 5), ids(3), {}], kinds: ['t', 't', 'opts'], opts: { ignoreIndex: optNums } },
   { op: 'crossEntropyBackward', args: () => [f(3), f(3, 5), ids(3), f(3), {}], kinds: ['t', 't', 't', 't', 'opts'], opts: { ignoreIndex: optNums } },
   { op: 'matmul', args: () => [f(2, 3), f(3, 4), {}], kinds: ['t', 't', 'opts'], opts: { transA: [1, 'yes', NaN], transB: [1, null], alpha: optNums } },
+  {
+    op: 'matmulAccumulate', args: () => [f(2, 4), f(2, 3), f(3, 4), {}], kinds: ['t', 't', 't', 'opts'],
+    opts: { transA: [1, 'yes', NaN], transB: [1, null], alpha: optNums },
+  },
   { op: 'rmsnorm', args: () => [f(2, 3), f(3), 1e-6], kinds: ['t', 't', 'num'] },
   { op: 'rmsnormBackward', args: () => [f(2, 3), f(2, 3), f(3), f(2)], kinds: ['t', 't', 't', 't'] },
   { op: 'l2norm', args: () => [f(2, 3), 1e-6], kinds: ['t', 'num'] },
@@ -183,6 +187,7 @@ const SPECS: Spec[] = [
   { op: 'concat', args: () => [[f(2, 3), f(1, 3)], 0], kinds: ['tl', 'int'] },
   { op: 'slice', args: () => [f(4, 3), 0, 1, 3], kinds: ['t', 'int', 'int', 'int'] },
   { op: 'sliceBackward', args: () => [f(2, 3), [4, 3], 0, 1], kinds: ['t', 'shape', 'int', 'int'] },
+  { op: 'sliceAccumulate', args: () => [f(4, 3), f(2, 3), 0, 1], kinds: ['t', 't', 'int', 'int'] },
   { op: 'transpose', args: () => [f(2, 3, 4), 0, 2], kinds: ['t', 'int', 'int'] },
   { op: 'fromArray', args: () => [new Float32Array(6), [2, 3], 'f32', 'cpu'], kinds: ['data', 'shape', 'dtype', 'dev'] },
   { op: 'zeros', args: () => [[2, 3], 'f32', 'cpu'], kinds: ['shape', 'dtype', 'dev'] },

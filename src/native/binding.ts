@@ -88,6 +88,7 @@ export interface RawOps {
   concat(tensors: T[], dim: number): T;
   slice(x: T, dim: number, start: number, end: number): T;
   sliceBackward(dy: T, inputShape: number[], dim: number, start: number): T;
+  sliceAccumulate(dst: T, dy: T, dim: number, start: number): void;
   transpose(x: T, dim0: number, dim1: number): T;
 }
 

@@ -345,7 +345,15 @@ export function transpose(x: Var, dim0: number, dim1: number): Var {
 export function slice(x: Var, dim: number, start: number, end: number): Var {
   const d = normDim(dim, x.shape.length, 'slice');
   const inShape = x.shape;
-  return record('slice', ops.slice(x.data, d, start, end), [x], (g) => [ops.sliceBackward(g, inShape, d, start)]);
+  return record('slice', ops.slice(x.data, d, start, end), [x], (g, pending) => {
+    // x's gradient so far, when this pass owns it (e.g. the other half of a split): add g into its slice in place
+    const p = pending(0);
+    if (p && p.device === 'cpu' && g.device === 'cpu' && p.dtype === 'f32' && g.dtype === 'f32') {
+      ops.sliceAccumulate(p, g, d, start < 0 ? start + inShape[d] : start);
+      return [p];
+    }
+    return [ops.sliceBackward(g, inShape, d, start)];
+  });
 }
 
 export function concat(xs: readonly Var[], dim: number): Var {
