@@ -45,7 +45,7 @@ export function matmul(a: Var, b: Var, opts: MatmulOptions = {}): Var {
   const tB = !!opts.transB;
   if (b.shape.length === 2 && a.shape.length > 2) {
     if (tA) throw new RangeError('matmul: transA with a batched a and a shared 2-D b is not supported; transpose a first');
-    if (!lowPrecision(a.data)) return matmulSharedB(a, b, tB);
+    if (a.data.device === 'cpu') return matmulSharedB(a, b, tB);
     const lead = a.shape.slice(0, -1);
     const y = matmul(reshape(a, [numel(lead), a.shape[a.shape.length - 1]]), b, opts);
     return reshape(y, [...lead, y.shape[1]]);
@@ -55,7 +55,7 @@ export function matmul(a: Var, b: Var, opts: MatmulOptions = {}): Var {
   return record('matmul', y, [a, b], (g) => matmulGrads(a, b, a.data, b.data, g, tA, tB));
 }
 
-// a [...,K] times a shared 2-D b as one node: the native GEMM folds a's batch into M (the same product as on the
+// a [...,K] times a shared 2-D b as one node (CPU): the native GEMM folds a's batch into M (the same product as on the
 // flattened a), so no reshape nodes are recorded. dA is added in place into the gradient a already has when the
 // pass owns it alone (on the CPU: x feeding two projections gets one buffer, no separate add); dB flattens the
 // batch with reshape views.
