@@ -126,6 +126,14 @@ const SPECS: Spec[] = [
     op: 'mlaKVBackward', args: () => [f(2, 3, 2, 5), f(2, 3, 2, 3), { nope: 2, ropeStart: 1, C: 4 }], kinds: ['t', 't', 'opts'],
     opts: { nope: [...optNums, 6, 2 ** 40], ropeStart: [...optNums, 2 ** 40 - 3], C: [...optNums, 2 ** 40] },
   },
+  {
+    op: 'mlaLatentNorm', args: () => [f(2, 3, 5), f(4), { rank: 4, eps: 1e-6 }], kinds: ['t', 't', 'opts'],
+    opts: { rank: [...optNums, 6, 2 ** 40], eps: optNums },
+  },
+  {
+    op: 'mlaLatentNormBackward', args: () => [f(2, 3, 4), f(2, 3, 5), f(4), f(2, 3), { rank: 4 }], kinds: ['t', 't', 't', 't', 'opts'],
+    opts: { rank: [...optNums, 6, 2 ** 40], into: [f(2, 3, 4), f(2, 3, 5, 1), ids(30), 'x'] },
+  },
   { op: 'shortConv', args: () => [f(2, 5, 3), f(3, 4)], kinds: ['t', 't'] },
   { op: 'shortConvBackward', args: () => [f(2, 5, 3), f(2, 5, 3), f(3, 4)], kinds: ['t', 't', 't'] },
   { op: 'binary', args: () => [f(2, 3), f(3), 'add'], kinds: ['t', 't', 'str'] },

@@ -57,6 +57,8 @@ export interface RawOps {
   /** CPU only (no CUDA twin): MLAttention falls back to slice/concat on other devices. */
   mlaKV(kv: T, src: T, opts: { nope: number; ropeStart: number }): { k: T; v: T };
   mlaKVBackward(dk: T, dv: T, opts: { nope: number; ropeStart: number; C: number }): { dkv: T; dsrc: T };
+  mlaLatentNorm(src: T, weight: T, opts: { rank: number; eps: number }): { y: T; rstd: T };
+  mlaLatentNormBackward(dy: T, src: T, weight: T, rstd: T, opts: { rank: number; into?: T }): { dsrc: T | null; dWeight: T };
   shortConv(x: T, w: T): T;
   shortConvBackward(dy: T, x: T, w: T): { dx: T; dw: T };
   binary(a: T, b: T, kind: 'add' | 'sub' | 'mul' | 'div'): T;

@@ -423,6 +423,26 @@ export function mlaCausalAttention(q: Var, kv: Var, src: Var, opts: { nope: numb
   });
 }
 
+/**
+ * MLA's latent norm on the CPU: rmsnorm(src[..., :rank]) * weight, read in place from src (kv_a_proj's whole
+ * output [c, kr]), the same bits as ag.rmsnorm(ag.slice(src, -1, 0, rank), weight, eps). Its backward adds dx into
+ * the gradient src already has (the attention node's, for kr) when the pass owns it, else returns it zero-padded.
+ */
+export function mlaLatentNorm(src: Var, weight: Var, rank: number, eps: number): Var {
+  const { y, rstd } = ops.mlaLatentNorm(src.data, weight.data, { rank, eps });
+  return record('mlaLatentNorm', y, [src, weight], (g, pending) => {
+    const into = src.requiresGrad ? pending(0) : null;
+    const { dsrc, dWeight } = ops.mlaLatentNormBackward(g, src.data, weight.data, rstd, into ? { rank, into } : { rank });
+    if (!weight.requiresGrad) dWeight.dispose();
+    const ds = into ?? dsrc;
+    if (!src.requiresGrad && ds) {
+      ds.dispose();
+      return [null, weight.requiresGrad ? dWeight : null];
+    }
+    return [ds, weight.requiresGrad ? dWeight : null];
+  });
+}
+
 export interface CrossEntropyOptions {
   ignoreIndex?: number;
   /** 'mean' (default) averages over targets that are not ignoreIndex; 'sum'; 'none' gives [N]. */
