@@ -118,13 +118,11 @@ Napi::Value CausalAttention(const Napi::CallbackInfo& info) {
     const int64_t i0 = blk * kBlockQ, nq = std::min(kBlockQ, d.Tq - i0);
     const int64_t first = d.offset() + i0, nk = first + nq;  // row r sees keys 0 .. first + r
     std::vector<float>& Sbuf = scratch(0);
-    std::vector<float>& row = scratch(1);
     float* S = pp ? pp + bh * per_head + probs_block_offset(d, blk) : nullptr;
     if (!S) {
       Sbuf.resize(static_cast<size_t>(nq * nk));
       S = Sbuf.data();
     }
-    row.resize(static_cast<size_t>(nk));
     const float* qb = pq + (b * d.Tq + i0) * ldq + h * d.D;
     const float* kb = pk + b * d.Tk * ldq + h * d.D;
     const float* vb = pv + b * d.Tk * ldv + h * d.Dv;
@@ -137,7 +135,7 @@ Napi::Value CausalAttention(const Napi::CallbackInfo& info) {
       const float* s = S + r * nk;
       const int64_t n = first + r + 1;
       const float m = vec::max(s, n);
-      lrow[r] = m + static_cast<float>(std::log(vec::exp_sum(s, n, m, row.data())));
+      lrow[r] = m + static_cast<float>(std::log(vec::exp_sum(s, n, m, nullptr)));  // the sum only
     }
     masked_probs(S, nq, nk, first, lrow);
     float* ob = po + (b * d.Tq + i0) * ldv + h * d.Dv;

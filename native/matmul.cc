@@ -7,10 +7,10 @@ namespace reclin {
 // b may be bf16 (a frozen weight kept in bf16): the GEMM widens it while packing, a and the result stay f32.
 template <class T>
 static void matmul_run(const MatmulShape& s, bool ta, bool tb, float alpha, const float* pa, int64_t lda, const T* pb,
-                       int64_t ldb, float* pc) {
+                       int64_t ldb, float* pc, float beta = 0.f) {
   const int64_t M = s.M, K = s.K, N = s.N, nbatch = s.nbatch;
   if (s.shared_b && !ta) {  // one tall GEMM: the batch folds into M
-    gemm(false, tb, nbatch * M, N, K, alpha, pa, lda, pb, ldb, 0.f, pc, N);
+    gemm(false, tb, nbatch * M, N, K, alpha, pa, lda, pb, ldb, beta, pc, N);
     return;
   }
   const int64_t sa = M * K, sb = s.shared_b ? 0 : K * N, sc = M * N;
@@ -18,10 +18,10 @@ static void matmul_run(const MatmulShape& s, bool ta, bool tb, float alpha, cons
   if (nbatch >= num_threads() && flops_each < 64e6) {  // many small products: one per thread at a time
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < nbatch; ++i)
-      gemm_serial(ta, tb, M, N, K, alpha, pa + i * sa, lda, pb + i * sb, ldb, 0.f, pc + i * sc, N);
+      gemm_serial(ta, tb, M, N, K, alpha, pa + i * sa, lda, pb + i * sb, ldb, beta, pc + i * sc, N);
   } else {
     for (int64_t i = 0; i < nbatch; ++i)
-      gemm(ta, tb, M, N, K, alpha, pa + i * sa, lda, pb + i * sb, ldb, 0.f, pc + i * sc, N);
+      gemm(ta, tb, M, N, K, alpha, pa + i * sa, lda, pb + i * sb, ldb, beta, pc + i * sc, N);
   }
 }
 
@@ -44,6 +44,34 @@ static Napi::Value Matmul(const Napi::CallbackInfo& info) {
   return wrap(info.Env(), c);
 }
 RECLIN_EXPORT("matmul", Matmul)
+
+// matmulAccumulate(c, a, b, {transA, transB, alpha}): c += matmul(a, b) in place (c f32, of the product's shape).
+// Autograd uses it to add a second gradient into one it already holds (the CPU engine only).
+static Napi::Value MatmulAccumulate(const Napi::CallbackInfo& info) {
+  Tensor c = arg_f32(info, 0, "c");
+  Tensor a = arg_f32(info, 1, "a");
+  Tensor b = arg_tensor(info, 2, "b");
+  expect_cpu(b, "b");
+  if (b.dtype != DType::F32 && b.dtype != DType::BF16)
+    throw DTypeError(std::string("b: expected dtype f32 or bf16, got ") + dtype_name(b.dtype));
+  Napi::Object opts = arg_object(info, 3, "options");
+  const bool ta = opt_bool(opts, "transA", false), tb = opt_bool(opts, "transB", false);
+  const float alpha = static_cast<float>(opt_number(opts, "alpha", 1.0));
+  const MatmulShape s = matmul_shape(a, b, ta, tb);
+  if (c.shape != s.out) {
+    std::string want = "[";
+    for (size_t i = 0; i < s.out.size(); ++i) want += (i ? "," : "") + std::to_string(s.out[i]);
+    throw ArgError("c: expected the product's shape " + want + "], got " + c.shape_str());
+  }
+  if (c.raw() == a.raw() || c.raw() == b.raw()) throw ArgError("c: must not share storage with a or b");
+  const int64_t lda = a.dim(-1), ldb = b.dim(-1);
+  if (b.dtype == DType::BF16)
+    matmul_run(s, ta, tb, alpha, a.f32(), lda, static_cast<const uint16_t*>(b.raw()), ldb, c.f32(), 1.f);
+  else
+    matmul_run(s, ta, tb, alpha, a.f32(), lda, b.f32(), ldb, c.f32(), 1.f);
+  return info.Env().Undefined();
+}
+RECLIN_EXPORT("matmulAccumulate", MatmulAccumulate)
 
 static Napi::Value GemmKernel(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), gemm_kernel_name());

@@ -4,9 +4,15 @@
 // The backward scatters dk / dv back into dkv and sums dk's rope part over the heads into dsrc (zeros before
 // ropeStart, so src may be kv_a_proj's whole output [c, kr] without slicing kr out first).
 // In place of slice + slice + broadcast add + concat forward and their four backwards (each a full copy).
+// Also the latent norm kv_a_layernorm(src[..., :rank]) read in place from kv_a_proj's whole output, its input
+// gradient written into src's gradient (no slice copy, no zero-padded gradient and add). Same arithmetic as
+// rmsnorm / rmsnormBackward in norm.cc, so the results are the same bits.
+#include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "op_util.h"
+#include "vec_math.h"
 
 namespace reclin {
 namespace {
@@ -105,6 +111,118 @@ Napi::Value MlaKVBackward(const Napi::CallbackInfo& info) {
   return res;
 }
 RECLIN_EXPORT("mlaKVBackward", MlaKVBackward)
+
+struct LatentDims {
+  int64_t R, C, rank;
+};
+
+LatentDims latent_dims(const Tensor& src, const Tensor& w, const Napi::Object& opts) {
+  expect_f32_cpu(src, "src");
+  expect_f32_cpu(w, "weight");
+  if (src.ndim() < 1) throw ArgError("src: expected [...,C], got " + src.shape_str());
+  const int64_t C = src.dim(-1), rank = opt_int(opts, "rank", -1);
+  if (rank < 0 || rank > C) throw ArgError("rank: expected 0 <= rank <= src's last dim " + std::to_string(C) + ", got " + std::to_string(rank));
+  if (w.ndim() != 1 || w.shape[0] != rank) throw ArgError("weight: expected [rank] = [" + std::to_string(rank) + "], got " + w.shape_str());
+  return LatentDims{leading_rows(src), C, rank};
+}
+
+std::vector<int64_t> latent_shape(const Tensor& src, int64_t rank) {
+  std::vector<int64_t> s = src.shape;
+  s.back() = rank;
+  return s;
+}
+
+// mlaLatentNorm(src [...,C], weight [rank], { rank, eps }) -> { y [...,rank], rstd [...] }: rmsnorm of src[..., :rank].
+Napi::Value MlaLatentNorm(const Napi::CallbackInfo& info) {
+  Tensor src = arg_tensor(info, 0, "src"), w = arg_tensor(info, 1, "weight");
+  const Napi::Object opts = arg_object(info, 2, "options");
+  const LatentDims d = latent_dims(src, w, opts);
+  const double eps = opt_number(opts, "eps", -1.0);
+  if (!(eps >= 0)) throw ArgError("eps: expected a number >= 0, got " + std::to_string(eps));
+  Tensor y = empty(latent_shape(src, d.rank)), rstd = empty(without_last(src.shape));
+  const float *ps = src.f32(), *pw = w.f32();
+  float *py = y.f32(), *pr = rstd.f32();
+#pragma omp parallel for schedule(static) if (d.R * d.rank > kParallelGrain)
+  for (int64_t r = 0; r < d.R; ++r) {
+    const float* a = ps + r * d.C;
+    float* o = py + r * d.rank;
+    const float rs = static_cast<float>(1.0 / std::sqrt(vec::sumsq(a, d.rank) / static_cast<double>(d.rank) + eps));
+    pr[r] = rs;
+    for (int64_t j = 0; j < d.rank; ++j) o[j] = a[j] * rs * pw[j];
+  }
+  Napi::Object res = result_object(info.Env());
+  res.Set("y", wrap(info.Env(), y));
+  res.Set("rstd", wrap(info.Env(), rstd));
+  return res;
+}
+RECLIN_EXPORT("mlaLatentNorm", MlaLatentNorm)
+
+// mlaLatentNormBackward(dy [...,rank], src [...,C], weight [rank], rstd [...], { rank, into? })
+//   -> { dsrc [...,C] (null with into), dWeight [rank] }
+// dsrc[..., :rank] = rmsnorm's dx, the rest 0; with `into` (a gradient of src's shape held already) dx is added
+// into its first rank columns in place instead.
+Napi::Value MlaLatentNormBackward(const Napi::CallbackInfo& info) {
+  Tensor dy = arg_tensor(info, 0, "dy"), src = arg_tensor(info, 1, "src"), w = arg_tensor(info, 2, "weight");
+  Tensor rstd = arg_tensor(info, 3, "rstd");
+  const Napi::Object opts = arg_object(info, 4, "options");
+  const LatentDims d = latent_dims(src, w, opts);
+  expect_f32_cpu(dy, "dy");
+  expect_f32_cpu(rstd, "rstd");
+  if (dy.shape != latent_shape(src, d.rank)) throw ArgError("dy: expected src's shape with last dim rank " + std::to_string(d.rank) + ", got " + dy.shape_str());
+  if (rstd.shape != without_last(src.shape)) throw ArgError("rstd: expected src's shape without its last dim, got " + rstd.shape_str());
+  Tensor into = opt_tensor(opts, "into");
+  if (into.defined()) {
+    expect_f32_cpu(into, "into");
+    if (into.shape != src.shape) throw ArgError("into: expected src's shape " + src.shape_str() + ", got " + into.shape_str());
+    if (into.raw() == src.raw() || into.raw() == dy.raw()) throw ArgError("into: must not share storage with src or dy");
+  }
+  Tensor out = into.defined() ? into : empty(src.shape);
+  const float *pdy = dy.f32(), *ps = src.f32(), *pw = w.f32(), *pr = rstd.f32();
+  float* po = out.f32();
+  const bool add = into.defined();
+#pragma omp parallel for schedule(static) if (d.R * d.rank > kParallelGrain)
+  for (int64_t r = 0; r < d.R; ++r) {
+    static thread_local std::vector<float> row;
+    row.resize(static_cast<size_t>(d.rank));
+    float* t = row.data();
+    const float *g = pdy + r * d.rank, *a = ps + r * d.C;
+    float* o = po + r * d.C;
+    const float rs = pr[r];
+    for (int64_t j = 0; j < d.rank; ++j) t[j] = g[j] * pw[j];
+    const float c = static_cast<float>(vec::dot(t, a, d.rank) / static_cast<double>(d.rank)) * rs * rs;
+    if (add) {
+      for (int64_t j = 0; j < d.rank; ++j) o[j] += rs * (t[j] - a[j] * c);
+    } else {
+      for (int64_t j = 0; j < d.rank; ++j) o[j] = rs * (t[j] - a[j] * c);
+      std::memset(o + d.rank, 0, sizeof(float) * (d.C - d.rank));
+    }
+  }
+  // dWeight: double partials over the same fixed row chunks as rmsnormBackward, added in chunk order.
+  const int64_t n_chunks = std::max<int64_t>(1, std::min<int64_t>(d.R, 32));
+  const int64_t chunk = (d.R + n_chunks - 1) / n_chunks;
+  std::vector<double> part(static_cast<size_t>(n_chunks * d.rank), 0.0);
+#pragma omp parallel for schedule(static) if (d.R * d.rank > kParallelGrain)
+  for (int64_t c = 0; c < n_chunks; ++c) {
+    double* acc = part.data() + c * d.rank;
+    for (int64_t r = c * chunk; r < std::min(d.R, (c + 1) * chunk); ++r) {
+      const float *g = pdy + r * d.rank, *a = ps + r * d.C;
+      const float rs = pr[r];
+      for (int64_t j = 0; j < d.rank; ++j) acc[j] += static_cast<double>(g[j] * a[j] * rs);
+    }
+  }
+  Tensor dw = empty({d.rank});
+  float* pdw = dw.f32();
+  for (int64_t j = 0; j < d.rank; ++j) {
+    double s = 0;
+    for (int64_t c = 0; c < n_chunks; ++c) s += part[c * d.rank + j];
+    pdw[j] = static_cast<float>(s);
+  }
+  Napi::Object res = result_object(info.Env());
+  res.Set("dsrc", add ? info.Env().Null() : wrap(info.Env(), out));
+  res.Set("dWeight", wrap(info.Env(), dw));
+  return res;
+}
+RECLIN_EXPORT("mlaLatentNormBackward", MlaLatentNormBackward)
 
 }  // namespace
 }  // namespace reclin

@@ -75,6 +75,24 @@ Napi::Value SliceBackward(const Napi::CallbackInfo& info) {
 }
 RECLIN_EXPORT("sliceBackward", SliceBackward)
 
+// sliceAccumulate(dst, dy, dim, start): dst[start, start+len) along dim += dy, in place (f32): sliceBackward added
+// into a gradient autograd already holds, without the zero-padded tensor and a separate add.
+Napi::Value SliceAccumulate(const Napi::CallbackInfo& info) {
+  Tensor dst = arg_f32(info, 0, "dst"), dy = arg_f32(info, 1, "dy");
+  if (dst.raw() == dy.raw()) throw ArgError("dst: must not share storage with dy");
+  const int dim = norm_dim(arg_int(info, 2, "dim"), dst.ndim(), "dim");
+  const int64_t start = slice_backward_start(dy, dst.shape, dim, arg_int(info, 3, "start"));
+  const int64_t outer = shape_product(dst.shape, 0, dim), inner = shape_product(dst.shape, dim + 1, dst.ndim());
+  const int64_t len = dy.shape[dim] * inner, stride = dst.shape[dim] * inner;
+  const float* s = dy.f32();
+  float* d = dst.f32() + start * inner;
+#pragma omp parallel for schedule(static) if (outer * len > kStreamGrain)
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t j = 0; j < len; ++j) d[o * stride + j] += s[o * len + j];
+  return info.Env().Undefined();
+}
+RECLIN_EXPORT("sliceAccumulate", SliceAccumulate)
+
 template <class E>
 void transpose_copy(const E* src, E* dst, const std::vector<int64_t>& oshape, const std::vector<int64_t>& istride) {
   const int nd = static_cast<int>(oshape.size());

@@ -126,6 +126,14 @@ const SPECS: Spec[] = [
     op: 'mlaKVBackward', args: () => [f(2, 3, 2, 5), f(2, 3, 2, 3), { nope: 2, ropeStart: 1, C: 4 }], kinds: ['t', 't', 'opts'],
     opts: { nope: [...optNums, 6, 2 ** 40], ropeStart: [...optNums, 2 ** 40 - 3], C: [...optNums, 2 ** 40] },
   },
+  {
+    op: 'mlaLatentNorm', args: () => [f(2, 3, 5), f(4), { rank: 4, eps: 1e-6 }], kinds: ['t', 't', 'opts'],
+    opts: { rank: [...optNums, 6, 2 ** 40], eps: optNums },
+  },
+  {
+    op: 'mlaLatentNormBackward', args: () => [f(2, 3, 4), f(2, 3, 5), f(4), f(2, 3), { rank: 4 }], kinds: ['t', 't', 't', 't', 'opts'],
+    opts: { rank: [...optNums, 6, 2 ** 40], into: [f(2, 3, 4), f(2, 3, 5, 1), ids(30), 'x'] },
+  },
   { op: 'shortConv', args: () => [f(2, 5, 3), f(3, 4)], kinds: ['t', 't'] },
   { op: 'shortConvBackward', args: () => [f(2, 5, 3), f(2, 5, 3), f(3, 4)], kinds: ['t', 't', 't'] },
   { op: 'binary', args: () => [f(2, 3), f(3), 'add'], kinds: ['t', 't', 'str'] },
@@ -171,6 +179,10 @@ const SPECS: Spec[] = [
   { op: 'crossEntropy', args: () => [f(3, 5), ids(3), {}], kinds: ['t', 't', 'opts'], opts: { ignoreIndex: optNums } },
   { op: 'crossEntropyBackward', args: () => [f(3), f(3, 5), ids(3), f(3), {}], kinds: ['t', 't', 't', 't', 'opts'], opts: { ignoreIndex: optNums } },
   { op: 'matmul', args: () => [f(2, 3), f(3, 4), {}], kinds: ['t', 't', 'opts'], opts: { transA: [1, 'yes', NaN], transB: [1, null], alpha: optNums } },
+  {
+    op: 'matmulAccumulate', args: () => [f(2, 4), f(2, 3), f(3, 4), {}], kinds: ['t', 't', 't', 'opts'],
+    opts: { transA: [1, 'yes', NaN], transB: [1, null], alpha: optNums },
+  },
   { op: 'rmsnorm', args: () => [f(2, 3), f(3), 1e-6], kinds: ['t', 't', 'num'] },
   { op: 'rmsnormBackward', args: () => [f(2, 3), f(2, 3), f(3), f(2)], kinds: ['t', 't', 't', 't'] },
   { op: 'l2norm', args: () => [f(2, 3), 1e-6], kinds: ['t', 'num'] },
@@ -183,6 +195,7 @@ const SPECS: Spec[] = [
   { op: 'concat', args: () => [[f(2, 3), f(1, 3)], 0], kinds: ['tl', 'int'] },
   { op: 'slice', args: () => [f(4, 3), 0, 1, 3], kinds: ['t', 'int', 'int', 'int'] },
   { op: 'sliceBackward', args: () => [f(2, 3), [4, 3], 0, 1], kinds: ['t', 'shape', 'int', 'int'] },
+  { op: 'sliceAccumulate', args: () => [f(4, 3), f(2, 3), 0, 1], kinds: ['t', 't', 'int', 'int'] },
   { op: 'transpose', args: () => [f(2, 3, 4), 0, 2], kinds: ['t', 'int', 'int'] },
   { op: 'fromArray', args: () => [new Float32Array(6), [2, 3], 'f32', 'cpu'], kinds: ['data', 'shape', 'dtype', 'dev'] },
   { op: 'zeros', args: () => [[2, 3], 'f32', 'cpu'], kinds: ['shape', 'dtype', 'dev'] },

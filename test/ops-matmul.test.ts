@@ -105,3 +105,28 @@ test('matmul rejects mismatched shapes by name', () => {
   assert.throws(() => ops.matmul(rand([4], 3).t, b), /a: expected at least 2 dimension/);
   assert.throws(() => ops.matmul(a, {} as any), /b: expected a Tensor/);
 });
+
+test('matmulAccumulate adds the product into c in place (shared 2-D b, transposes, K over one slice); refusals', () => {
+  let seed = 900;
+  for (const [M, K, N] of [[5, 7, 3], [33, 65, 47], [400, 800, 70]] as [number, number, number][])
+    for (const transB of [false, true]) {
+      const a = rand([2, M, K], seed++);
+      const b = rand(transB ? [N, K] : [K, N], seed++);
+      const c0 = rand([2, M, N], seed++);
+      const c = ops.copy(c0.t);
+      ops.matmulAccumulate(c, a.t, b.t, { transB });
+      const ref = new Float64Array(2 * M * N);
+      for (let i = 0; i < 2; i++) {
+        const p = matmulRef(a.x.subarray(i * M * K, (i + 1) * M * K), b.x, M, N, K, false, transB);
+        for (let j = 0; j < M * N; j++) ref[i * M * N + j] = c0.x[i * M * N + j] + p[j];
+      }
+      assertClose(`matmulAccumulate ${M}x${K}x${N} tB=${transB}`, ref, vals(c), 1e-5);
+      for (const t of [a.t, b.t, c0.t, c]) t.dispose();
+    }
+  const a = rand([4, 3], 1), b = rand([3, 5], 2);
+  const wrong = ops.full([4, 4], 0);
+  assert.throws(() => ops.matmulAccumulate(wrong, a.t, b.t), /c: expected the product's shape \[4,5\], got \[4,4\]/);
+  const sq = rand([3, 3], 3);
+  assert.throws(() => ops.matmulAccumulate(sq.t, sq.t, sq.t), /c: must not share storage/);
+  for (const t of [a.t, b.t, wrong, sq.t]) t.dispose();
+});

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Var, ag, backward, ops, scope, zerosOn } from '../src';
 import { assertClose } from './helpers';
-import { F64, rand, vals } from './ops-ref';
+import { F64, assertSameBits, rand, vals } from './ops-ref';
 
 interface Dims { B: number; S: number; H: number; nope: number; dv: number; C: number; ropeStart: number }
 
@@ -89,4 +89,61 @@ test('fused mlaCausalAttention equals slices + broadcast + concat + causalAttent
     });
   const a = run(true), b = run(false);
   ['o', 'dq', 'dkv', 'dckv'].forEach((name, i) => assertClose(name, b[i], a[i], 1e-6));
+});
+
+test('mlaLatentNorm / mlaLatentNormBackward: a float64 reference, the same bits as rmsnorm on the slice, into adds in place, refusals', () => {
+  let seed = 500;
+  for (const [lead, C, rank] of [[[2, 37], 13, 9], [[130], 70, 64], [[3, 1, 5], 6, 6], [[1, 300], 600, 512]] as [number[], number, number][]) {
+    const R = lead.reduce((a, b) => a * b, 1);
+    const src = rand([...lead, C], seed++), w = rand([rank], seed++), dy = rand([...lead, rank], seed++);
+    const eps = 1e-6;
+    const { y, rstd } = ops.mlaLatentNorm(src.t, w.t, { rank, eps });
+    const { dsrc, dWeight } = ops.mlaLatentNormBackward(dy.t, src.t, w.t, rstd, { rank });
+    // float64 reference
+    const yRef = new Float64Array(R * rank), dxRef = new Float64Array(R * C), dwRef = new Float64Array(rank);
+    for (let r = 0; r < R; r++) {
+      let ss = 0;
+      for (let j = 0; j < rank; j++) ss += src.x[r * C + j] ** 2;
+      const rs = 1 / Math.sqrt(ss / rank + eps);
+      let dot = 0;
+      for (let j = 0; j < rank; j++) {
+        yRef[r * rank + j] = src.x[r * C + j] * rs * w.x[j];
+        dot += dy.x[r * rank + j] * w.x[j] * src.x[r * C + j];
+        dwRef[j] += dy.x[r * rank + j] * src.x[r * C + j] * rs;
+      }
+      for (let j = 0; j < rank; j++) dxRef[r * C + j] = rs * (dy.x[r * rank + j] * w.x[j] - src.x[r * C + j] * rs * rs * (dot / rank));
+    }
+    const name = `[${lead}] C=${C} rank=${rank}`;
+    assertClose(`${name} y`, yRef, vals(y), 1e-6);
+    assertClose(`${name} dsrc`, dxRef, vals(dsrc!), 1e-5);
+    assertClose(`${name} dWeight`, dwRef, vals(dWeight), 1e-5);
+    // the unfused path: rmsnorm of the slice, its gradient zero-padded
+    const c = ops.slice(src.t, -1, 0, rank);
+    const ref = ops.rmsnorm(c, w.t, eps);
+    const refB = ops.rmsnormBackward(dy.t, c, w.t, ref.rstd);
+    const padded = ops.sliceBackward(refB.dx, [...lead, C], lead.length, 0);
+    assertSameBits(`${name} y`, y.toFloat32Array(), ref.y.toFloat32Array());
+    assertSameBits(`${name} rstd`, rstd.toFloat32Array(), ref.rstd.toFloat32Array());
+    assertSameBits(`${name} dsrc`, dsrc!.toFloat32Array(), padded.toFloat32Array());
+    assertSameBits(`${name} dWeight`, dWeight.toFloat32Array(), refB.dWeight!.toFloat32Array());
+    // into: dx added into a gradient held already
+    const prev = rand([...lead, C], seed++);
+    const into = ops.copy(prev.t);
+    const r2 = ops.mlaLatentNormBackward(dy.t, src.t, w.t, rstd, { rank, into });
+    assert.equal(r2.dsrc, null);
+    const sum = ops.add(prev.t, padded);
+    assertSameBits(`${name} into`, into.toFloat32Array(), sum.toFloat32Array());
+    for (const t of [sum, src.t, w.t, dy.t, y, rstd, dsrc!, dWeight, c, ref.y, ref.rstd, refB.dx, refB.dWeight!, padded, prev.t, into, r2.dWeight]) t.dispose();
+  }
+  const src = rand([4, 8], 1), w = rand([5], 2);
+  assert.throws(() => ops.mlaLatentNorm(src.t, w.t, { rank: 9, eps: 1e-6 }), /rank: expected 0 <= rank <= src's last dim 8, got 9/);
+  assert.throws(() => ops.mlaLatentNorm(src.t, w.t, { rank: 6, eps: 1e-6 }), /weight: expected \[rank\] = \[6\], got \[5\]/);
+  assert.throws(() => ops.mlaLatentNorm(src.t, w.t, { rank: 5, eps: -1 }), /eps: expected a number >= 0/);
+  const { rstd } = ops.mlaLatentNorm(src.t, w.t, { rank: 5, eps: 1e-6 });
+  const dy = rand([4, 5], 3);
+  assert.throws(() => ops.mlaLatentNormBackward(dy.t, src.t, w.t, rstd, { rank: 5, into: src.t }), /into: must not share storage with src or dy/);
+  const wrong = rand([4, 7], 4);
+  assert.throws(() => ops.mlaLatentNormBackward(dy.t, src.t, w.t, rstd, { rank: 5, into: wrong.t }), /into: expected src's shape \[4,8\], got \[4,7\]/);
+  assert.throws(() => ops.mlaLatentNormBackward(wrong.t, src.t, w.t, rstd, { rank: 5 }), /dy: expected src's shape with last dim rank 5, got \[4,7\]/);
+  for (const t of [src.t, w.t, rstd, dy.t, wrong.t]) t.dispose();
 });

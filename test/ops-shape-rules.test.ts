@@ -62,3 +62,13 @@ test('fused-op rules reach users unchanged through kda, ops and adamw', () => {
   assert.throws(() => adamw.step([p], [z([2, 3])], [z([2, 3])], [p], { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 }),
     /v\[0\]: shares memory with another params\/m\/v tensor of this call/);
 });
+
+test('sliceAccumulate adds dy into dst at [start, start + len) along dim, in place; refuses what does not fit', () => {
+  const dst = ops.copy(Tensor.from([1, 2, 3, 4, 5, 6, 7, 8], [2, 4]));
+  ops.sliceAccumulate(dst, Tensor.from([10, 20, 30, 40], [2, 2]), 1, 1);
+  assert.deepEqual([...dst.toFloat32Array()], [1, 12, 23, 4, 5, 36, 47, 8]);
+  ops.sliceAccumulate(dst, Tensor.from([1, 1, 1, 1], [1, 4]), 0, -1);
+  assert.deepEqual([...dst.toFloat32Array()], [1, 12, 23, 4, 6, 37, 48, 9]);
+  assert.throws(() => ops.sliceAccumulate(dst, zeros([2, 3]), 1, 2), /dy: shape \[2,3\] at start 2 along dim 1 does not fit inputShape \[2,4\]/);
+  assert.throws(() => ops.sliceAccumulate(dst, dst, 1, 0), /dst: must not share storage with dy/);
+});

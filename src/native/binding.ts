@@ -57,6 +57,8 @@ export interface RawOps {
   /** CPU only (no CUDA twin): MLAttention falls back to slice/concat on other devices. */
   mlaKV(kv: T, src: T, opts: { nope: number; ropeStart: number }): { k: T; v: T };
   mlaKVBackward(dk: T, dv: T, opts: { nope: number; ropeStart: number; C: number }): { dkv: T; dsrc: T };
+  mlaLatentNorm(src: T, weight: T, opts: { rank: number; eps: number }): { y: T; rstd: T };
+  mlaLatentNormBackward(dy: T, src: T, weight: T, rstd: T, opts: { rank: number; into?: T }): { dsrc: T | null; dWeight: T };
   shortConv(x: T, w: T): T;
   shortConvBackward(dy: T, x: T, w: T): { dx: T; dw: T };
   binary(a: T, b: T, kind: 'add' | 'sub' | 'mul' | 'div'): T;
@@ -75,6 +77,7 @@ export interface RawOps {
   crossEntropy(logits: T, targets: T, opts?: { ignoreIndex?: number }): { loss: T; lse: T };
   crossEntropyBackward(dLoss: T, logits: T, targets: T, lse: T, opts?: { ignoreIndex?: number }): T;
   matmul(a: T, b: T, opts?: { transA?: boolean; transB?: boolean; alpha?: number }): T;
+  matmulAccumulate(c: T, a: T, b: T, opts?: { transA?: boolean; transB?: boolean; alpha?: number }): void;
   rmsnorm(x: T, weight: T | null, eps: number): { y: T; rstd: T };
   rmsnormBackward(dy: T, x: T, weight: T | null, rstd: T): { dx: T; dWeight: T | null };
   l2norm(x: T, eps: number): { y: T; rnorm: T };
@@ -87,6 +90,7 @@ export interface RawOps {
   concat(tensors: T[], dim: number): T;
   slice(x: T, dim: number, start: number, end: number): T;
   sliceBackward(dy: T, inputShape: number[], dim: number, start: number): T;
+  sliceAccumulate(dst: T, dy: T, dim: number, start: number): void;
   transpose(x: T, dim0: number, dim1: number): T;
 }
 

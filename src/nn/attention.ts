@@ -82,6 +82,9 @@ export class MLAttention extends Module {
   /** The compressed latent of x: normed c [B,T,rank], and kv_a_proj's whole output ckv = [c, kr] [B,T,rank+rope]. */
   private latents(x: Var): { latent: Var; ckv: Var } {
     const ckv = this.kv_a_proj_with_mqa.forward(x);
+    // On the CPU the norm reads c = ckv[..., :rank] in place (no slice copy; its gradient lands in ckv's directly).
+    if (this.rope && ckv.data.device === 'cpu' && ckv.data.dtype === 'f32' && this.kv_a_layernorm.weight.data.dtype === 'f32')
+      return { latent: ag.mlaLatentNorm(ckv, this.kv_a_layernorm.weight, this.rank, this.kv_a_layernorm.eps), ckv };
     const c = this.rope ? ag.slice(ckv, 2, 0, this.rank) : ckv;
     return { latent: this.kv_a_layernorm.forward(c), ckv };
   }

@@ -58,3 +58,24 @@ export function mlaKV(kv: Tensor, src: Tensor, opts: MlaKVOptions): { k: Tensor;
 export function mlaKVBackward(dk: Tensor, dv: Tensor, opts: MlaKVOptions & { C: number }): { dkv: Tensor; dsrc: Tensor } {
   return callMulti<'dkv' | 'dsrc'>('mlaKVBackward', dk, dv, { nope: opts.nope, ropeStart: opts.ropeStart ?? 0, C: opts.C });
 }
+
+/**
+ * MLA's latent norm (CPU): rmsnorm of src[..., :rank] (kv_a_proj's whole output) with weight [rank], read in place.
+ * y [...,rank] and rstd [...] are the same bits as ops.rmsnorm on the slice.
+ */
+export function mlaLatentNorm(src: Tensor, weight: Tensor, opts: { rank: number; eps: number }): { y: Tensor; rstd: Tensor } {
+  return callMulti<'y' | 'rstd'>('mlaLatentNorm', src, weight, { rank: opts.rank, eps: opts.eps });
+}
+
+/**
+ * Gradients of mlaLatentNorm: dsrc [...,C] (rmsnorm's dx in the first rank columns, zeros after) and dWeight [rank].
+ * With `into` (a gradient of src's shape) dx is added into its first rank columns in place and dsrc is null.
+ */
+export function mlaLatentNormBackward(dy: Tensor, src: Tensor, weight: Tensor, rstd: Tensor, opts: { rank: number; into?: Tensor }): { dsrc: Tensor | null; dWeight: Tensor } {
+  const o: { rank: number; into?: Tensor['handle'] } = { rank: opts.rank };
+  if (opts.into) {
+    if (opts.into.disposed) throw new TypeError('into: tensor was disposed');
+    o.into = opts.into.handle;
+  }
+  return callMulti<'dsrc' | 'dWeight'>('mlaLatentNormBackward', dy, src, weight, rstd, o);
+}

@@ -1,5 +1,5 @@
 import type { Tensor } from '../storage/tensor';
-import { call } from './native-call';
+import { call, callRaw } from './native-call';
 
 export interface MatmulOptions {
   /** a is stored [...,K,M]; use its transpose (read in place, never materialised). */
@@ -16,4 +16,12 @@ export interface MatmulOptions {
  */
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   return call('matmul', a, b, opts);
+}
+
+/**
+ * c += matmul(a, b) in place (c f32 of the product's shape, sharing no storage with a or b); the CPU engine only.
+ * The sum rounds as the GEMM's own accumulation does, so it may differ from add(c, matmul(a, b)) in the last bits.
+ */
+export function matmulAccumulate(c: Tensor, a: Tensor, b: Tensor, opts: MatmulOptions = {}): void {
+  callRaw('matmulAccumulate', c, a, b, opts);
 }

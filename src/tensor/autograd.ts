@@ -16,8 +16,13 @@ import { type Device, Tensor } from '../storage/tensor';
 export interface Node {
   readonly name: string;
   readonly inputs: readonly Var[];
-  /** Gradient for each input (null where an input needs none). Must return fresh tensors or `dOut` itself. */
-  backward(dOut: Tensor): (Tensor | null)[];
+  /**
+   * Gradient for each input (null where an input needs none). Must return fresh tensors or `dOut` itself, or,
+   * for input i, the tensor `pending(i)` gave after adding this node's gradient into it in place.
+   * `pending(i)` is the gradient input i has collected so far when this pass owns it alone (no other Var holds
+   * it, no view shares its storage), else null: a backward may accumulate into it instead of allocating.
+   */
+  backward(dOut: Tensor, pending: (i: number) => Tensor | null): (Tensor | null)[];
 }
 
 let gradEnabled = true;
@@ -171,7 +176,7 @@ export function constant(t: Tensor): Var {
  * Records a differentiable result. `backward` maps dOut to the inputs' gradients. When gradients are off or
  * no input requires one, the result is a plain Var and nothing is saved.
  */
-export function record(name: string, out: Tensor, inputs: readonly Var[], backward: (dOut: Tensor) => (Tensor | null)[]): Var {
+export function record(name: string, out: Tensor, inputs: readonly Var[], backward: (dOut: Tensor, pending: (i: number) => Tensor | null) => (Tensor | null)[]): Var {
   if (!gradEnabled || !inputs.some((v) => v.requiresGrad)) return new Var(out, false);
   return new Var(out, true, { name, inputs, backward });
 }
@@ -239,17 +244,29 @@ export function backward(root: Var, dRoot?: Tensor): void {
     grads.set(v, s);
   };
 
-  const seed = dRoot ? ops.copy(dRoot) : ops.addScalar(zerosOn(root.shape, root.data), 1);
+  // The caller's dRoot is used as given, held by one extra reference so the pass never frees it, writes into it
+  // (pending() offers only tensors held once) or hands it to a leaf without a copy.
+  const seed = dRoot ?? ops.addScalar(zerosOn(root.shape, root.data), 1);
+  if (dRoot) incRef(dRoot);
   accumulate(root, seed);
   for (const v of topoOrder(root)) {
     const g = grads.get(v);
     if (!g) continue;
     grads.delete(v);
     if (v.node) {
-      const ins = v.node.backward(g);
-      if (ins.length !== v.node.inputs.length) throw new Error(`backward: ${v.node.name} returned ${ins.length} gradients for ${v.node.inputs.length} inputs`);
+      const inputs = v.node.inputs;
+      let offered: (Tensor | null)[] | null = null;
+      const pending = (i: number): Tensor | null => {
+        const p = grads.get(inputs[i]);
+        if (!p || refs.get(p) !== 1 || inputs.indexOf(inputs[i]) !== inputs.lastIndexOf(inputs[i]) || p.sharesStorage()) return null;
+        (offered ??= [])[i] = p;
+        return p;
+      };
+      const ins = v.node.backward(g, pending);
+      if (ins.length !== inputs.length) throw new Error(`backward: ${v.node.name} returned ${ins.length} gradients for ${inputs.length} inputs`);
       ins.forEach((t, i) => {
-        if (t && v.node!.inputs[i].requiresGrad) accumulate(v.node!.inputs[i], t);
+        // the tensor pending(i) offered: the node added into it in place (see Node.backward)
+        if (t && inputs[i].requiresGrad && !(offered && t === offered[i])) accumulate(inputs[i], t);
       });
       for (const t of ins) if (t && t !== g && !refs.has(t)) t.dispose(); // computed but not needed
     } else if (v.requiresGrad) {

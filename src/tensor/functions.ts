@@ -45,6 +45,7 @@ export function matmul(a: Var, b: Var, opts: MatmulOptions = {}): Var {
   const tB = !!opts.transB;
   if (b.shape.length === 2 && a.shape.length > 2) {
     if (tA) throw new RangeError('matmul: transA with a batched a and a shared 2-D b is not supported; transpose a first');
+    if (a.data.device === 'cpu') return matmulSharedB(a, b, tB);
     const lead = a.shape.slice(0, -1);
     const y = matmul(reshape(a, [numel(lead), a.shape[a.shape.length - 1]]), b, opts);
     return reshape(y, [...lead, y.shape[1]]);
@@ -52,6 +53,35 @@ export function matmul(a: Var, b: Var, opts: MatmulOptions = {}): Var {
   if (lowPrecision(a.data)) return matmulBf16(a, b, tA, tB);
   const y = ops.matmul(a.data, b.data, { transA: tA, transB: tB });
   return record('matmul', y, [a, b], (g) => matmulGrads(a, b, a.data, b.data, g, tA, tB));
+}
+
+// a [...,K] times a shared 2-D b as one node (CPU): the native GEMM folds a's batch into M (the same product as on the
+// flattened a), so no reshape nodes are recorded. dA is added in place into the gradient a already has when the
+// pass owns it alone (on the CPU: x feeding two projections gets one buffer, no separate add); dB flattens the
+// batch with reshape views.
+function matmulSharedB(a: Var, b: Var, tB: boolean): Var {
+  const y = ops.matmul(a.data, b.data, { transB: tB });
+  return record('matmul', y, [a, b], (g, pending) => {
+    let da: Tensor | null = null;
+    let db: Tensor | null = null;
+    if (a.requiresGrad) {
+      const p = pending(0);
+      if (p && p.device === 'cpu' && g.device === 'cpu' && p.dtype === 'f32') {
+        ops.matmulAccumulate(p, g, b.data, { transB: !tB });
+        da = p;
+      } else da = ops.matmul(g, b.data, { transB: !tB });
+    }
+    if (b.requiresGrad) {
+      const K = a.shape[a.shape.length - 1];
+      const rows = a.data.size / K;
+      const a2 = a.data.reshape([rows, K]);
+      const g2 = g.reshape([rows, g.shape[g.shape.length - 1]]);
+      db = tB ? ops.matmul(g2, a2, { transA: true }) : ops.matmul(a2, g2, { transA: true });
+      a2.dispose();
+      g2.dispose();
+    }
+    return [da, db];
+  });
 }
 
 // dA = dC·op(B)ᵀ and dB = op(A)ᵀ·dC, each laid out like its input (transposes read in place); A, B and dC as given
@@ -315,7 +345,15 @@ export function transpose(x: Var, dim0: number, dim1: number): Var {
 export function slice(x: Var, dim: number, start: number, end: number): Var {
   const d = normDim(dim, x.shape.length, 'slice');
   const inShape = x.shape;
-  return record('slice', ops.slice(x.data, d, start, end), [x], (g) => [ops.sliceBackward(g, inShape, d, start)]);
+  return record('slice', ops.slice(x.data, d, start, end), [x], (g, pending) => {
+    // x's gradient so far, when this pass owns it (e.g. the other half of a split): add g into its slice in place
+    const p = pending(0);
+    if (p && p.device === 'cpu' && g.device === 'cpu' && p.dtype === 'f32' && g.dtype === 'f32') {
+      ops.sliceAccumulate(p, g, d, start < 0 ? start + inShape[d] : start);
+      return [p];
+    }
+    return [ops.sliceBackward(g, inShape, d, start)];
+  });
 }
 
 export function concat(xs: readonly Var[], dim: number): Var {
@@ -382,6 +420,26 @@ export function mlaCausalAttention(q: Var, kv: Var, src: Var, opts: { nope: numb
     dk.dispose();
     dv.dispose();
     return [dq, dkv, dsrc];
+  });
+}
+
+/**
+ * MLA's latent norm on the CPU: rmsnorm(src[..., :rank]) * weight, read in place from src (kv_a_proj's whole
+ * output [c, kr]), the same bits as ag.rmsnorm(ag.slice(src, -1, 0, rank), weight, eps). Its backward adds dx into
+ * the gradient src already has (the attention node's, for kr) when the pass owns it, else returns it zero-padded.
+ */
+export function mlaLatentNorm(src: Var, weight: Var, rank: number, eps: number): Var {
+  const { y, rstd } = ops.mlaLatentNorm(src.data, weight.data, { rank, eps });
+  return record('mlaLatentNorm', y, [src, weight], (g, pending) => {
+    const into = src.requiresGrad ? pending(0) : null;
+    const { dsrc, dWeight } = ops.mlaLatentNormBackward(g, src.data, weight.data, rstd, into ? { rank, into } : { rank });
+    if (!weight.requiresGrad) dWeight.dispose();
+    const ds = into ?? dsrc;
+    if (!src.requiresGrad && ds) {
+      ds.dispose();
+      return [null, weight.requiresGrad ? dWeight : null];
+    }
+    return [ds, weight.requiresGrad ? dWeight : null];
   });
 }
 
