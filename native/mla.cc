@@ -5,14 +5,13 @@
 // ropeStart, so src may be kv_a_proj's whole output [c, kr] without slicing kr out first).
 // In place of slice + slice + broadcast add + concat forward and their four backwards (each a full copy).
 // Also the latent norm kv_a_layernorm(src[..., :rank]) read in place from kv_a_proj's whole output, its input
-// gradient written into src's gradient (no slice copy, no zero-padded gradient and add). Same arithmetic as
-// rmsnorm / rmsnormBackward in norm.cc, so the results are the same bits.
-#include <cmath>
+// gradient written into src's gradient (no slice copy, no zero-padded gradient and add). Through the same row
+// kernels as rmsnorm / rmsnormBackward (rmsnorm_rows.h), so the results are the same bits.
 #include <cstring>
 #include <vector>
 
 #include "op_util.h"
-#include "vec_math.h"
+#include "rmsnorm_rows.h"
 
 namespace reclin {
 namespace {
@@ -140,16 +139,7 @@ Napi::Value MlaLatentNorm(const Napi::CallbackInfo& info) {
   const double eps = opt_number(opts, "eps", -1.0);
   if (!(eps >= 0)) throw ArgError("eps: expected a number >= 0, got " + std::to_string(eps));
   Tensor y = empty(latent_shape(src, d.rank)), rstd = empty(without_last(src.shape));
-  const float *ps = src.f32(), *pw = w.f32();
-  float *py = y.f32(), *pr = rstd.f32();
-#pragma omp parallel for schedule(static) if (d.R * d.rank > kParallelGrain)
-  for (int64_t r = 0; r < d.R; ++r) {
-    const float* a = ps + r * d.C;
-    float* o = py + r * d.rank;
-    const float rs = static_cast<float>(1.0 / std::sqrt(vec::sumsq(a, d.rank) / static_cast<double>(d.rank) + eps));
-    pr[r] = rs;
-    for (int64_t j = 0; j < d.rank; ++j) o[j] = a[j] * rs * pw[j];
-  }
+  rmsnorm_rows(src.f32(), d.C, w.f32(), eps, d.R, d.rank, y.f32(), d.rank, rstd.f32(), d.R * d.rank > kParallelGrain);
   Napi::Object res = result_object(info.Env());
   res.Set("y", wrap(info.Env(), y));
   res.Set("rstd", wrap(info.Env(), rstd));
@@ -177,46 +167,13 @@ Napi::Value MlaLatentNormBackward(const Napi::CallbackInfo& info) {
     if (into.raw() == src.raw() || into.raw() == dy.raw()) throw ArgError("into: must not share storage with src or dy");
   }
   Tensor out = into.defined() ? into : empty(src.shape);
-  const float *pdy = dy.f32(), *ps = src.f32(), *pw = w.f32(), *pr = rstd.f32();
-  float* po = out.f32();
-  const bool add = into.defined();
-#pragma omp parallel for schedule(static) if (d.R * d.rank > kParallelGrain)
-  for (int64_t r = 0; r < d.R; ++r) {
-    static thread_local std::vector<float> row;
-    row.resize(static_cast<size_t>(d.rank));
-    float* t = row.data();
-    const float *g = pdy + r * d.rank, *a = ps + r * d.C;
-    float* o = po + r * d.C;
-    const float rs = pr[r];
-    for (int64_t j = 0; j < d.rank; ++j) t[j] = g[j] * pw[j];
-    const float c = static_cast<float>(vec::dot(t, a, d.rank) / static_cast<double>(d.rank)) * rs * rs;
-    if (add) {
-      for (int64_t j = 0; j < d.rank; ++j) o[j] += rs * (t[j] - a[j] * c);
-    } else {
-      for (int64_t j = 0; j < d.rank; ++j) o[j] = rs * (t[j] - a[j] * c);
-      std::memset(o + d.rank, 0, sizeof(float) * (d.C - d.rank));
-    }
-  }
-  // dWeight: double partials over the same fixed row chunks as rmsnormBackward, added in chunk order.
-  const int64_t n_chunks = std::max<int64_t>(1, std::min<int64_t>(d.R, 32));
-  const int64_t chunk = (d.R + n_chunks - 1) / n_chunks;
-  std::vector<double> part(static_cast<size_t>(n_chunks * d.rank), 0.0);
-#pragma omp parallel for schedule(static) if (d.R * d.rank > kParallelGrain)
-  for (int64_t c = 0; c < n_chunks; ++c) {
-    double* acc = part.data() + c * d.rank;
-    for (int64_t r = c * chunk; r < std::min(d.R, (c + 1) * chunk); ++r) {
-      const float *g = pdy + r * d.rank, *a = ps + r * d.C;
-      const float rs = pr[r];
-      for (int64_t j = 0; j < d.rank; ++j) acc[j] += static_cast<double>(g[j] * a[j] * rs);
-    }
-  }
+  const float *pdy = dy.f32(), *ps = src.f32(), *pr = rstd.f32();
+  const bool add = into.defined(), parallel = d.R * d.rank > kParallelGrain;
+  rmsnorm_backward_rows(pdy, d.rank, ps, d.C, w.f32(), pr, d.R, d.rank, out.f32(), d.C, add, parallel);
+  if (!add && d.C > d.rank)  // the columns past the latent (the shared key part) get no gradient from the norm
+    for (int64_t r = 0; r < d.R; ++r) std::memset(out.f32() + r * d.C + d.rank, 0, sizeof(float) * (d.C - d.rank));
   Tensor dw = empty({d.rank});
-  float* pdw = dw.f32();
-  for (int64_t j = 0; j < d.rank; ++j) {
-    double s = 0;
-    for (int64_t c = 0; c < n_chunks; ++c) s += part[c * d.rank + j];
-    pdw[j] = static_cast<float>(s);
-  }
+  rmsnorm_weight_grad(pdy, d.rank, ps, d.C, pr, d.R, d.rank, dw.f32(), parallel);
   Napi::Object res = result_object(info.Env());
   res.Set("dsrc", add ? info.Env().Null() : wrap(info.Env(), out));
   res.Set("dWeight", wrap(info.Env(), dw));

@@ -1,9 +1,11 @@
-// Row normalisations over the last dimension: RMSNorm (with optional weight) and L2 normalisation,
-// forward and backward. Row statistics accumulate in double; weight gradients are summed over fixed row
-// chunks combined in order, so they do not depend on the thread count.
+// Row normalisations over the last dimension: RMSNorm (with optional weight; its row kernels are in
+// rmsnorm_rows.h, shared with MLA's latent norm) and L2 normalisation, forward and backward. Row statistics
+// accumulate in double; weight gradients are summed over fixed row chunks combined in order, so they do not
+// depend on the thread count.
 #include <cmath>
 
 #include "op_util.h"
+#include "rmsnorm_rows.h"
 #include "vec_math.h"
 
 namespace reclin {
@@ -24,20 +26,7 @@ Napi::Value Rmsnorm(const Napi::CallbackInfo& info) {
   Tensor w = opt_weight(info, 1, D);
   const double eps = arg_number(info, 2, "eps");
   Tensor y = empty(x.shape), rstd = empty(without_last(x.shape));
-  const float* px = x.f32();
-  const float* pw = w.defined() ? w.f32() : nullptr;
-  float *py = y.f32(), *pr = rstd.f32();
-#pragma omp parallel for schedule(static) if (x.numel() > kParallelGrain)
-  for (int64_t r = 0; r < R; ++r) {
-    const float* a = px + r * D;
-    float* o = py + r * D;
-    const float rs = static_cast<float>(1.0 / std::sqrt(vec::sumsq(a, D) / static_cast<double>(D) + eps));
-    pr[r] = rs;
-    if (pw)
-      for (int64_t j = 0; j < D; ++j) o[j] = a[j] * rs * pw[j];
-    else
-      for (int64_t j = 0; j < D; ++j) o[j] = a[j] * rs;
-  }
+  rmsnorm_rows(x.f32(), D, w.defined() ? w.f32() : nullptr, eps, R, D, y.f32(), D, rstd.f32(), x.numel() > kParallelGrain);
   Napi::Object res = result_object(info.Env());
   res.Set("y", wrap(info.Env(), y));
   res.Set("rstd", wrap(info.Env(), rstd));
@@ -59,46 +48,16 @@ Napi::Value RmsnormBackward(const Napi::CallbackInfo& info) {
   Tensor dx = empty(x.shape);
   const float *pdy = dy.f32(), *px = x.f32(), *pr = rstd.f32();
   const float* pw = w.defined() ? w.f32() : nullptr;
-  float* pdx = dx.f32();
-#pragma omp parallel for schedule(static) if (x.numel() > kParallelGrain)
-  for (int64_t r = 0; r < R; ++r) {
-    const float *g = pdy + r * D, *a = px + r * D;
-    float* o = pdx + r * D;
-    const float rs = pr[r];
-    // o first holds g = dy * weight, then becomes dx.
-    if (pw)
-      for (int64_t j = 0; j < D; ++j) o[j] = g[j] * pw[j];
-    else
-      for (int64_t j = 0; j < D; ++j) o[j] = g[j];
-    const float c = static_cast<float>(vec::dot(o, a, D) / static_cast<double>(D)) * rs * rs;
-    for (int64_t j = 0; j < D; ++j) o[j] = rs * (o[j] - a[j] * c);
-  }
+  const bool parallel = x.numel() > kParallelGrain;
+  rmsnorm_backward_rows(pdy, D, px, D, pw, pr, R, D, dx.f32(), D, false, parallel);
   Napi::Object res = result_object(info.Env());
   res.Set("dx", wrap(info.Env(), dx));
   if (!pw) {
     res.Set("dWeight", info.Env().Null());
     return res;
   }
-  // dWeight: per fixed chunk of rows a double partial, then the partials added in chunk order.
-  const int64_t n_chunks = std::max<int64_t>(1, std::min<int64_t>(R, 32));
-  const int64_t chunk = (R + n_chunks - 1) / n_chunks;
-  std::vector<double> part(static_cast<size_t>(n_chunks * D), 0.0);
-#pragma omp parallel for schedule(static) if (x.numel() > kParallelGrain)
-  for (int64_t c = 0; c < n_chunks; ++c) {
-    double* acc = part.data() + c * D;
-    for (int64_t r = c * chunk; r < std::min(R, (c + 1) * chunk); ++r) {
-      const float *g = pdy + r * D, *a = px + r * D;
-      const float rs = pr[r];
-      for (int64_t j = 0; j < D; ++j) acc[j] += static_cast<double>(g[j] * a[j] * rs);
-    }
-  }
   Tensor dw = empty({D});
-  float* pdw = dw.f32();
-  for (int64_t j = 0; j < D; ++j) {
-    double s = 0;
-    for (int64_t c = 0; c < n_chunks; ++c) s += part[c * D + j];
-    pdw[j] = static_cast<float>(s);
-  }
+  rmsnorm_weight_grad(pdy, D, px, D, pr, R, D, dw.f32(), parallel);
   res.Set("dWeight", wrap(info.Env(), dw));
   return res;
 }
