@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import * as reclin from '../src';
-import type { Tensor } from '../src';
+import type { Tensor, Var } from '../src';
 import { KimiMoE } from '../src/nn/moe';
 import { MLAttention } from '../src/nn/attention';
 
@@ -180,6 +180,25 @@ function gemmRows(): Row[] {
   }));
 }
 
+/** One timed run: a layer's forward on a fresh input Var [B,T,d] and the backward from a fixed dy. */
+function layerForwardBackward(layer: { forward(x: Var): Var; zeroGrad(): void; dispose(): void }, B: number, T: number, d: number): Prepared {
+  const { Tensor, Var, backward, scope } = reclin;
+  const x = Tensor.from(randn(B * T * d), [B, T, d]);
+  const dy = Tensor.from(randn(B * T * d), [B, T, d]);
+  return {
+    run: () => {
+      const xv = new Var(x, true);
+      scope(() => backward(layer.forward(xv), dy));
+      layer.zeroGrad();
+      xv.zeroGrad();
+    },
+    free: () => {
+      layer.dispose();
+      [x, dy].forEach((t) => t.dispose());
+    },
+  };
+}
+
 function moeRows(): Row[] {
   return MOE_SHAPES.map(([B, T, d, I, E, k, shared]) => {
     const shape = `${B},${T},${d},${I},${E},${k},${shared}`;
@@ -192,23 +211,9 @@ function moeRows(): Row[] {
       unit: 'GFLOP/s',
       target: 2,
       prepare: (): Prepared => {
-        const { Tensor, Var, backward, scope } = reclin;
         const cfg = { hidden_size: d, moe_intermediate_size: I, num_experts: E, num_experts_per_token: k, num_expert_group: 1, topk_group: 1, moe_renormalize: true, routed_scaling_factor: 2.446, num_shared_experts: shared, initializer_range: 0.02 };
         const layer = new KimiMoE('bench.mlp', cfg, { seed: 0 });
-        const x = Tensor.from(randn(B * T * d), [B, T, d]);
-        const dy = Tensor.from(randn(B * T * d), [B, T, d]);
-        return {
-          run: () => {
-            const xv = new Var(x, true);
-            scope(() => backward(layer.forward(xv), dy));
-            layer.zeroGrad();
-            xv.zeroGrad();
-          },
-          free: () => {
-            layer.dispose();
-            [x, dy].forEach((t) => t.dispose());
-          },
-        };
+        return layerForwardBackward(layer, B, T, d);
       },
     };
   });
@@ -230,23 +235,10 @@ function mlaRows(): Row[] {
       unit: 'GFLOP/s',
       target: 2,
       prepare: (): Prepared => {
-        const { Tensor, Var, backward, scope, parseModelConfig } = reclin;
+        const { parseModelConfig } = reclin;
         const cfg = parseModelConfig({ hidden_size: d, num_attention_heads: H, num_key_value_heads: H, kv_lora_rank: r, qk_nope_head_dim: nope, qk_rope_head_dim: rope, v_head_dim: v, num_hidden_layers: 1, first_k_dense_replace: 1, vocab_size: 8 });
         const layer = new MLAttention('bench', cfg, { seed: 0, std: 0.02 });
-        const x = Tensor.from(randn(B * T * d), [B, T, d]);
-        const dy = Tensor.from(randn(B * T * d), [B, T, d]);
-        return {
-          run: () => {
-            const xv = new Var(x, true);
-            scope(() => backward(layer.forward(xv), dy));
-            layer.zeroGrad();
-            xv.zeroGrad();
-          },
-          free: () => {
-            layer.dispose();
-            [x, dy].forEach((t) => t.dispose());
-          },
-        };
+        return layerForwardBackward(layer, B, T, d);
       },
     };
   });
