@@ -25,22 +25,40 @@ static void matmul_run(const MatmulShape& s, bool ta, bool tb, float alpha, cons
   }
 }
 
-static Napi::Value Matmul(const Napi::CallbackInfo& info) {
-  Tensor a = arg_f32(info, 0, "a");
-  Tensor b = arg_tensor(info, 1, "b");
+// The arguments matmul and matmulAccumulate share: a (f32), b (f32 or bf16), {transA, transB, alpha} at `at`.
+struct MatmulArgs {
+  Tensor a, b;
+  bool ta, tb;
+  float alpha;
+  MatmulShape s;
+};
+
+static MatmulArgs matmul_args(const Napi::CallbackInfo& info, size_t at) {
+  Tensor a = arg_f32(info, at, "a");
+  Tensor b = arg_tensor(info, at + 1, "b");
   expect_cpu(b, "b");
   if (b.dtype != DType::F32 && b.dtype != DType::BF16)
     throw DTypeError(std::string("b: expected dtype f32 or bf16, got ") + dtype_name(b.dtype));
-  Napi::Object opts = arg_object(info, 2, "options");
+  Napi::Object opts = arg_object(info, at + 2, "options");
   const bool ta = opt_bool(opts, "transA", false), tb = opt_bool(opts, "transB", false);
   const float alpha = static_cast<float>(opt_number(opts, "alpha", 1.0));
   const MatmulShape s = matmul_shape(a, b, ta, tb);
-  Tensor c = empty(s.out);
-  const int64_t lda = a.dim(-1), ldb = b.dim(-1);
-  if (b.dtype == DType::BF16)
-    matmul_run(s, ta, tb, alpha, a.f32(), lda, static_cast<const uint16_t*>(b.raw()), ldb, c.f32());
+  return MatmulArgs{a, b, ta, tb, alpha, s};
+}
+
+// c = beta * c + alpha * op(a) op(b), with b's dtype picking the GEMM's B operand.
+static void matmul_into(const MatmulArgs& m, const Tensor& c, float beta) {
+  const int64_t lda = m.a.dim(-1), ldb = m.b.dim(-1);
+  if (m.b.dtype == DType::BF16)
+    matmul_run(m.s, m.ta, m.tb, m.alpha, m.a.f32(), lda, static_cast<const uint16_t*>(m.b.raw()), ldb, c.f32(), beta);
   else
-    matmul_run(s, ta, tb, alpha, a.f32(), lda, b.f32(), ldb, c.f32());
+    matmul_run(m.s, m.ta, m.tb, m.alpha, m.a.f32(), lda, m.b.f32(), ldb, c.f32(), beta);
+}
+
+static Napi::Value Matmul(const Napi::CallbackInfo& info) {
+  const MatmulArgs m = matmul_args(info, 0);
+  Tensor c = empty(m.s.out);
+  matmul_into(m, c, 0.f);
   return wrap(info.Env(), c);
 }
 RECLIN_EXPORT("matmul", Matmul)
@@ -49,26 +67,10 @@ RECLIN_EXPORT("matmul", Matmul)
 // Autograd uses it to add a second gradient into one it already holds (the CPU engine only).
 static Napi::Value MatmulAccumulate(const Napi::CallbackInfo& info) {
   Tensor c = arg_f32(info, 0, "c");
-  Tensor a = arg_f32(info, 1, "a");
-  Tensor b = arg_tensor(info, 2, "b");
-  expect_cpu(b, "b");
-  if (b.dtype != DType::F32 && b.dtype != DType::BF16)
-    throw DTypeError(std::string("b: expected dtype f32 or bf16, got ") + dtype_name(b.dtype));
-  Napi::Object opts = arg_object(info, 3, "options");
-  const bool ta = opt_bool(opts, "transA", false), tb = opt_bool(opts, "transB", false);
-  const float alpha = static_cast<float>(opt_number(opts, "alpha", 1.0));
-  const MatmulShape s = matmul_shape(a, b, ta, tb);
-  if (c.shape != s.out) {
-    std::string want = "[";
-    for (size_t i = 0; i < s.out.size(); ++i) want += (i ? "," : "") + std::to_string(s.out[i]);
-    throw ArgError("c: expected the product's shape " + want + "], got " + c.shape_str());
-  }
-  if (c.raw() == a.raw() || c.raw() == b.raw()) throw ArgError("c: must not share storage with a or b");
-  const int64_t lda = a.dim(-1), ldb = b.dim(-1);
-  if (b.dtype == DType::BF16)
-    matmul_run(s, ta, tb, alpha, a.f32(), lda, static_cast<const uint16_t*>(b.raw()), ldb, c.f32(), 1.f);
-  else
-    matmul_run(s, ta, tb, alpha, a.f32(), lda, b.f32(), ldb, c.f32(), 1.f);
+  const MatmulArgs m = matmul_args(info, 1);
+  if (c.shape != m.s.out) throw ArgError("c: expected the product's shape " + shape_string(m.s.out) + ", got " + c.shape_str());
+  if (c.raw() == m.a.raw() || c.raw() == m.b.raw()) throw ArgError("c: must not share storage with a or b");
+  matmul_into(m, c, 1.f);
   return info.Env().Undefined();
 }
 RECLIN_EXPORT("matmulAccumulate", MatmulAccumulate)
