@@ -88,6 +88,13 @@ export class Var {
   }
 }
 
+
+/** The dtype rule of parameters: f32, or bf16 only while frozen and marked bf16Ok (trained weights are f32). */
+function checkParameterDtype(what: string, dtype: string, trainable: boolean, bf16Ok: boolean): void {
+  if (dtype === 'f32' || (dtype === 'bf16' && !trainable && bf16Ok)) return;
+  throw new TypeError(`${what}: dtype ${dtype} is only allowed as bf16 for a frozen parameter marked bf16Ok (this one is ${trainable ? 'trainable' : bf16Ok ? 'frozen' : 'not bf16Ok'}); trained parameters are f32`);
+}
+
 /**
  * A trainable (or frozen) model weight. Frozen parameters (requiresGrad = false) take part in the forward
  * like constants: no graph is recorded for them and they never get a gradient buffer.
@@ -106,8 +113,7 @@ export class Parameter extends Var {
   constructor(name: string, data: Tensor, opts: { requiresGrad?: boolean; noDecay?: boolean; bf16Ok?: boolean } = {}) {
     if (!name) throw new TypeError('Parameter: name must be a non-empty string');
     const requiresGrad = opts.requiresGrad ?? true;
-    if (data.dtype !== 'f32' && (requiresGrad || !opts.bf16Ok || data.dtype !== 'bf16'))
-      throw new TypeError(`Parameter ${name}: dtype ${data.dtype} is only allowed as bf16 for a frozen parameter marked bf16Ok; trained parameters are f32`);
+    checkParameterDtype(`Parameter ${name}`, data.dtype, requiresGrad, opts.bf16Ok ?? false);
     super(keep(data), requiresGrad);
     this.name = name;
     this.noDecay = opts.noDecay ?? false;
@@ -119,20 +125,22 @@ export class Parameter extends Var {
    * Loading a bf16 checkpoint into a frozen base uses it to keep the weights bf16.
    */
   replaceData(t: Tensor): void {
-    if (t.shape.join(',') !== this.data.shape.join(','))
-      throw new RangeError(`${this.name}: expected shape [${this.data.shape.join(',')}], got [${t.shape.join(',')}]`);
-    if (t.dtype !== 'f32' && (this.requiresGrad || !this.bf16Ok || t.dtype !== 'bf16'))
-      throw new TypeError(`${this.name}: dtype ${t.dtype} is only allowed as bf16 for a frozen parameter marked bf16Ok (this one is ${this.requiresGrad ? 'trainable' : 'not bf16Ok'})`);
+    this.checkShape(t);
+    checkParameterDtype(this.name, t.dtype, this.requiresGrad, this.bf16Ok);
     if (t === this.data) return;
     const old = this.data;
     this.data = keep(t);
     old.dispose();
   }
 
+  private checkShape(t: Tensor): void {
+    if (t.shape.join(',') !== this.data.shape.join(','))
+      throw new RangeError(`${this.name}: expected shape [${this.data.shape.join(',')}], got [${t.shape.join(',')}]`);
+  }
+
   /** Replaces the values (same shape), e.g. when loading weights. */
   assign(values: Tensor): void {
-    if (values.shape.join(',') !== this.data.shape.join(','))
-      throw new RangeError(`${this.name}: expected shape [${this.data.shape.join(',')}], got [${values.shape.join(',')}]`);
+    this.checkShape(values);
     // A bf16 (frozen) weight given f32 values takes them as f32: storing them in bf16 could round them.
     if (this.data.dtype === 'bf16' && values.dtype === 'f32') this.replaceData(ops.copy(values));
     else ops.copyInPlace(this.data, values);
@@ -143,11 +151,7 @@ export class Parameter extends Var {
    * to f32 first (exact), so the optimizer always updates f32 master weights.
    */
   setRequiresGrad(on: boolean): void {
-    if (on && this.data.dtype === 'bf16') {
-      const old = this.data;
-      this.data = keep(ops.cast(old, 'f32'));
-      old.dispose();
-    }
+    if (on && this.data.dtype === 'bf16') this.replaceData(ops.cast(this.data, 'f32'));
     this.requiresGrad = on;
     if (!on) this.zeroGrad();
   }
