@@ -70,15 +70,16 @@ test('mlaKV validates its arguments by name', () => {
     /dk: expected last dim nope \+ rope = 5, got 4/);
 });
 
-test('fused mlaCausalAttention equals slices + broadcast + concat + causalAttention, values and gradients', () => {
+test('fused mlaCausalAttention (and its composed path for other devices) equals slices + broadcast + concat + causalAttention, values and gradients', () => {
   const B = 2, T = 70, H = 3, nope = 5, rope = 3, dv = 4, r = 6, scale = 0.4;
-  const run = (fused: boolean) =>
+  const run = (fused: boolean | 'composed') =>
     scope(() => {
       const q = new Var(rand([B, T, H, nope + rope], 1).t, true);
       const kv = new Var(rand([B, T, H, nope + dv], 2).t, true);
       const ckv = new Var(rand([B, T, r + rope], 3).t, true);
       let o: Var;
-      if (fused) o = ag.mlaCausalAttention(q, kv, ckv, { nope, ropeStart: r, scale });
+      if (fused === 'composed') o = ag.mlaCausalAttentionComposed(q, kv, ckv, { nope, ropeStart: r, scale });  // the GPU's path
+      else if (fused) o = ag.mlaCausalAttention(q, kv, ckv, { nope, ropeStart: r, scale });
       else {
         const kr = ag.add(new Var(zerosOn([B, T, H, rope], kv.data)), ag.reshape(ag.slice(ckv, 2, r, r + rope), [B, T, 1, rope]));
         const k = ag.concat([ag.slice(kv, 3, 0, nope), kr], 3);
@@ -87,8 +88,9 @@ test('fused mlaCausalAttention equals slices + broadcast + concat + causalAttent
       backward(o, rand([B, T, H, dv], 4).t);
       return [vals(o.data), vals(q.grad!), vals(kv.grad!), vals(ckv.grad!)];
     });
-  const a = run(true), b = run(false);
+  const a = run(true), b = run(false), c = run('composed');
   ['o', 'dq', 'dkv', 'dckv'].forEach((name, i) => assertClose(name, b[i], a[i], 1e-6));
+  ['o', 'dq', 'dkv', 'dckv'].forEach((name, i) => assertClose(`composed ${name}`, b[i], c[i], 1e-6));
 });
 
 test('mlaLatentNorm / mlaLatentNormBackward: a float64 reference, the same bits as rmsnorm on the slice, into adds in place, refusals', () => {

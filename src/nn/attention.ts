@@ -82,43 +82,19 @@ export class MLAttention extends Module {
   /** The compressed latent of x: normed c [B,T,rank], and kv_a_proj's whole output ckv = [c, kr] [B,T,rank+rope]. */
   private latents(x: Var): { latent: Var; ckv: Var } {
     const ckv = this.kv_a_proj_with_mqa.forward(x);
-    // On the CPU the norm reads c = ckv[..., :rank] in place (no slice copy; its gradient lands in ckv's directly).
-    if (this.rope && ckv.data.device === 'cpu' && ckv.data.dtype === 'f32' && this.kv_a_layernorm.weight.data.dtype === 'f32')
-      return { latent: ag.mlaLatentNorm(ckv, this.kv_a_layernorm.weight, this.rank, this.kv_a_layernorm.eps), ckv };
-    const c = this.rope ? ag.slice(ckv, 2, 0, this.rank) : ckv;
-    return { latent: this.kv_a_layernorm.forward(c), ckv };
-  }
-
-  /** Keys [B,S,H,nope+rope] and values [B,S,H,dv] from latents of S positions. */
-  private expand(latent: Var, kRot: Var | null): { k: Var; v: Var } {
-    const [B, S] = latent.shape;
-    const kv = ag.reshape(this.kv_b_proj.forward(latent), [B, S, this.H, this.nope + this.dv]);
-    const v = ag.slice(kv, 3, this.nope, this.nope + this.dv);
-    if (!kRot) return { k: ag.slice(kv, 3, 0, this.nope), v };
-    // kr is one head's worth, repeated over the H heads (broadcast add onto zeros; its gradient sums the heads).
-    const kr = ag.add(new Var(zerosOn([B, S, this.H, this.rope], latent.data)), ag.reshape(kRot, [B, S, 1, this.rope]));
-    const k = this.nope ? ag.concat([ag.slice(kv, 3, 0, this.nope), kr], 3) : kr;
-    return { k, v };
+    // the norm reads c = ckv[..., :rank] (on the CPU in place: no slice copy, its gradient lands in ckv's directly)
+    return { latent: ag.mlaLatentNorm(ckv, this.kv_a_layernorm.weight, this.rank, this.kv_a_layernorm.eps), ckv };
   }
 
   /**
    * Attention of queries q over S positions given by their latents [B,S,rank] and src [B,S,C], whose last
-   * rope columns (from ropeStart) are the shared key part kr. On the CPU the key/value assembly is fused
-   * into the attention node (ag.mlaCausalAttention); elsewhere it is slices and a concat.
+   * rope columns (from ropeStart) are the shared key part kr (ag.mlaCausalAttention assembles keys and values).
    */
   private attend(q: Var, latent: Var, src: Var, ropeStart: number): Var {
     const [B, T] = q.shape;
-    const scale = 1 / Math.sqrt(this.nope + this.rope);
-    let o: Var;
-    if (latent.data.device === 'cpu') {
-      const S = latent.shape[1];
-      const kv = ag.reshape(this.kv_b_proj.forward(latent), [B, S, this.H, this.nope + this.dv]);
-      o = ag.mlaCausalAttention(q, kv, src, { nope: this.nope, ropeStart, scale });
-    } else {
-      const kRot = !this.rope ? null : ropeStart === 0 && src.shape[2] === this.rope ? src : ag.slice(src, 2, ropeStart, ropeStart + this.rope);
-      const { k, v } = this.expand(latent, kRot);
-      o = ag.causalAttention(q, k, v, { scale });
-    }
+    const S = latent.shape[1];
+    const kv = ag.reshape(this.kv_b_proj.forward(latent), [B, S, this.H, this.nope + this.dv]);
+    const o = ag.mlaCausalAttention(q, kv, src, { nope: this.nope, ropeStart, scale: 1 / Math.sqrt(this.nope + this.rope) });
     return this.o_proj.forward(ag.reshape(o, [B, T, this.H * this.dv]));
   }
 

@@ -404,14 +404,16 @@ export function causalAttention(q: Var, k: Var, v: Var, opts: { scale?: number }
 }
 
 /**
- * MLA attention from kv_b_proj's output (CPU): keys [kv[..., :nope], src[..., ropeStart:]] (the shared part
- * repeated per head), values kv[..., nope:], then causalAttention(q, k, v). One node, so the assembly and its
- * backward are one native pass each (ops.mlaKV) instead of slice/concat/broadcast copies.
+ * MLA attention from kv_b_proj's output: keys [kv[..., :nope], src[..., ropeStart:]] (the shared part
+ * repeated per head), values kv[..., nope:], then causalAttention(q, k, v). On the CPU one node, so the assembly
+ * and its backward are one native pass each (ops.mlaKV) instead of slice/concat/broadcast copies; other devices
+ * compose it from those ops.
  * q [B,T,H,nope+rope], kv [B,S,H,nope+dv], src [B,S,C] -> [B,T,H,dv].
  */
 export function mlaCausalAttention(q: Var, kv: Var, src: Var, opts: { nope: number; ropeStart: number; scale: number }): Var {
   const { nope, ropeStart, scale } = opts;
   const C = src.shape[src.shape.length - 1];
+  if (q.data.device !== 'cpu') return mlaCausalAttentionComposed(q, kv, src, opts);
   const { k, v } = ops.mlaKV(kv.data, src.data, { nope, ropeStart });
   const { o, lse, probs } = ops.causalAttention(q.data, k, v, { scale, probsBudget: isGradEnabled() && [q, kv, src].some((x) => x.requiresGrad) ? ATTENTION_PROBS_BUDGET : 0 });
   return record('mlaCausalAttention', o, [q, kv, src], (g) => {
@@ -423,12 +425,30 @@ export function mlaCausalAttention(q: Var, kv: Var, src: Var, opts: { nope: numb
   });
 }
 
+/** mlaCausalAttention from slices, a broadcast add and a concat: the path of devices without the fused CPU ops. */
+export function mlaCausalAttentionComposed(q: Var, kv: Var, src: Var, opts: { nope: number; ropeStart: number; scale: number }): Var {
+  const { nope, ropeStart, scale } = opts;
+  const [B, S, H, last] = kv.shape;
+  const C = src.shape[2], rope = C - ropeStart;
+  const v = slice(kv, 3, nope, last);
+  let k: Var;
+  if (!rope) k = slice(kv, 3, 0, nope);
+  else {
+    // kr is one head's worth, repeated over the H heads (broadcast add onto zeros; its gradient sums the heads).
+    const kRot = ropeStart === 0 ? src : slice(src, 2, ropeStart, C);
+    const kr = add(new Var(zerosOn([B, S, H, rope], kv.data)), reshape(kRot, [B, S, 1, rope]));
+    k = nope ? concat([slice(kv, 3, 0, nope), kr], 3) : kr;
+  }
+  return causalAttention(q, k, v, { scale });
+}
+
 /**
- * MLA's latent norm on the CPU: rmsnorm(src[..., :rank]) * weight, read in place from src (kv_a_proj's whole
+ * MLA's latent norm: rmsnorm(src[..., :rank]) * weight; on the CPU read in place from src (kv_a_proj's whole
  * output [c, kr]), the same bits as ag.rmsnorm(ag.slice(src, -1, 0, rank), weight, eps). Its backward adds dx into
  * the gradient src already has (the attention node's, for kr) when the pass owns it, else returns it zero-padded.
  */
 export function mlaLatentNorm(src: Var, weight: Var, rank: number, eps: number): Var {
+  if (src.data.device !== 'cpu') return rmsnorm(rank === src.shape[src.shape.length - 1] ? src : slice(src, src.shape.length - 1, 0, rank), weight, eps);
   const { y, rstd } = ops.mlaLatentNorm(src.data, weight.data, { rank, eps });
   return record('mlaLatentNorm', y, [src, weight], (g, pending) => {
     const into = src.requiresGrad ? pending(0) : null;
