@@ -386,13 +386,13 @@ export function shortConv(x: Var, w: Var): Var {
   });
 }
 
-/** Causal softmax attention, no positional encoding: q,k [B,T,H,D], v [B,T,H,Dv] -> [B,T,H,Dv]. */
 /**
  * Bytes of attention probabilities a CPU attention node may keep for its backward (instead of recomputing
  * them there, bit-identical either way): 64 MiB per call, so long sequences fall back to recomputing.
  */
 export const ATTENTION_PROBS_BUDGET = 64 * 2 ** 20;
 
+/** Causal softmax attention, no positional encoding: q,k [B,T,H,D], v [B,T,H,Dv] -> [B,T,H,Dv]. */
 export function causalAttention(q: Var, k: Var, v: Var, opts: { scale?: number } = {}): Var {
   const scaleV = opts.scale ?? 1 / Math.sqrt(q.shape[q.shape.length - 1]);
   const keep = isGradEnabled() && [q, k, v].some((x) => x.requiresGrad) && q.data.device === 'cpu';
