@@ -16,10 +16,7 @@ void check_ids(const int32_t* ids, int64_t n, int64_t V) {
 
 // embedding(weight [V,D] f32 or bf16, ids i32 [...]) -> [...,D] f32
 Napi::Value Embedding(const Napi::CallbackInfo& info) {
-  Tensor w = arg_tensor(info, 0, "weight");
-  expect_cpu(w, "weight");
-  if (w.dtype != DType::F32 && w.dtype != DType::BF16)
-    throw DTypeError(std::string("weight: expected dtype f32 or bf16, got ") + dtype_name(w.dtype));
+  Tensor w = arg_f32_or_bf16(info, 0, "weight");
   expect_ndim(w, 2, "weight", "[V,D]");
   Tensor ids = arg_i32(info, 1, "ids");
   const int64_t V = w.dim(0), D = w.dim(1), n = ids.numel();

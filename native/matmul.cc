@@ -35,10 +35,7 @@ struct MatmulArgs {
 
 static MatmulArgs matmul_args(const Napi::CallbackInfo& info, size_t at) {
   Tensor a = arg_f32(info, at, "a");
-  Tensor b = arg_tensor(info, at + 1, "b");
-  expect_cpu(b, "b");
-  if (b.dtype != DType::F32 && b.dtype != DType::BF16)
-    throw DTypeError(std::string("b: expected dtype f32 or bf16, got ") + dtype_name(b.dtype));
+  Tensor b = arg_f32_or_bf16(info, at + 1, "b");
   Napi::Object opts = arg_object(info, at + 2, "options");
   const bool ta = opt_bool(opts, "transA", false), tb = opt_bool(opts, "transB", false);
   const float alpha = static_cast<float>(opt_number(opts, "alpha", 1.0));

@@ -234,19 +234,11 @@ struct ExpertWeight {
   }
 };
 
-Tensor arg_expert_weight(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  Tensor t = arg_tensor(info, i, name);
-  expect_cpu(t, name);
-  if (t.dtype != DType::F32 && t.dtype != DType::BF16)
-    throw DTypeError(std::string(name) + ": expected dtype f32 or bf16, got " + dtype_name(t.dtype));
-  return t;
-}
-
 ExpertArgs read_expert_args(const Napi::CallbackInfo& info, size_t first) {
   ExpertArgs a;
   a.x = arg_f32(info, first, "x");
-  a.gate_up = arg_expert_weight(info, first + 1, "gateUp");
-  a.down = arg_expert_weight(info, first + 2, "down");
+  a.gate_up = arg_f32_or_bf16(info, first + 1, "gateUp");
+  a.down = arg_f32_or_bf16(info, first + 2, "down");
   a.indices = arg_i32(info, first + 3, "indices");
   a.weights = arg_f32(info, first + 4, "weights");
   const MoeExpertDims m = moe_experts_shapes(a.x, a.gate_up, a.down, a.indices, a.weights);

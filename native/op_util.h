@@ -21,6 +21,14 @@ inline Tensor arg_f32(const Napi::CallbackInfo& info, size_t i, const char* name
   expect_dtype(t, DType::F32, name);
   return t;
 }
+// A weight argument on the CPU that may be f32 or bf16 (a frozen weight kept as its checkpoint stores it).
+inline Tensor arg_f32_or_bf16(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  Tensor t = arg_tensor(info, i, name);
+  expect_cpu(t, name);
+  if (t.dtype != DType::F32 && t.dtype != DType::BF16)
+    throw DTypeError(std::string(name) + ": expected dtype f32 or bf16, got " + dtype_name(t.dtype));
+  return t;
+}
 inline Tensor arg_i32(const Napi::CallbackInfo& info, size_t i, const char* name) {
   Tensor t = arg_tensor(info, i, name);
   expect_cpu(t, name);
